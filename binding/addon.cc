@@ -1,0 +1,36 @@
+// The N-API addon: exports only. The JS side describes this surface once, as the
+// NativeBinding type in src/native/binding.ts.
+#include <napi.h>
+
+#include "errors.h"
+#include "exports.h"
+
+#ifndef CROSSRANK_VERSION
+#define CROSSRANK_VERSION "0.0.0"
+#endif
+
+namespace crossrank::binding {
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new AddonData());
+  exports.Set("abiVersion", Napi::Number::New(env, 1));
+  exports.Set("version", Napi::String::New(env, CROSSRANK_VERSION));
+#ifdef CROSSRANK_BUILT_WITH_CUDA
+  exports.Set("builtWithCuda", Napi::Boolean::New(env, true));
+#else
+  exports.Set("builtWithCuda", Napi::Boolean::New(env, false));
+#endif
+  exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));
+  exports.Set("cpuFeatures", Napi::Function::New(env, CpuFeaturesList, "cpuFeatures"));
+  exports.Set("cudaInfo", Napi::Function::New(env, CudaInfo, "cudaInfo"));
+  exports.Set("scoreHead", Napi::Function::New(env, ScoreHead, "scoreHead"));
+  return exports;
+}
+
+}  // namespace crossrank::binding
+
+static Napi::Object InitCrossrank(Napi::Env env, Napi::Object exports) {
+  return crossrank::binding::Init(env, exports);
+}
+
+NODE_API_MODULE(crossrank, InitCrossrank)

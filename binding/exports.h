@@ -1,0 +1,12 @@
+// The functions addon.cc exports; one file implements each group.
+#pragma once
+
+#include <napi.h>
+
+namespace crossrank::binding {
+
+Napi::Value ScoreHead(const Napi::CallbackInfo& info);   // score_head.cc
+Napi::Value CudaInfo(const Napi::CallbackInfo& info);    // system_info.cc
+Napi::Value CpuFeaturesList(const Napi::CallbackInfo& info);
+
+}  // namespace crossrank::binding

@@ -1,0 +1,84 @@
+// scoreHead(logits, numLabels, activation, positiveIndex, device) -> Promise<Float32Array>
+// device -1 runs the CPU reference, device >= 0 the CUDA kernel. Runs off the JS thread.
+#include <vector>
+
+#include "crossrank/cuda_library.h"
+#include "crossrank/score_head.h"
+#include "errors.h"
+#include "exports.h"
+
+namespace crossrank::binding {
+namespace {
+
+class ScoreHeadWorker : public Napi::AsyncWorker {
+ public:
+  ScoreHeadWorker(Napi::Env env, ScoreHeadParams params, std::vector<float> logits, int device)
+      : Napi::AsyncWorker(env, "crossrank.scoreHead"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        params_(params),
+        logits_(std::move(logits)),
+        scores_(static_cast<size_t>(params.rows)),
+        device_(device) {}
+
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override {
+    status_ = device_ < 0 ? ScoreHeadReference(params_, logits_.data(), scores_.data())
+                          : CudaLibrary::Instance().ScoreHead(device_, params_, logits_.data(), scores_.data());
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!status_.ok()) {
+      deferred_.Reject(MakeError(env, status_).Value());
+      return;
+    }
+    auto out = Napi::Float32Array::New(env, scores_.size());
+    std::copy(scores_.begin(), scores_.end(), out.Data());
+    deferred_.Resolve(out);
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  ScoreHeadParams params_;
+  std::vector<float> logits_;
+  std::vector<float> scores_;
+  int device_;
+  Status status_;
+};
+
+int32_t Int32Arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (info.Length() <= i || !info[i].IsNumber()) ThrowInvalidArgument(info.Env(), std::string(name) + " must be a number");
+  return info[i].As<Napi::Number>().Int32Value();
+}
+
+}  // namespace
+
+Napi::Value ScoreHead(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    ThrowInvalidArgument(env, "logits must be a Float32Array");
+  }
+  auto logits = info[0].As<Napi::Float32Array>();
+  ScoreHeadParams params;
+  params.num_labels = Int32Arg(info, 1, "numLabels");
+  params.activation = static_cast<Activation>(Int32Arg(info, 2, "activation"));
+  params.positive_index = Int32Arg(info, 3, "positiveIndex");
+  const int device = Int32Arg(info, 4, "device");
+  params.rows = params.num_labels > 0 ? static_cast<int64_t>(logits.ElementLength() / params.num_labels) : 0;
+
+  // Validate on the JS thread so a bad call rejects without touching a worker.
+  Status valid = ValidateScoreHead(params, logits.ElementLength(), static_cast<size_t>(params.rows));
+  if (!valid.ok()) throw MakeError(env, valid);
+
+  std::vector<float> copy(logits.Data(), logits.Data() + logits.ElementLength());
+  auto* worker = new ScoreHeadWorker(env, params, std::move(copy), device);
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+}  // namespace crossrank::binding

@@ -1,0 +1,61 @@
+// The C ABI of libcrossrank_cuda, the CUDA backend library.
+//
+// The addon never links this library: it dlopen()s it (runtime/cuda_library.cc) so that
+// a machine without CUDA, without a GPU or without the library still loads the addon.
+// Plain C types only; bump CROSSRANK_CUDA_ABI_VERSION on any change.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CROSSRANK_CUDA_ABI_VERSION 1
+#define CROSSRANK_CUDA_MAX_DEVICES 16
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// Why CUDA can or cannot be used (probe result).
+typedef enum {
+  CROSSRANK_CUDA_OK = 0,
+  CROSSRANK_CUDA_NO_DRIVER = 1,       // libcuda.so.1 (the NVIDIA driver) is not installed
+  CROSSRANK_CUDA_DRIVER_TOO_OLD = 2,  // the driver is older than the CUDA runtime we were built with
+  CROSSRANK_CUDA_NO_DEVICE = 3,       // driver present, no usable GPU
+  CROSSRANK_CUDA_INIT_FAILED = 4,     // any other CUDA error during initialisation
+} crossrank_cuda_probe_code;
+
+typedef struct {
+  char name[256];
+  int major, minor;            // compute capability
+  uint64_t total_memory;       // bytes
+  uint64_t free_memory;        // bytes
+  int multiprocessors;
+} crossrank_cuda_device;
+
+typedef struct {
+  int code;                    // crossrank_cuda_probe_code
+  char message[512];           // human-readable reason when code != OK
+  int driver_version;          // e.g. 13000, 0 when unknown
+  int runtime_version;         // version of the statically linked cudart
+  int device_count;
+  crossrank_cuda_device devices[CROSSRANK_CUDA_MAX_DEVICES];
+} crossrank_cuda_probe_result;
+
+// Return codes of the op entry points; the message buffer says more.
+typedef enum {
+  CROSSRANK_CUDA_STATUS_OK = 0,
+  CROSSRANK_CUDA_STATUS_INVALID_ARGUMENT = 1,
+  CROSSRANK_CUDA_STATUS_OUT_OF_MEMORY = 2,
+  CROSSRANK_CUDA_STATUS_ERROR = 3,
+} crossrank_cuda_status;
+
+typedef int (*crossrank_cuda_abi_version_fn)(void);
+typedef void (*crossrank_cuda_probe_fn)(crossrank_cuda_probe_result* out);
+// logits: rows x num_labels (host memory); out: rows (host memory).
+typedef int (*crossrank_cuda_score_head_fn)(int device, const float* logits, int64_t rows, int32_t num_labels,
+                                            int32_t activation, int32_t positive_index, float* out,
+                                            char* message, size_t message_len);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,61 @@
+// Access to the CUDA backend library, opened with dlopen on first use.
+//
+// The addon links no CUDA code. The first call that needs CUDA (or asks about it) looks
+// for libcrossrank_cuda.so next to the addon (or at $CROSSRANK_CUDA_LIBRARY), opens it,
+// checks its ABI version and probes the driver and devices. Any failure is recorded as
+// a reason, never thrown: CPU work goes on unaffected.
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "crossrank/score_head.h"
+#include "crossrank/status.h"
+
+namespace crossrank {
+
+struct CudaDeviceInfo {
+  std::string name;
+  int major = 0, minor = 0;
+  uint64_t total_memory = 0, free_memory = 0;
+  int multiprocessors = 0;
+};
+
+struct CudaAvailability {
+  bool available = false;
+  // Stable reason codes: "ok", "disabled", "library-missing", "library-invalid",
+  // "abi-mismatch", "no-driver", "driver-too-old", "no-device", "init-failed".
+  std::string reason_code;
+  std::string reason;        // human-readable, says what to do where it can
+  std::string library_path;  // where the backend library was looked for
+  int driver_version = 0;    // e.g. 13000
+  int runtime_version = 0;
+  std::vector<CudaDeviceInfo> devices;
+};
+
+class CudaLibrary {
+ public:
+  static CudaLibrary& Instance();
+
+  // Opens and probes the library the first time; later calls return the same answer.
+  const CudaAvailability& Availability();
+
+  // Score-head activation on `device`. kBackendUnavailable when CUDA is not available.
+  Status ScoreHead(int device, const ScoreHeadParams& params, const float* logits, float* out);
+
+ private:
+  CudaLibrary() = default;
+  void Load();
+
+  std::once_flag once_;
+  CudaAvailability availability_;
+  void* handle_ = nullptr;
+  void* score_head_ = nullptr;
+};
+
+// Directory of the loaded addon (found with dladdr), where the backend library is expected.
+std::string ModuleDirectory();
+
+}  // namespace crossrank

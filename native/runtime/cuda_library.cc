@@ -1,0 +1,141 @@
+#include "crossrank/cuda_library.h"
+
+#include <dlfcn.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "cuda/api.h"
+
+namespace crossrank {
+
+namespace {
+
+constexpr const char* kLibraryName = "libcrossrank_cuda.so";
+
+std::string DriverVersionText(int v) {
+  return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10);
+}
+
+bool FileExists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+}  // namespace
+
+std::string ModuleDirectory() {
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&ModuleDirectory), &info) == 0 || !info.dli_fname) return ".";
+  std::string path = info.dli_fname;
+  const size_t slash = path.find_last_of('/');
+  return slash == std::string::npos ? "." : path.substr(0, slash);
+}
+
+CudaLibrary& CudaLibrary::Instance() {
+  static CudaLibrary* instance = new CudaLibrary();  // never destroyed: outlives every worker thread
+  return *instance;
+}
+
+const CudaAvailability& CudaLibrary::Availability() {
+  std::call_once(once_, [this] { Load(); });
+  return availability_;
+}
+
+void CudaLibrary::Load() {
+  CudaAvailability& a = availability_;
+  const char* override_path = std::getenv("CROSSRANK_CUDA_LIBRARY");
+  a.library_path = override_path && *override_path ? override_path : ModuleDirectory() + "/" + kLibraryName;
+
+  const char* switch_env = std::getenv("CROSSRANK_CUDA");
+  if (switch_env && std::string(switch_env) == "0") {
+    a.reason_code = "disabled";
+    a.reason = "CUDA disabled by CROSSRANK_CUDA=0";
+    return;
+  }
+  if (!FileExists(a.library_path)) {
+    a.reason_code = "library-missing";
+    a.reason = "CUDA backend library not found at " + a.library_path +
+#ifdef CROSSRANK_BUILT_WITH_CUDA
+               " (it is built with the addon; reinstall crossrank)";
+#else
+               " (this addon was built without nvcc; install the CUDA toolkit and run `npm run build:native`)";
+#endif
+    return;
+  }
+  dlerror();
+  handle_ = dlopen(a.library_path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle_) {
+    const char* err = dlerror();
+    a.reason_code = "library-invalid";
+    a.reason = std::string("cannot open CUDA backend library: ") + (err ? err : "unknown dlopen error");
+    return;
+  }
+  auto abi_version = reinterpret_cast<crossrank_cuda_abi_version_fn>(dlsym(handle_, "crossrank_cuda_abi_version"));
+  auto probe = reinterpret_cast<crossrank_cuda_probe_fn>(dlsym(handle_, "crossrank_cuda_probe"));
+  score_head_ = dlsym(handle_, "crossrank_cuda_score_head");
+  if (!abi_version || !probe || !score_head_) {
+    a.reason_code = "library-invalid";
+    a.reason = a.library_path + " is not a crossrank CUDA backend (missing entry points)";
+    dlclose(handle_);
+    handle_ = nullptr;
+    score_head_ = nullptr;
+    return;
+  }
+  if (abi_version() != CROSSRANK_CUDA_ABI_VERSION) {
+    a.reason_code = "abi-mismatch";
+    a.reason = "CUDA backend library has ABI version " + std::to_string(abi_version()) + ", the addon needs " +
+               std::to_string(CROSSRANK_CUDA_ABI_VERSION) + " (rebuild both with `npm run build:native`)";
+    dlclose(handle_);
+    handle_ = nullptr;
+    score_head_ = nullptr;
+    return;
+  }
+
+  crossrank_cuda_probe_result result;
+  probe(&result);
+  a.driver_version = result.driver_version;
+  a.runtime_version = result.runtime_version;
+  switch (result.code) {
+    case CROSSRANK_CUDA_OK: a.reason_code = "ok"; break;
+    case CROSSRANK_CUDA_NO_DRIVER: a.reason_code = "no-driver"; break;
+    case CROSSRANK_CUDA_DRIVER_TOO_OLD: a.reason_code = "driver-too-old"; break;
+    case CROSSRANK_CUDA_NO_DEVICE: a.reason_code = "no-device"; break;
+    default: a.reason_code = "init-failed"; break;
+  }
+  if (result.code != CROSSRANK_CUDA_OK) {
+    a.reason = result.message;
+    if (result.code == CROSSRANK_CUDA_DRIVER_TOO_OLD && result.runtime_version) {
+      a.reason += " (install an NVIDIA driver for CUDA " + DriverVersionText(result.runtime_version) + " or newer)";
+    }
+    return;
+  }
+  for (int i = 0; i < result.device_count; ++i) {
+    const crossrank_cuda_device& d = result.devices[i];
+    a.devices.push_back({d.name, d.major, d.minor, d.total_memory, d.free_memory, d.multiprocessors});
+  }
+  a.available = true;
+  a.reason = std::to_string(result.device_count) + " device(s), driver CUDA " + DriverVersionText(result.driver_version);
+}
+
+Status CudaLibrary::ScoreHead(int device, const ScoreHeadParams& p, const float* logits, float* out) {
+  const CudaAvailability& a = Availability();
+  if (!a.available) return Status::BackendUnavailable("CUDA is not available: " + a.reason);
+  if (device < 0 || device >= static_cast<int>(a.devices.size())) {
+    return Status::InvalidArgument("CUDA device " + std::to_string(device) + " does not exist (" +
+                                   std::to_string(a.devices.size()) + " visible)");
+  }
+  char message[512] = {0};
+  const int rc = reinterpret_cast<crossrank_cuda_score_head_fn>(score_head_)(
+      device, logits, p.rows, p.num_labels, static_cast<int32_t>(p.activation), p.positive_index, out, message,
+      sizeof message);
+  switch (rc) {
+    case CROSSRANK_CUDA_STATUS_OK: return Status::Ok();
+    case CROSSRANK_CUDA_STATUS_INVALID_ARGUMENT: return Status::InvalidArgument(message);
+    case CROSSRANK_CUDA_STATUS_OUT_OF_MEMORY: return Status::OutOfMemory(message);
+    default: return Status::Cuda(message);
+  }
+}
+
+}  // namespace crossrank
