@@ -1,0 +1,12 @@
+/** CLI exit codes, mapped once from error codes (0 = success, 1 = unexpected failure). */
+import type { CrossrankErrorCode } from '../errors.js';
+
+export const exitCodes: Record<CrossrankErrorCode, number> = {
+  CROSSRANK_INVALID_ARGUMENT: 2,
+  CROSSRANK_MODEL_LOAD: 3,
+  CROSSRANK_BACKEND_UNAVAILABLE: 4,
+  CROSSRANK_OUT_OF_MEMORY: 5,
+  CROSSRANK_NATIVE_LOAD: 6,
+  CROSSRANK_CUDA_ERROR: 7,
+  CROSSRANK_INTERNAL: 1,
+};

@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+/** The `crossrank` command line. Each subcommand lives in cli/commands/. */
+import { Command, CommanderError } from 'commander';
+
+import { CrossrankError } from '../errors.js';
+import { packageVersion } from '../package-info.js';
+import { registerDoctor } from './commands/doctor.js';
+import { registerMakeModel } from './commands/make-model.js';
+import { exitCodes } from './exit-codes.js';
+
+const program = new Command('crossrank')
+  .description('Cross-encoder reranking for Node.js')
+  .version(packageVersion)
+  .showHelpAfterError()
+  .exitOverride();
+
+registerDoctor(program);
+registerMakeModel(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // Commander already printed the message (or help / version).
+    process.exitCode = error.exitCode === 0 ? 0 : exitCodes.CROSSRANK_INVALID_ARGUMENT;
+  } else if (error instanceof CrossrankError) {
+    console.error(`crossrank: ${error.message} [${error.code}]`);
+    process.exitCode = exitCodes[error.code] ?? 1;
+  } else {
+    console.error('crossrank: unexpected error (please report it):', error);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,21 @@
+/** crossrank: the public API. Exports only; each job lives in its own module. */
+export {
+  BackendUnavailableError,
+  CrossrankError,
+  CudaError,
+  errorFromCode,
+  InternalError,
+  InvalidArgumentError,
+  isCrossrankError,
+  ModelLoadError,
+  NativeLoadError,
+  OutOfMemoryError,
+  type CrossrankErrorCode,
+} from './errors.js';
+export { nativeStatus, type NativeStatus } from './native/load.js';
+export { doctorReport, formatDoctorReport, type DoctorReport } from './doctor.js';
+export { applyScoreHead, parseDevice, type ScoreActivation, type ScoreHeadOptions, type ScoreHeadSpec } from './score-head.js';
+export { makeModel, type MakeModelOptions, type MakeModelResult } from './model/make-model.js';
+export { presetNames, presets, type EncoderShape, type PresetName } from './model/presets.js';
+export { parseSafetensorsHeader, writeSafetensors, type SafetensorsHeader } from './model/safetensors.js';
+export { packageVersion } from './package-info.js';

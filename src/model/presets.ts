@@ -1,0 +1,41 @@
+/**
+ * Shapes of the synthetic models `crossrank make-model` writes. Each preset mirrors a real
+ * checkpoint's architecture; the vocabulary size comes from the tokenizer used.
+ */
+
+export type EncoderArchitecture = 'bert' | 'xlm-roberta';
+
+export interface EncoderShape {
+  architecture: EncoderArchitecture;
+  numLayers: number;
+  hiddenSize: number;
+  numHeads: number;
+  intermediateSize: number;
+  maxPositions: number;
+  typeVocabSize: number;
+  numLabels: number;
+  layerNormEps: number;
+}
+
+const bert = { architecture: 'bert', maxPositions: 512, typeVocabSize: 2, numLabels: 1, layerNormEps: 1e-12 } as const;
+// XLM-RoBERTa: positions are offset past the padding index (512 + 2) and there is one token type.
+const xlmr = { architecture: 'xlm-roberta', maxPositions: 514, typeVocabSize: 1, numLabels: 1, layerNormEps: 1e-5 } as const;
+
+export const presets = {
+  /** 2 layers, hidden 32: fast enough for every unit test. */
+  tiny: { ...bert, numLayers: 2, hiddenSize: 32, numHeads: 2, intermediateSize: 64 },
+  /** tiny with the XLM-RoBERTa layout (bge-reranker family). */
+  'tiny-xlmr': { ...xlmr, numLayers: 2, hiddenSize: 32, numHeads: 2, intermediateSize: 64 },
+  /** The shape of cross-encoder/ms-marco-MiniLM-L-6-v2. */
+  'minilm-l6': { ...bert, numLayers: 6, hiddenSize: 384, numHeads: 12, intermediateSize: 1536 },
+  /** The shape of cross-encoder/ms-marco-TinyBERT-L-2-v2. */
+  'tinybert-l2': { ...bert, numLayers: 2, hiddenSize: 128, numHeads: 2, intermediateSize: 512 },
+  'bert-base': { ...bert, numLayers: 12, hiddenSize: 768, numHeads: 12, intermediateSize: 3072 },
+  'bert-large': { ...bert, numLayers: 24, hiddenSize: 1024, numHeads: 16, intermediateSize: 4096 },
+  /** The shape of BAAI/bge-reranker-base (with whatever tokenizer is given). */
+  'xlmr-base': { ...xlmr, numLayers: 12, hiddenSize: 768, numHeads: 12, intermediateSize: 3072 },
+} satisfies Record<string, EncoderShape>;
+
+export type PresetName = keyof typeof presets;
+
+export const presetNames = Object.keys(presets) as PresetName[];
