@@ -37,7 +37,6 @@ beforeAll(() => {
     npm_config_cache: process.env.npm_config_cache ?? join(process.env.HOME ?? dir.path, '.npm'),
     ONNXRUNTIME_NODE_INSTALL: 'skip',
     npm_config_onnxruntime_node_install: 'skip',
-    CROSSRANK_TOKENIZER_DIR: '',
   };
   for (const tool of ['cmake', 'cc', 'c++', 'gcc', 'g++', 'make', 'nvcc']) {
     expect(spawnSync('sh', ['-c', `command -v ${tool}`], { env }).status, `${tool} is visible`).not.toBe(0);
