@@ -24,6 +24,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuFeatures", Napi::Function::New(env, CpuFeaturesList, "cpuFeatures"));
   exports.Set("cudaInfo", Napi::Function::New(env, CudaInfo, "cudaInfo"));
   exports.Set("scoreHead", Napi::Function::New(env, ScoreHead, "scoreHead"));
+  exports.Set("NativeTokenizer", DefineNativeTokenizer(env));
+  exports.Set("encodePairs", Napi::Function::New(env, EncodePairs, "encodePairs"));
+  exports.Set("padBatch", Napi::Function::New(env, PadBatch, "padBatch"));
   return exports;
 }
 

@@ -30,6 +30,58 @@ export interface NativeCudaInfo {
   devices: NativeCudaDevice[];
 }
 
+/** Token lists: the ids of several texts concatenated; text i is ids[offsets[i] .. offsets[i+1]). */
+export interface NativeTokenLists {
+  ids: Int32Array;
+  offsets: Int32Array;
+}
+
+export interface NativeWordPieceConfig {
+  cleanText: boolean;
+  handleChineseChars: boolean;
+  stripAccents: boolean;
+  lowercase: boolean;
+  unkToken: string;
+  continuingSubwordPrefix: string;
+  maxInputCharsPerWord: number;
+  addedTokens: { content: string; id: number; lstrip: boolean; rstrip: boolean; singleWord: boolean }[];
+}
+
+export interface NativeTokenizerInstance {
+  /** Tokenizes without special tokens, off the JS thread. */
+  encode(texts: string[]): Promise<NativeTokenLists>;
+  /** The same on the JS thread, for short inputs (a query). */
+  encodeSync(texts: string[]): NativeTokenLists;
+}
+
+/** Numbering shared with native/include/crossrank/tokenizer.h. */
+export const enum NativeTruncation {
+  LongestFirst = 0,
+  OnlySecond = 1,
+}
+
+export interface NativePairTemplate {
+  clsId: number;
+  sepId: number;
+  maxLength: number;
+  truncation: NativeTruncation;
+}
+
+/** Encoded pairs: [CLS] q [SEP] d [SEP] per pair, concatenated. */
+export interface NativePairEncodings {
+  ids: Int32Array;
+  typeIds: Int32Array;
+  offsets: Int32Array;
+  truncated: Uint8Array;
+}
+
+export interface NativePaddedBatch {
+  inputIds: BigInt64Array;
+  attentionMask: BigInt64Array;
+  tokenTypeIds: BigInt64Array;
+  seqLen: number;
+}
+
 export interface NativeBinding {
   /** Version of the JS/native contract; the loader refuses a binary with another one. */
   readonly abiVersion: number;
@@ -48,6 +100,18 @@ export interface NativeBinding {
     positiveIndex: number,
     device: number,
   ): Promise<Float32Array>;
+  NativeTokenizer: new (vocab: string[], config: NativeWordPieceConfig) => NativeTokenizerInstance;
+  encodePairs(
+    queryIds: Int32Array,
+    queryOffsets: Int32Array,
+    docIds: Int32Array,
+    docOffsets: Int32Array,
+    pairQuery: Int32Array,
+    pairDoc: Int32Array,
+    template: NativePairTemplate,
+  ): NativePairEncodings;
+  /** Pads the selected pairs to their longest: ONNX Runtime's int64 inputs. */
+  padBatch(ids: Int32Array, typeIds: Int32Array, offsets: Int32Array, rows: Int32Array, padId: number): NativePaddedBatch;
 }
 
 export const NATIVE_ABI_VERSION = 1;

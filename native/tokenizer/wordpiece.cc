@@ -1,0 +1,192 @@
+// WordPiece tokenization of one text: added tokens, BertNormalizer, BertPreTokenizer,
+// WordPiece. Mirrors Hugging Face `tokenizers` step by step; see tokenizer.h.
+#include <algorithm>
+#include <cstring>
+
+#include "crossrank/tokenizer.h"
+#include "tokenizer/unicode.h"
+
+namespace crossrank {
+
+Status WordPieceTokenizer::Create(std::vector<std::string> vocab, WordPieceConfig config,
+                                  std::unique_ptr<WordPieceTokenizer>* out) {
+  if (vocab.empty()) return Status::InvalidArgument("tokenizer vocabulary is empty");
+  if (config.max_input_chars_per_word < 1) return Status::InvalidArgument("max_input_chars_per_word must be >= 1");
+  std::unique_ptr<WordPieceTokenizer> t(new WordPieceTokenizer());
+  t->vocab_.reserve(vocab.size() * 2);
+  for (size_t id = 0; id < vocab.size(); ++id) {
+    if (vocab[id].empty()) continue;
+    t->vocab_.emplace(std::move(vocab[id]), static_cast<int32_t>(id));  // first id wins, as in vocab.txt
+  }
+  t->vocab_size_ = vocab.size();
+  auto unk = t->vocab_.find(config.unk_token);
+  if (unk == t->vocab_.end()) {
+    return Status::InvalidArgument("unknown token " + config.unk_token + " is not in the vocabulary");
+  }
+  t->unk_id_ = unk->second;
+  for (const AddedToken& a : config.added_tokens) {
+    if (a.content.empty()) return Status::InvalidArgument("an added token has empty content");
+    if (a.id < 0) return Status::InvalidArgument("added token " + a.content + " has a negative id");
+  }
+  // Longest first, so that at one position the longest added token wins.
+  std::stable_sort(config.added_tokens.begin(), config.added_tokens.end(),
+                   [](const AddedToken& a, const AddedToken& b) { return a.content.size() > b.content.size(); });
+  t->config_ = std::move(config);
+  *out = std::move(t);
+  return Status::Ok();
+}
+
+namespace {
+
+bool IsAsciiWordChar(unsigned char c) { return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
+
+// Whitespace as Rust's char::is_whitespace sees it, on the UTF-8 bytes around a match.
+size_t WhitespaceBefore(std::string_view s, size_t pos) {
+  size_t start = pos;
+  while (start > 0) {
+    size_t back = start - 1;
+    while (back > 0 && (static_cast<unsigned char>(s[back]) & 0xC0) == 0x80) --back;
+    std::u32string cp = unicode::DecodeUtf8(s.substr(back, start - back));
+    if (cp.size() != 1 || !unicode::IsSplitWhitespace(cp[0])) break;
+    start = back;
+  }
+  return start;
+}
+
+size_t WhitespaceAfter(std::string_view s, size_t pos) {
+  size_t end = pos;
+  while (end < s.size()) {
+    size_t next = end + 1;
+    while (next < s.size() && (static_cast<unsigned char>(s[next]) & 0xC0) == 0x80) ++next;
+    std::u32string cp = unicode::DecodeUtf8(s.substr(end, next - end));
+    if (cp.size() != 1 || !unicode::IsSplitWhitespace(cp[0])) break;
+    end = next;
+  }
+  return end;
+}
+
+}  // namespace
+
+void WordPieceTokenizer::Encode(std::string_view text, std::vector<int32_t>* ids) const {
+  const auto& added = config_.added_tokens;
+  size_t segment_start = 0;
+  size_t pos = 0;
+  while (pos < text.size() && !added.empty()) {
+    const AddedToken* match = nullptr;
+    for (const AddedToken& a : added) {  // sorted longest first
+      if (a.content.size() > text.size() - pos || std::memcmp(text.data() + pos, a.content.data(), a.content.size()) != 0) {
+        continue;
+      }
+      if (a.single_word) {
+        const size_t end = pos + a.content.size();
+        if ((pos > 0 && IsAsciiWordChar(text[pos - 1])) || (end < text.size() && IsAsciiWordChar(text[end]))) continue;
+      }
+      match = &a;
+      break;
+    }
+    if (!match) {
+      ++pos;
+      continue;
+    }
+    const size_t match_start = match->lstrip ? std::max(segment_start, WhitespaceBefore(text, pos)) : pos;
+    const size_t match_end = match->rstrip ? WhitespaceAfter(text, pos + match->content.size()) : pos + match->content.size();
+    if (match_start > segment_start) EncodeNormalizedSegment(text.substr(segment_start, match_start - segment_start), ids);
+    ids->push_back(match->id);
+    segment_start = pos = std::max(match_end, pos + 1);
+  }
+  if (segment_start < text.size()) EncodeNormalizedSegment(text.substr(segment_start), ids);
+}
+
+void WordPieceTokenizer::EncodeNormalizedSegment(std::string_view utf8, std::vector<int32_t>* ids) const {
+  const NormalizerConfig& n = config_.normalizer;
+  const std::u32string input = unicode::DecodeUtf8(utf8);
+
+  // BertNormalizer: clean text, CJK spacing, accent stripping, lowercase, in that order.
+  std::u32string a;
+  a.reserve(input.size());
+  for (char32_t c : input) {
+    if (n.clean_text) {
+      if (unicode::IsControl(c)) continue;
+      if (unicode::IsCleanTextWhitespace(c)) c = ' ';
+    }
+    if (n.handle_chinese_chars && unicode::IsChinese(c)) {
+      a.push_back(' ');
+      a.push_back(c);
+      a.push_back(' ');
+    } else {
+      a.push_back(c);
+    }
+  }
+  std::u32string b;
+  if (n.strip_accents) {
+    b.reserve(a.size());
+    for (char32_t c : a) unicode::AppendStripped(c, &b);
+    a.swap(b);
+    b.clear();
+  }
+  if (n.lowercase) {
+    b.reserve(a.size());
+    for (char32_t c : a) unicode::AppendLowercase(c, &b);
+    a.swap(b);
+  }
+
+  // BertPreTokenizer: split on whitespace, each punctuation character is its own word.
+  std::u32string word;
+  for (char32_t c : a) {
+    if (unicode::IsSplitWhitespace(c)) {
+      if (!word.empty()) WordPiece(word, ids), word.clear();
+    } else if (unicode::IsPunctuation(c)) {
+      if (!word.empty()) WordPiece(word, ids), word.clear();
+      WordPiece(std::u32string(1, c), ids);
+    } else {
+      word.push_back(c);
+    }
+  }
+  if (!word.empty()) WordPiece(word, ids);
+}
+
+void WordPieceTokenizer::WordPiece(const std::u32string& word, std::vector<int32_t>* ids) const {
+  if (word.size() > static_cast<size_t>(config_.max_input_chars_per_word)) {
+    ids->push_back(unk_id_);
+    return;
+  }
+  // UTF-8 of the word plus the byte offset of every character boundary.
+  std::string utf8;
+  std::vector<size_t> boundary;
+  boundary.reserve(word.size() + 1);
+  for (char32_t c : word) {
+    boundary.push_back(utf8.size());
+    unicode::AppendUtf8(c, &utf8);
+  }
+  boundary.push_back(utf8.size());
+
+  const size_t first = ids->size();
+  const std::string& prefix = config_.continuing_subword_prefix;
+  std::string key;
+  size_t start = 0;
+  const size_t n = word.size();
+  while (start < n) {
+    size_t end = n;
+    int32_t found = -1;
+    while (start < end) {
+      key.clear();
+      if (start > 0) key.append(prefix);
+      key.append(utf8, boundary[start], boundary[end] - boundary[start]);
+      auto it = vocab_.find(key);
+      if (it != vocab_.end()) {
+        found = it->second;
+        break;
+      }
+      --end;
+    }
+    if (found < 0) {  // one unmatchable piece makes the whole word unknown
+      ids->resize(first);
+      ids->push_back(unk_id_);
+      return;
+    }
+    ids->push_back(found);
+    start = end;
+  }
+}
+
+}  // namespace crossrank

@@ -1,0 +1,168 @@
+/**
+ * Pair tokenization for cross-encoders: each (query, document) pair becomes
+ * [CLS] q [SEP] d [SEP] (or the model's own template), truncated to the model's length.
+ *
+ * BERT WordPiece tokenizers run natively: each distinct query is tokenized once per call,
+ * document tokens are cached (LRU), and the pairs are assembled in native code. Other
+ * tokenizers go through Hugging Face `tokenizers`, which encodes each pair whole.
+ */
+import { createRequire } from 'node:module';
+
+import { InvalidArgumentError } from '../errors.js';
+import { NativeTruncation, type NativeTokenizerInstance } from '../native/binding.js';
+import { native } from '../native/load.js';
+import { LruCache } from './lru.js';
+import type { HfTokenizerSpec, TokenizerSpec, WordPieceSpec } from './tokenizer-spec.js';
+
+export type TruncationStrategy = 'longest_first' | 'only_second';
+
+export interface PairEncodings {
+  ids: Int32Array;
+  typeIds: Int32Array;
+  /** Pair i is ids[offsets[i] .. offsets[i+1]). */
+  offsets: Int32Array;
+  /** 1 where the pair was cut to fit maxLength. */
+  truncated: Uint8Array;
+}
+
+export interface PairEncodeOptions {
+  /** Total length including special tokens. */
+  maxLength: number;
+  truncation: TruncationStrategy;
+}
+
+export interface PairTokenizer {
+  readonly kind: 'native-wordpiece' | 'hf-tokenizers';
+  readonly padId: number;
+  /** Pairs (queries[pairQuery[i]], docs[pairDoc[i]]). */
+  encodePairs(
+    queries: string[],
+    docs: string[],
+    pairQuery: Int32Array,
+    pairDoc: Int32Array,
+    options: PairEncodeOptions,
+  ): Promise<PairEncodings>;
+}
+
+export const truncationStrategies: TruncationStrategy[] = ['longest_first', 'only_second'];
+
+function concat(lists: Int32Array[]): { ids: Int32Array; offsets: Int32Array } {
+  const offsets = new Int32Array(lists.length + 1);
+  for (let i = 0; i < lists.length; i++) offsets[i + 1] = offsets[i] + lists[i].length;
+  const ids = new Int32Array(offsets[lists.length]);
+  lists.forEach((list, i) => ids.set(list, offsets[i]));
+  return { ids, offsets };
+}
+
+export class NativeWordPieceTokenizer implements PairTokenizer {
+  readonly kind = 'native-wordpiece' as const;
+  readonly padId: number;
+  readonly #tokenizer: NativeTokenizerInstance;
+  readonly #spec: WordPieceSpec;
+  readonly #docCache: LruCache<string, Int32Array>;
+
+  constructor(spec: WordPieceSpec, options: { cacheSize?: number } = {}) {
+    this.#spec = spec;
+    this.padId = spec.padId;
+    this.#tokenizer = new (native().NativeTokenizer)(spec.vocab, spec.config);
+    this.#docCache = new LruCache(options.cacheSize ?? 20_000);
+  }
+
+  /** Token ids of texts without special tokens (for `crossrank tokenize` and tests). */
+  async encodeTexts(texts: string[]): Promise<Int32Array[]> {
+    const { ids, offsets } = await this.#tokenizer.encode(texts);
+    return texts.map((_, i) => ids.subarray(offsets[i], offsets[i + 1]));
+  }
+
+  async #docTokens(docs: string[]): Promise<Int32Array[]> {
+    const out: (Int32Array | undefined)[] = docs.map((d) => this.#docCache.get(d));
+    const missing = [...new Set(docs.filter((_, i) => out[i] === undefined))];
+    if (missing.length > 0) {
+      const encoded = await this.encodeTexts(missing);
+      const fresh = new Map(missing.map((text, i) => [text, encoded[i].slice()]));
+      for (const [text, ids] of fresh) this.#docCache.set(text, ids);
+      docs.forEach((d, i) => (out[i] ??= fresh.get(d)));
+    }
+    return out as Int32Array[];
+  }
+
+  async encodePairs(
+    queries: string[],
+    docs: string[],
+    pairQuery: Int32Array,
+    pairDoc: Int32Array,
+    options: PairEncodeOptions,
+  ): Promise<PairEncodings> {
+    // Queries: once per call, on this thread (short); documents: off-thread, cached.
+    const q = queries.length <= 4 && queries.every((s) => s.length < 4096)
+      ? this.#tokenizer.encodeSync(queries)
+      : await this.#tokenizer.encode(queries);
+    const d = concat(await this.#docTokens(docs));
+    return native().encodePairs(q.ids, q.offsets, d.ids, d.offsets, pairQuery, pairDoc, {
+      clsId: this.#spec.clsId,
+      sepId: this.#spec.sepId,
+      maxLength: options.maxLength,
+      truncation: options.truncation === 'only_second' ? NativeTruncation.OnlySecond : NativeTruncation.LongestFirst,
+    });
+  }
+}
+
+interface HfEncoding {
+  getIds(): number[];
+  getTypeIds(): number[];
+  getOverflowing(): unknown[];
+}
+interface HfTokenizer {
+  encode(a: string, b?: string | null): Promise<HfEncoding>;
+  setTruncation(maxLength: number, options?: { strategy?: string }): void;
+  disablePadding(): void;
+}
+
+export class HfPairTokenizer implements PairTokenizer {
+  readonly kind = 'hf-tokenizers' as const;
+  readonly padId: number;
+  readonly #tokenizer: HfTokenizer;
+
+  constructor(spec: HfTokenizerSpec) {
+    const require = createRequire(import.meta.url);
+    const { Tokenizer } = require('tokenizers') as { Tokenizer: { fromFile(path: string): HfTokenizer } };
+    this.#tokenizer = Tokenizer.fromFile(spec.tokenizerJson);
+    this.#tokenizer.disablePadding();
+    this.padId = spec.padId;
+  }
+
+  async encodePairs(
+    queries: string[],
+    docs: string[],
+    pairQuery: Int32Array,
+    pairDoc: Int32Array,
+    options: PairEncodeOptions,
+  ): Promise<PairEncodings> {
+    this.#tokenizer.setTruncation(options.maxLength, {
+      strategy: options.truncation === 'only_second' ? 'OnlySecond' : 'LongestFirst',
+    });
+    const ids: Int32Array[] = [];
+    const typeIds: Int32Array[] = [];
+    const truncated = new Uint8Array(pairQuery.length);
+    for (let p = 0; p < pairQuery.length; p++) {
+      const e = await this.#tokenizer.encode(queries[pairQuery[p]], docs[pairDoc[p]]);
+      ids.push(Int32Array.from(e.getIds()));
+      typeIds.push(Int32Array.from(e.getTypeIds()));
+      truncated[p] = e.getOverflowing().length > 0 ? 1 : 0;
+    }
+    const a = concat(ids);
+    return { ids: a.ids, typeIds: concat(typeIds).ids, offsets: a.offsets, truncated };
+  }
+}
+
+export function createPairTokenizer(spec: TokenizerSpec): PairTokenizer {
+  return spec.kind === 'wordpiece' ? new NativeWordPieceTokenizer(spec) : new HfPairTokenizer(spec);
+}
+
+export function parseTruncation(value: string | undefined): TruncationStrategy {
+  const v = value ?? 'longest_first';
+  if (!truncationStrategies.includes(v as TruncationStrategy)) {
+    throw new InvalidArgumentError(`truncation must be one of ${truncationStrategies.join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return v as TruncationStrategy;
+}

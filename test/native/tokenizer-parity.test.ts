@@ -1,0 +1,110 @@
+/**
+ * The native WordPiece tokenizer gives exactly the ids and type ids of Hugging Face
+ * `tokenizers` (the Rust implementation) on >= 5,000 real pairs plus hard cases, at max
+ * length 512 and 64, with both truncation strategies.
+ */
+import { join } from 'node:path';
+import { Tokenizer } from 'tokenizers';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+import { NativeWordPieceTokenizer, type TruncationStrategy } from '../../src/tokenizer/pair-tokenizer.js';
+import { readTokenizerSpec, type WordPieceSpec } from '../../src/tokenizer/tokenizer-spec.js';
+import { hardPairs, realPairs } from '../fixtures/tokenizer-pairs.js';
+import { bertTokenizerDir } from '../helpers.js';
+
+const real = realPairs();
+const pairs = [...real, ...hardPairs];
+let ours: NativeWordPieceTokenizer;
+
+beforeAll(() => {
+  const spec = readTokenizerSpec(bertTokenizerDir);
+  expect(spec.kind).toBe('wordpiece');
+  ours = new NativeWordPieceTokenizer(spec as WordPieceSpec);
+});
+
+async function compare(maxLength: number, truncation: TruncationStrategy) {
+  const oracle = Tokenizer.fromFile(join(bertTokenizerDir, 'tokenizer.json'));
+  oracle.disablePadding();
+  oracle.setTruncation(maxLength, { strategy: (truncation === 'only_second' ? 'OnlySecond' : 'LongestFirst') as never });
+  const index = Int32Array.from(pairs.keys());
+  const enc = await ours.encodePairs(
+    pairs.map((p) => p[0]),
+    pairs.map((p) => p[1]),
+    index,
+    index,
+    { maxLength, truncation },
+  );
+  const mismatches: string[] = [];
+  let compared = 0;
+  for (let i = 0; i < pairs.length; i++) {
+    let e;
+    try {
+      e = await oracle.encode(pairs[i][0], pairs[i][1]);
+    } catch {
+      // only_second with a query longer than the budget: tokenizers refuses; we cut the query
+      // (documented). Nothing to compare against.
+      expect(truncation).toBe('only_second');
+      continue;
+    }
+    compared++;
+    const ids = Array.from(enc.ids.subarray(enc.offsets[i], enc.offsets[i + 1]));
+    const types = Array.from(enc.typeIds.subarray(enc.offsets[i], enc.offsets[i + 1]));
+    if (ids.join() !== e.getIds().join() || types.join() !== e.getTypeIds().join()) {
+      mismatches.push(`#${i} ${JSON.stringify(pairs[i]).slice(0, 160)}\n  ours ${ids.slice(0, 30)}\n  ref  ${e.getIds().slice(0, 30)}`);
+    }
+    expect(ids.length).toBeLessThanOrEqual(maxLength);
+  }
+  return { mismatches, compared };
+}
+
+describe('native WordPiece tokenizer vs Hugging Face tokenizers', () => {
+  it('has >= 5,000 real pairs and the hard cases', () => {
+    expect(real.length).toBeGreaterThanOrEqual(5000);
+    expect(hardPairs.length).toBeGreaterThanOrEqual(20);
+  });
+
+  it.each([
+    [512, 'longest_first'],
+    [64, 'longest_first'],
+    [512, 'only_second'],
+    [64, 'only_second'],
+  ] as const)('max length %i, %s: identical ids and type ids', async (maxLength, truncation) => {
+    const { mismatches, compared } = await compare(maxLength, truncation);
+    expect(compared).toBeGreaterThan(pairs.length * 0.95);
+    expect(mismatches.slice(0, 5).join('\n'), `${mismatches.length} mismatching pairs`).toBe('');
+  });
+
+  it('truncates only when needed and reports it', async () => {
+    const index = Int32Array.from([0, 1]);
+    const enc = await ours.encodePairs(['short query', 'q'], ['short document', 'word '.repeat(1000)], index, index, {
+      maxLength: 32,
+      truncation: 'longest_first',
+    });
+    expect(Array.from(enc.truncated)).toEqual([0, 1]);
+    expect(enc.offsets[2] - enc.offsets[1]).toBe(32);
+  });
+});
+
+describe('vocab.txt + tokenizer_config.json (no tokenizer.json)', () => {
+  it('reads the same tokenizer and gives the same ids', async () => {
+    const { mkdtempSync, copyFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'crossrank-vocab-'));
+    try {
+      copyFileSync(join(bertTokenizerDir, 'vocab.txt'), join(dir, 'vocab.txt'));
+      copyFileSync(join(bertTokenizerDir, 'tokenizer_config.json'), join(dir, 'tokenizer_config.json'));
+      const spec = readTokenizerSpec(dir);
+      expect(spec.kind).toBe('wordpiece');
+      const fromVocab = new NativeWordPieceTokenizer(spec as WordPieceSpec);
+      const sample = pairs.filter((_, i) => i % 10 === 0);
+      const index = Int32Array.from(sample.keys());
+      const options = { maxLength: 128, truncation: 'longest_first' as const };
+      const a = await fromVocab.encodePairs(sample.map((p) => p[0]), sample.map((p) => p[1]), index, index, options);
+      const b = await ours.encodePairs(sample.map((p) => p[0]), sample.map((p) => p[1]), index, index, options);
+      expect(Array.from(a.ids)).toEqual(Array.from(b.ids));
+      expect(Array.from(a.offsets)).toEqual(Array.from(b.offsets));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
