@@ -19,3 +19,9 @@ export { makeModel, type MakeModelOptions, type MakeModelResult } from './model/
 export { presetNames, presets, type EncoderShape, type PresetName } from './model/presets.js';
 export { parseSafetensorsHeader, writeSafetensors, type SafetensorsHeader } from './model/safetensors.js';
 export { packageVersion } from './package-info.js';
+export { CrossEncoder, type CrossEncoderInfo, type CrossEncoderOptions, type RankOptions, type RankResult } from './cross-encoder.js';
+export type { DocumentInput } from './documents.js';
+export type { Activation, Head } from './model/head.js';
+export type { TruncationStrategy } from './tokenizer/pair-tokenizer.js';
+export { resolveModel, type ResolveOptions, type ResolvedModel } from './hub/resolve.js';
+export { hubCacheDir } from './hub/cache-layout.js';

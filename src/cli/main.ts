@@ -6,6 +6,8 @@ import { CrossrankError } from '../errors.js';
 import { packageVersion } from '../package-info.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerMakeModel } from './commands/make-model.js';
+import { registerRerank } from './commands/rerank.js';
+import { registerTokenize } from './commands/tokenize.js';
 import { exitCodes } from './exit-codes.js';
 
 const program = new Command('crossrank')
@@ -16,6 +18,8 @@ const program = new Command('crossrank')
 
 registerDoctor(program);
 registerMakeModel(program);
+registerRerank(program);
+registerTokenize(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,17 +1,10 @@
 import type { Command } from 'commander';
 
-import { InvalidArgumentError } from '../../errors.js';
 import { makeModel } from '../../model/make-model.js';
 import type { WeightDtype } from '../../model/hf-config.js';
 import { presetNames } from '../../model/presets.js';
+import { integer } from '../options.js';
 import { progressLine } from '../progress.js';
-
-function integer(name: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a non-negative integer, got ${JSON.stringify(value)}`);
-    return Number(value);
-  };
-}
 
 export function registerMakeModel(program: Command): void {
   program
@@ -22,7 +15,7 @@ export function registerMakeModel(program: Command): void {
     .option('--seed <n>', 'random seed', integer('--seed'), 0)
     .option('--tokenizer <dir>', 'tokenizer directory to copy (default: the shared bert-base-uncased tokenizer)')
     .option('--dtype <dtype>', 'safetensors dtype: fp32, fp16 or bf16', 'fp32')
-    .option('--num-labels <n>', "override the preset's number of labels", integer('--num-labels'))
+    .option('--num-labels <n>', "override the preset's number of labels", integer('--num-labels', 1))
     .option('--force', 'replace the output directory if it exists')
     .option('--json', 'print the result as JSON')
     .action((options: {

@@ -1,0 +1,89 @@
+/**
+ * ONNX Runtime backend (onnxruntime-node). CPU by default; the CUDA execution provider
+ * when asked for and present in the installed onnxruntime (otherwise a typed error,
+ * never a crash). Feeds only the inputs the graph declares.
+ */
+import { availableParallelism } from 'node:os';
+import ort from 'onnxruntime-node';
+
+import { BackendUnavailableError, InvalidArgumentError, ModelLoadError } from '../errors.js';
+import type { NativePaddedBatch } from '../native/binding.js';
+import type { Backend } from './backend.js';
+
+export interface OnnxBackendOptions {
+  device?: string;
+  /** Intra-op threads (default: all cores). */
+  threads?: number;
+}
+
+const knownInputs = new Set(['input_ids', 'attention_mask', 'token_type_ids']);
+
+export class OnnxBackend implements Backend {
+  readonly name = 'onnx' as const;
+  readonly device: string;
+  readonly numLabels: number;
+  readonly #session: ort.InferenceSession;
+  readonly #outputName: string;
+
+  private constructor(session: ort.InferenceSession, device: string, numLabels: number, outputName: string) {
+    this.#session = session;
+    this.device = device;
+    this.numLabels = numLabels;
+    this.#outputName = outputName;
+  }
+
+  static async create(path: string, expectedLabels: number, options: OnnxBackendOptions = {}): Promise<OnnxBackend> {
+    const device = options.device ?? 'cpu';
+    const cuda = /^cuda(:(\d+))?$/.exec(device);
+    if (device !== 'cpu' && !cuda) throw new InvalidArgumentError(`device must be 'cpu', 'cuda' or 'cuda:N', got ${device}`);
+    const executionProviders: ort.InferenceSession.ExecutionProviderConfig[] = cuda
+      ? [{ name: 'cuda', deviceId: Number(cuda[2] ?? 0) } as ort.InferenceSession.ExecutionProviderConfig]
+      : ['cpu'];
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(path, {
+        executionProviders,
+        graphOptimizationLevel: 'all',
+        intraOpNumThreads: options.threads ?? availableParallelism(),
+      });
+    } catch (error) {
+      const message = (error as Error).message;
+      if (cuda) {
+        throw new BackendUnavailableError(
+          `onnxruntime-node cannot use CUDA here (${message.split('\n')[0]}); install an onnxruntime-node build with the CUDA provider, or use device 'cpu'`,
+          { cause: error },
+        );
+      }
+      throw new ModelLoadError(`cannot load ONNX model ${path}: ${message.split('\n')[0]}`, { cause: error });
+    }
+    for (const name of session.inputNames) {
+      if (!knownInputs.has(name)) {
+        await session.release();
+        throw new ModelLoadError(`${path} has input ${name}; a cross-encoder graph takes ${[...knownInputs].join(', ')}`);
+      }
+    }
+    const outputName = session.outputNames.includes('logits') ? 'logits' : session.outputNames[0];
+    return new OnnxBackend(session, device, expectedLabels, outputName);
+  }
+
+  async run(batch: NativePaddedBatch, rows: number): Promise<Float32Array> {
+    const dims = [rows, batch.seqLen];
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const name of this.#session.inputNames) {
+      const data = name === 'input_ids' ? batch.inputIds : name === 'attention_mask' ? batch.attentionMask : batch.tokenTypeIds;
+      feeds[name] = new ort.Tensor('int64', data, dims);
+    }
+    const output = (await this.#session.run(feeds))[this.#outputName];
+    const data = output.data as Float32Array;
+    if (output.type !== 'float32' || data.length !== rows * this.numLabels) {
+      throw new ModelLoadError(
+        `ONNX output ${this.#outputName} has type ${output.type} and shape [${output.dims}], expected float32 [${rows}, ${this.numLabels}]`,
+      );
+    }
+    return data;
+  }
+
+  async dispose(): Promise<void> {
+    await this.#session.release();
+  }
+}

@@ -1,0 +1,214 @@
+/**
+ * CrossEncoder: load a Hugging Face cross-encoder and score or rank documents for queries.
+ *
+ *   const model = await CrossEncoder.load('cross-encoder/ms-marco-MiniLM-L-6-v2');
+ *   const ranked = await model.rank('what is a cross-encoder', docs, { topN: 10 });
+ *
+ * Pipeline per call: pair tokenization (native WordPiece, or HF tokenizers), length-aware
+ * batches by token budget, the backend's raw logits, then the score head once.
+ */
+import { BackendUnavailableError, InvalidArgumentError } from './errors.js';
+import type { Backend } from './backends/backend.js';
+import { OnnxBackend } from './backends/onnx-backend.js';
+import { planBatches } from './batching.js';
+import { checkQuery, documentTexts, type DocumentInput } from './documents.js';
+import { headSpec, parseActivation, resolveHead, type Activation, type Head } from './model/head.js';
+import { readModelConfig, tokenizerMaxLength, type ModelConfig } from './model/model-config.js';
+import { onnxModelPath } from './model/model-files.js';
+import { native } from './native/load.js';
+import { resolveModel, type ResolveOptions } from './hub/resolve.js';
+import { applyScoreHead } from './score-head.js';
+import { createPairTokenizer, parseTruncation, type PairTokenizer, type TruncationStrategy } from './tokenizer/pair-tokenizer.js';
+import { readTokenizerSpec } from './tokenizer/tokenizer-spec.js';
+
+export interface CrossEncoderOptions extends ResolveOptions {
+  /** 'onnx' (ONNX Runtime, default) or 'native' (crossrank's own engine). */
+  backend?: 'onnx' | 'native';
+  /** 'cpu' (default), 'cuda' or 'cuda:N'. */
+  device?: string;
+  /** Longest pair in tokens, special tokens included (default: the model's limit). */
+  maxLength?: number;
+  /** Padded tokens per backend batch (default 16384). */
+  batchTokens?: number;
+  /** Override the head's activation: 'none' (raw logit), 'sigmoid', 'softmax'. */
+  activation?: Activation;
+  /** 'longest_first' (default, as sentence-transformers) or 'only_second'. */
+  truncation?: TruncationStrategy;
+  /** Use onnx/model_quantized.onnx. */
+  quantized?: boolean;
+  /** ONNX Runtime intra-op threads (default: all cores). */
+  threads?: number;
+}
+
+export interface RankOptions {
+  /** Keep the best N (default: all). */
+  topN?: number;
+  /** Keep scores >= threshold. */
+  threshold?: number;
+  /** Include the document itself in each result. */
+  returnDocuments?: boolean;
+}
+
+export interface RankResult<D = DocumentInput> {
+  index: number;
+  score: number;
+  document?: D;
+}
+
+export interface CrossEncoderInfo {
+  model: string;
+  dir: string;
+  revision?: string;
+  backend: 'onnx' | 'native';
+  device: string;
+  maxLength: number;
+  head: Head;
+  tokenizer: PairTokenizer['kind'];
+  config: Pick<ModelConfig, 'architecture' | 'modelType' | 'numLabels'>;
+}
+
+const DEFAULT_BATCH_TOKENS = 16_384;
+
+function positiveInteger(value: number | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+export class CrossEncoder {
+  readonly info: CrossEncoderInfo;
+  readonly #backend: Backend;
+  readonly #tokenizer: PairTokenizer;
+  readonly #batchTokens: number;
+  readonly #truncation: TruncationStrategy;
+  #disposed = false;
+  readonly #inFlight = new Set<Promise<unknown>>();
+
+  private constructor(info: CrossEncoderInfo, backend: Backend, tokenizer: PairTokenizer, batchTokens: number, truncation: TruncationStrategy) {
+    this.info = info;
+    this.#backend = backend;
+    this.#tokenizer = tokenizer;
+    this.#batchTokens = batchTokens;
+    this.#truncation = truncation;
+  }
+
+  static async load(idOrDir: string, options: CrossEncoderOptions = {}): Promise<CrossEncoder> {
+    if (typeof idOrDir !== 'string' || idOrDir.length === 0) throw new InvalidArgumentError('model must be a hub id or a directory');
+    const backendName = options.backend ?? 'onnx';
+    if (backendName !== 'onnx' && backendName !== 'native') {
+      throw new InvalidArgumentError(`backend must be 'onnx' or 'native', got ${JSON.stringify(backendName)}`);
+    }
+    const truncation = parseTruncation(options.truncation);
+    const activation = parseActivation(options.activation);
+    const batchTokens = positiveInteger(options.batchTokens, 'batchTokens') ?? DEFAULT_BATCH_TOKENS;
+    const requestedMax = positiveInteger(options.maxLength, 'maxLength');
+
+    const resolved = await resolveModel(idOrDir, { ...options, files: backendName === 'onnx' ? 'onnx' : 'safetensors' });
+    const config = readModelConfig(resolved.dir);
+    const head = resolveHead(config, activation);
+    const limit = Math.min(config.maxPositions, tokenizerMaxLength(resolved.dir) ?? Infinity);
+    if (requestedMax !== undefined && requestedMax < 4) throw new InvalidArgumentError('maxLength must be at least 4');
+    const maxLength = Math.min(requestedMax ?? limit, config.maxPositions);
+    const tokenizer = createPairTokenizer(readTokenizerSpec(resolved.dir));
+
+    let backend: Backend;
+    if (backendName === 'onnx') {
+      backend = await OnnxBackend.create(onnxModelPath(resolved.dir, options.quantized), head.numLabels, {
+        device: options.device,
+        threads: options.threads,
+      });
+    } else {
+      native(); // a missing addon is the more useful error
+      throw new BackendUnavailableError("the native engine is not available yet in this version; use backend 'onnx'");
+    }
+    const info: CrossEncoderInfo = {
+      model: idOrDir,
+      dir: resolved.dir,
+      revision: resolved.revision,
+      backend: backendName,
+      device: backend.device,
+      maxLength,
+      head,
+      tokenizer: tokenizer.kind,
+      config: { architecture: config.architecture, modelType: config.modelType, numLabels: config.numLabels },
+    };
+    return new CrossEncoder(info, backend, tokenizer, batchTokens, truncation);
+  }
+
+  /** One score per document for the query, in document order. */
+  async score(query: string, docs: readonly DocumentInput[]): Promise<Float32Array> {
+    const texts = documentTexts(docs);
+    checkQuery(query);
+    return this.#track(this.#scoreTexts([query], texts, new Int32Array(texts.length), Int32Array.from(texts.keys())));
+  }
+
+  /** One score per (query, document) pair. */
+  async scorePairs(pairs: readonly (readonly [string, DocumentInput])[]): Promise<Float32Array> {
+    if (!Array.isArray(pairs)) throw new InvalidArgumentError('pairs must be an array of [query, document]');
+    const queries: string[] = [];
+    const queryIndex = new Map<string, number>();
+    const pairQuery = new Int32Array(pairs.length);
+    const docs: DocumentInput[] = [];
+    pairs.forEach((pair, i) => {
+      if (!Array.isArray(pair) || pair.length !== 2) throw new InvalidArgumentError(`pairs[${i}] must be [query, document]`);
+      const q = checkQuery(pair[0], `pairs[${i}][0]`);
+      if (!queryIndex.has(q)) queryIndex.set(q, queries.push(q) - 1);
+      pairQuery[i] = queryIndex.get(q)!;
+      docs.push(pair[1]);
+    });
+    const texts = documentTexts(docs, 'pair documents');
+    return this.#track(this.#scoreTexts(queries, texts, pairQuery, Int32Array.from(texts.keys())));
+  }
+
+  /** Documents sorted by score, best first (ties keep input order). */
+  async rank<D extends DocumentInput>(query: string, docs: readonly D[], options: RankOptions = {}): Promise<RankResult<D>[]> {
+    const topN = positiveInteger(options.topN, 'topN');
+    if (options.threshold !== undefined && !Number.isFinite(options.threshold)) {
+      throw new InvalidArgumentError(`threshold must be a finite number, got ${options.threshold}`);
+    }
+    const scores = await this.score(query, docs);
+    let results: RankResult<D>[] = Array.from(scores, (score, index) => ({ index, score }));
+    results.sort((a, b) => b.score - a.score || a.index - b.index);
+    if (options.threshold !== undefined) results = results.filter((r) => r.score >= options.threshold!);
+    if (topN !== undefined) results = results.slice(0, topN);
+    if (options.returnDocuments) for (const r of results) r.document = docs[r.index];
+    return results;
+  }
+
+  /** Releases the backend once calls in flight have finished; later calls throw. */
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    await Promise.allSettled([...this.#inFlight]);
+    await this.#backend.dispose();
+  }
+
+  #track<T>(promise: Promise<T>): Promise<T> {
+    this.#inFlight.add(promise);
+    const done = () => this.#inFlight.delete(promise);
+    promise.then(done, done);
+    return promise;
+  }
+
+  async #scoreTexts(queries: string[], docs: string[], pairQuery: Int32Array, pairDoc: Int32Array): Promise<Float32Array> {
+    if (this.#disposed) throw new InvalidArgumentError('this CrossEncoder has been disposed');
+    const rows = pairQuery.length;
+    if (rows === 0) return new Float32Array(0);
+    const pairs = await this.#tokenizer.encodePairs(queries, docs, pairQuery, pairDoc, {
+      maxLength: this.info.maxLength,
+      truncation: this.#truncation,
+    });
+    const lengths = new Int32Array(rows);
+    for (let i = 0; i < rows; i++) lengths[i] = pairs.offsets[i + 1] - pairs.offsets[i];
+    const labels = this.#backend.numLabels;
+    const logits = new Float32Array(rows * labels);
+    const bindings = native();
+    for (const batch of planBatches(lengths, { batchTokens: this.#batchTokens })) {
+      if (this.#disposed) throw new InvalidArgumentError('this CrossEncoder was disposed during the call');
+      const padded = bindings.padBatch(pairs.ids, pairs.typeIds, pairs.offsets, batch, this.#tokenizer.padId);
+      const out = await this.#backend.run(padded, batch.length);
+      for (let r = 0; r < batch.length; r++) logits.set(out.subarray(r * labels, (r + 1) * labels), batch[r] * labels);
+    }
+    return applyScoreHead(logits, headSpec(this.info.head));
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * Model resolution: a local directory, or a hub id ("org/name", optional revision) found
+ * in or downloaded into the Hugging Face cache. Honours HF_HUB_OFFLINE, HF_TOKEN,
+ * HF_ENDPOINT, HF_HUB_CACHE and HF_HOME.
+ */
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve as resolvePath } from 'node:path';
+
+import { InvalidArgumentError, ModelLoadError } from '../errors.js';
+import { modelFiles } from '../model/model-files.js';
+import { hubCacheDir, isCommitHash, isRepoId, repoFolder } from './cache-layout.js';
+import { downloadFile, FileNotOnHub, headFile, type HubRequestOptions } from './download.js';
+import { downloadProgress } from './progress.js';
+
+export interface ResolveOptions {
+  /** Branch, tag or commit (default "main"). */
+  revision?: string;
+  /** Hub cache directory (default: $HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub). */
+  cacheDir?: string;
+  /** Never use the network (default: HF_HUB_OFFLINE=1). */
+  offline?: boolean;
+  /** Access token (default: $HF_TOKEN). */
+  token?: string;
+  /** Hub address (default: $HF_ENDPOINT or https://huggingface.co). */
+  endpoint?: string;
+  /** Progress of downloads (default: a bar on stderr when it is a terminal). */
+  onDownloadProgress?: (file: string, done: number, total: number) => void;
+}
+
+export interface ResolvedModel {
+  dir: string;
+  repoId?: string;
+  revision?: string;
+}
+
+const truthy = (v: string | undefined) => v !== undefined && ['1', 'true', 'yes', 'on'].includes(v.toLowerCase());
+
+/** The snapshot directory for a revision already in the cache, or undefined. */
+function cachedSnapshot(folder: string, revision: string): string | undefined {
+  let commit = revision;
+  if (!isCommitHash(revision)) {
+    const ref = join(folder, 'refs', revision);
+    if (!existsSync(ref)) return undefined;
+    commit = readFileSync(ref, 'utf8').trim();
+  }
+  const dir = join(folder, 'snapshots', commit);
+  return existsSync(dir) ? dir : undefined;
+}
+
+function hasFiles(dir: string, kind: 'onnx' | 'safetensors'): boolean {
+  return modelFiles(kind).required.every((alternatives) => alternatives.some((f) => existsSync(join(dir, f))));
+}
+
+export async function resolveModel(
+  idOrDir: string,
+  options: ResolveOptions & { files?: 'onnx' | 'safetensors'; quantized?: boolean } = {},
+): Promise<ResolvedModel> {
+  const local = resolvePath(idOrDir);
+  if (existsSync(local)) {
+    if (!statSync(local).isDirectory()) throw new ModelLoadError(`${local} is a file; pass the model directory`);
+    return { dir: local };
+  }
+  if (!isRepoId(idOrDir) || idOrDir.startsWith('.') || idOrDir.startsWith('/')) {
+    throw new ModelLoadError(`${idOrDir} is neither an existing directory nor a hub id like org/name`);
+  }
+  const revision = options.revision ?? 'main';
+  if (typeof revision !== 'string' || revision.length === 0 || revision.includes('..')) {
+    throw new InvalidArgumentError(`invalid revision ${JSON.stringify(revision)}`);
+  }
+  const kind = options.files ?? 'onnx';
+  const folder = repoFolder(hubCacheDir(options.cacheDir), idOrDir);
+  const cached = cachedSnapshot(folder, revision);
+  const offline = options.offline ?? truthy(process.env.HF_HUB_OFFLINE);
+  if (offline) {
+    if (cached && hasFiles(cached, kind)) return { dir: cached, repoId: idOrDir, revision };
+    throw new ModelLoadError(
+      `${idOrDir}@${revision} is not in the hub cache (${folder}) with the files the ${kind} backend needs, and HF_HUB_OFFLINE is set`,
+    );
+  }
+
+  const progress = options.onDownloadProgress ? { update: options.onDownloadProgress, done() {} } : downloadProgress(idOrDir);
+  const request: HubRequestOptions = {
+    endpoint: options.endpoint ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co',
+    token: options.token ?? process.env.HF_TOKEN ?? process.env.HUGGING_FACE_HUB_TOKEN,
+    onProgress: progress.update,
+  };
+  const { required, optional } = modelFiles(kind, options.quantized);
+  let commit: string | undefined;
+  const fetchOne = async (file: string): Promise<boolean> => {
+    try {
+      const remote = await headFile(request, idOrDir, commit ?? revision, file);
+      commit ??= remote.commit;
+      await downloadFile(request, folder, idOrDir, revision, file, remote);
+      return true;
+    } catch (error) {
+      if (error instanceof FileNotOnHub) return false;
+      throw error;
+    }
+  };
+  try {
+    for (const alternatives of required) {
+      let found = false;
+      for (const file of alternatives) if ((found = await fetchOne(file))) break;
+      if (!found) throw new ModelLoadError(`${idOrDir}@${revision} has none of ${alternatives.join(', ')} on the hub`);
+    }
+    for (const file of optional) await fetchOne(file);
+  } catch (error) {
+    // Unreachable hub but a complete cached snapshot: use it, as huggingface_hub does.
+    if (cached && hasFiles(cached, kind) && error instanceof ModelLoadError && /cannot reach/.test(error.message)) {
+      return { dir: cached, repoId: idOrDir, revision };
+    }
+    throw error;
+  } finally {
+    progress.done();
+  }
+  if (!isCommitHash(revision) && commit) {
+    mkdirSync(join(folder, 'refs'), { recursive: true });
+    writeFileSync(join(folder, 'refs', revision), commit);
+  }
+  return { dir: join(folder, 'snapshots', commit!), repoId: idOrDir, revision };
+}

@@ -1,0 +1,25 @@
+/** Which files of a model directory each backend reads. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { ModelLoadError } from '../errors.js';
+
+/** ONNX candidates in order: onnx/model.onnx, model.onnx (or the quantized export when asked). */
+export function onnxCandidates(quantized = false): string[] {
+  return quantized ? ['onnx/model_quantized.onnx', 'model_quantized.onnx'] : ['onnx/model.onnx', 'model.onnx'];
+}
+
+export function onnxModelPath(dir: string, quantized = false): string {
+  for (const candidate of onnxCandidates(quantized)) if (existsSync(join(dir, candidate))) return join(dir, candidate);
+  throw new ModelLoadError(
+    `${dir} has no ${onnxCandidates(quantized).join(' or ')}; the ONNX Runtime backend needs an ONNX export of the model`,
+  );
+}
+
+/** Files a model needs for a backend: hub downloads fetch these. */
+export function modelFiles(kind: 'onnx' | 'safetensors', quantized = false): { required: string[][]; optional: string[] } {
+  return {
+    required: [['config.json'], kind === 'onnx' ? onnxCandidates(quantized) : ['model.safetensors'], ['tokenizer.json', 'vocab.txt']],
+    optional: ['tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'],
+  };
+}
