@@ -204,7 +204,6 @@ export class CrossEncoder {
     const logits = new Float32Array(rows * labels);
     const bindings = native();
     for (const batch of planBatches(lengths, { batchTokens: this.#batchTokens })) {
-      if (this.#disposed) throw new InvalidArgumentError('this CrossEncoder was disposed during the call');
       const padded = bindings.padBatch(pairs.ids, pairs.typeIds, pairs.offsets, batch, this.#tokenizer.padId);
       const out = await this.#backend.run(padded, batch.length);
       for (let r = 0; r < batch.length; r++) logits.set(out.subarray(r * labels, (r + 1) * labels), batch[r] * labels);

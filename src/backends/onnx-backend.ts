@@ -45,6 +45,8 @@ export class OnnxBackend implements Backend {
         executionProviders,
         graphOptimizationLevel: 'all',
         intraOpNumThreads: options.threads ?? availableParallelism(),
+        // A missing CUDA provider is reported below as a typed error; keep ORT's own log quiet.
+        logSeverityLevel: cuda ? 4 : 2,
       });
     } catch (error) {
       const message = (error as Error).message;

@@ -1,0 +1,170 @@
+/** The CrossEncoder API on a synthetic model: results, options, and typed errors on bad input. */
+import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { CrossEncoder } from '../../src/cross-encoder.js';
+import { BackendUnavailableError, InvalidArgumentError, ModelLoadError } from '../../src/errors.js';
+import { makeModel } from '../../src/model/make-model.js';
+import { bertTokenizerDir, tempDir } from '../helpers.js';
+
+const dir = tempDir();
+const modelDir = join(dir.path, 'tiny');
+let model: CrossEncoder;
+
+const docs = ['the cat sat on the mat', 'quantum chromodynamics', 'cats are small felines', ''];
+
+beforeAll(async () => {
+  makeModel({ preset: 'tiny', seed: 9, out: modelDir, tokenizer: bertTokenizerDir });
+  model = await CrossEncoder.load(modelDir);
+});
+afterAll(async () => {
+  await model.dispose();
+  dir.cleanup();
+});
+
+function copyModel(name: string, skip: string[] = []): string {
+  const out = join(dir.path, name);
+  mkdirSync(join(out, 'onnx'), { recursive: true });
+  for (const f of readdirSync(modelDir)) if (f !== 'onnx' && !skip.includes(f)) copyFileSync(join(modelDir, f), join(out, f));
+  if (!skip.includes('onnx/model.onnx')) copyFileSync(join(modelDir, 'onnx', 'model.onnx'), join(out, 'onnx', 'model.onnx'));
+  return out;
+}
+
+describe('CrossEncoder', () => {
+  it('describes what it loaded', () => {
+    expect(model.info).toMatchObject({
+      backend: 'onnx',
+      device: 'cpu',
+      maxLength: 512,
+      tokenizer: 'native-wordpiece',
+      head: { numLabels: 1, activation: 'sigmoid', positiveIndex: 0 },
+      config: { architecture: 'BertForSequenceClassification', numLabels: 1 },
+    });
+  });
+
+  it('scores strings and {text} objects alike, in order, all finite', async () => {
+    const a = await model.score('cats', docs);
+    const b = await model.score('cats', docs.map((text, i) => ({ text, id: i })));
+    expect(a).toBeInstanceOf(Float32Array);
+    expect(Array.from(a)).toEqual(Array.from(b));
+    expect(Array.from(a).every((s) => Number.isFinite(s) && s > 0 && s < 1)).toBe(true);
+  });
+
+  it('scorePairs equals score for the same pairs, across different queries', async () => {
+    const pairs = docs.flatMap((d) => [['cats', d], ['physics', d]] as [string, string][]);
+    const byPair = await model.scorePairs(pairs);
+    const cats = await model.score('cats', docs);
+    const physics = await model.score('physics', docs);
+    docs.forEach((_, i) => {
+      expect(byPair[2 * i]).toBeCloseTo(cats[i], 6);
+      expect(byPair[2 * i + 1]).toBeCloseTo(physics[i], 6);
+    });
+  });
+
+  it('ranks best first with topN, threshold and documents', async () => {
+    const scores = await model.score('cats', docs);
+    const ranked = await model.rank('cats', docs, { returnDocuments: true });
+    expect(ranked.map((r) => r.score)).toEqual([...scores].sort((x, y) => y - x));
+    expect(ranked.every((r) => r.document === docs[r.index])).toBe(true);
+    const top2 = await model.rank('cats', docs, { topN: 2 });
+    expect(top2).toEqual(ranked.slice(0, 2).map(({ index, score }) => ({ index, score })));
+    const threshold = ranked[1].score;
+    expect((await model.rank('cats', docs, { threshold })).length).toBe(ranked.filter((r) => r.score >= threshold).length);
+  });
+
+  it('returns empty results for an empty document list', async () => {
+    expect(await model.score('q', [])).toHaveLength(0);
+    expect(await model.rank('q', [])).toEqual([]);
+  });
+
+  it('truncates queries and documents far over the limit instead of failing', async () => {
+    const huge = 'word '.repeat(20_000);
+    const scores = await model.score(huge, [huge, 'short']);
+    expect(Array.from(scores).every(Number.isFinite)).toBe(true);
+  });
+
+  it('accepts lone surrogates (as U+FFFD) and control characters', async () => {
+    const scores = await model.score('bad \ud800 query', ['doc \udfff with \u0000 nul', '\ud83d']);
+    expect(Array.from(scores).every(Number.isFinite)).toBe(true);
+  });
+
+  it('rejects non-string documents and queries with InvalidArgumentError naming the index', async () => {
+    await expect(model.score('q', ['ok', 42 as never])).rejects.toThrow(/documents\[1\] must be a string/);
+    await expect(model.score('q', [{ title: 'no text' } as never])).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(model.score('q', 'not an array' as never)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(model.score(7 as never, ['d'])).rejects.toThrow(/query must be a string/);
+    await expect(model.scorePairs([['q']] as never)).rejects.toThrow(/pairs\[0\]/);
+    await expect(model.rank('q', docs, { topN: 0 })).rejects.toThrow(/topN/);
+  });
+
+  it('validates options at load', async () => {
+    await expect(CrossEncoder.load(modelDir, { activation: 'relu' as never })).rejects.toThrow(/activation must be one of/);
+    await expect(CrossEncoder.load(modelDir, { activation: 'softmax' })).rejects.toThrow(/softmax needs at least 2 labels/);
+    await expect(CrossEncoder.load(modelDir, { truncation: 'only_first' as never })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(CrossEncoder.load(modelDir, { backend: 'tensorflow' as never })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(CrossEncoder.load(modelDir, { batchTokens: 0 })).rejects.toThrow(/batchTokens/);
+    await expect(CrossEncoder.load(modelDir, { device: 'tpu' })).rejects.toThrow(/'cpu', 'cuda'/);
+  });
+
+  it('reports CUDA through onnxruntime-node without it as BackendUnavailableError', async () => {
+    await expect(CrossEncoder.load(modelDir, { device: 'cuda' })).rejects.toBeInstanceOf(BackendUnavailableError);
+  });
+
+  it('honours maxLength (and never exceeds the position limit)', async () => {
+    const short = await CrossEncoder.load(modelDir, { maxLength: 16 });
+    const long = await CrossEncoder.load(modelDir, { maxLength: 100_000 });
+    expect(short.info.maxLength).toBe(16);
+    expect(long.info.maxLength).toBe(512);
+    await Promise.all([short.dispose(), long.dispose()]);
+  });
+
+  it('throws after dispose, and finishes calls already in flight', async () => {
+    const m = await CrossEncoder.load(modelDir);
+    const pending = m.score('cats', docs);
+    await m.dispose();
+    expect(await pending).toHaveLength(docs.length);
+    await expect(m.score('cats', docs)).rejects.toThrow(/disposed/);
+  });
+});
+
+describe('CrossEncoder load errors', () => {
+  it('a missing directory or bad id', async () => {
+    await expect(CrossEncoder.load(join(dir.path, 'nope'))).rejects.toBeInstanceOf(ModelLoadError);
+    await expect(CrossEncoder.load('not a valid id!')).rejects.toThrow(/neither an existing directory nor a hub id/);
+    await expect(CrossEncoder.load('')).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+
+  it('a missing ONNX graph, config or tokenizer', async () => {
+    await expect(CrossEncoder.load(copyModel('no-onnx', ['onnx/model.onnx']))).rejects.toThrow(/no onnx\/model.onnx or model.onnx/);
+    await expect(CrossEncoder.load(copyModel('no-config', ['config.json']))).rejects.toThrow(/no config.json/);
+    await expect(CrossEncoder.load(copyModel('no-tok', ['tokenizer.json', 'vocab.txt']))).rejects.toThrow(/no tokenizer/);
+  });
+
+  it('corrupt files', async () => {
+    const badConfig = copyModel('bad-config');
+    writeFileSync(join(badConfig, 'config.json'), '{ not json');
+    await expect(CrossEncoder.load(badConfig)).rejects.toThrow(/config.json is not valid JSON/);
+    const badOnnx = copyModel('bad-onnx');
+    writeFileSync(join(badOnnx, 'onnx', 'model.onnx'), Buffer.alloc(1000, 3));
+    await expect(CrossEncoder.load(badOnnx)).rejects.toThrow(ModelLoadError);
+    const badTok = copyModel('bad-tok');
+    writeFileSync(join(badTok, 'tokenizer.json'), '[1, 2');
+    await expect(CrossEncoder.load(badTok)).rejects.toThrow(/tokenizer.json/);
+  });
+
+  it('a graph whose output does not match the config', async () => {
+    const mismatched = copyModel('mismatch');
+    const config = JSON.parse((await import('node:fs')).readFileSync(join(mismatched, 'config.json'), 'utf8'));
+    config.id2label = { 0: 'a', 1: 'b', 2: 'c' };
+    writeFileSync(join(mismatched, 'config.json'), JSON.stringify(config));
+    const m = await CrossEncoder.load(mismatched);
+    await expect(m.score('q', ['d'])).rejects.toThrow(/expected float32 \[1, 3\]/);
+    await m.dispose();
+    rmSync(mismatched, { recursive: true });
+  });
+
+  it('the native backend (not yet available) is a typed error', async () => {
+    await expect(CrossEncoder.load(modelDir, { backend: 'native' })).rejects.toBeInstanceOf(BackendUnavailableError);
+  });
+});
