@@ -1,0 +1,154 @@
+/**
+ * Model download and the Hugging Face cache, against a hub mock on loopback (real HTTP):
+ * cache layout, redirects, 404, 401 and HF_TOKEN, truncated and interrupted transfers
+ * (resumed with Range), checksum mismatches, offline mode and the unreachable-hub fallback.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+
+import { CrossEncoder } from '../../src/cross-encoder.js';
+import { ModelLoadError } from '../../src/errors.js';
+import { resolveModel } from '../../src/hub/resolve.js';
+import { makeModel } from '../../src/model/make-model.js';
+import { HubMock, repoFromDirectory } from '../hub-mock.js';
+import { bertTokenizerDir, cliPath, repoRoot, tempDir } from '../helpers.js';
+
+const COMMIT = 'a'.repeat(40);
+const REPO = 'crossrank-test/tiny-reranker';
+const dir = tempDir();
+const hub = new HubMock();
+const modelDir = join(dir.path, 'model');
+let cacheCount = 0;
+let cache: string;
+
+beforeAll(async () => {
+  makeModel({ preset: 'tiny', seed: 4, out: modelDir, tokenizer: bertTokenizerDir });
+  hub.repos.set(REPO, repoFromDirectory(modelDir, COMMIT));
+  hub.repos.set('crossrank-test/private', { ...repoFromDirectory(modelDir, COMMIT), private: true });
+  await hub.start();
+});
+afterAll(async () => {
+  await hub.stop();
+  dir.cleanup();
+});
+beforeEach(() => {
+  cache = join(dir.path, `cache-${cacheCount++}`);
+  hub.faults = {};
+  hub.log.length = 0;
+});
+
+/** The CLI, run asynchronously: the hub mock lives in this process and must keep serving. */
+function runCliAsync(args: string[], env: Record<string, string>): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cliPath, ...args], { cwd: repoRoot, env: { ...process.env, ...env } }, (error, stdout, stderr) =>
+      resolve({ status: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const opts = () => ({ endpoint: hub.endpoint, cacheDir: cache, offline: false, onDownloadProgress: () => {} });
+const repoFolder = () => join(cache, `models--${REPO.replace('/', '--')}`);
+
+describe('hub download', () => {
+  it('downloads into the Hugging Face cache layout and scores like the local directory', async () => {
+    const resolved = await resolveModel(REPO, opts());
+    expect(resolved.dir).toBe(join(repoFolder(), 'snapshots', COMMIT));
+    expect(readFileSync(join(repoFolder(), 'refs', 'main'), 'utf8')).toBe(COMMIT);
+    for (const file of ['config.json', 'onnx/model.onnx', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt']) {
+      const path = join(resolved.dir, file);
+      expect(lstatSync(path).isSymbolicLink()).toBe(true);
+      expect(readlinkSync(path)).toMatch(/^(\.\.\/)+blobs\/[0-9a-f]{40,64}$/);
+      expect(readFileSync(path).equals(readFileSync(join(modelDir, file))), file).toBe(true);
+    }
+    expect(readdirSync(join(repoFolder(), 'blobs')).some((f) => f.endsWith('.incomplete'))).toBe(false);
+    // model.onnx came through the LFS redirect.
+    expect(hub.log.some((r) => r.url.startsWith('/cdn/'))).toBe(true);
+    expect(existsSync(join(resolved.dir, 'model.safetensors'))).toBe(false); // the ONNX backend does not need it
+
+    const fromHub = await CrossEncoder.load(REPO, opts());
+    const local = await CrossEncoder.load(modelDir);
+    expect(await fromHub.score('q', ['a', 'b'])).toEqual(await local.score('q', ['a', 'b']));
+    await Promise.all([fromHub.dispose(), local.dispose()]);
+  });
+
+  it('reuses the cache offline without any request, and says what is missing otherwise', async () => {
+    await resolveModel(REPO, opts());
+    hub.log.length = 0;
+    const resolved = await resolveModel(REPO, { ...opts(), offline: true });
+    expect(resolved.dir).toBe(join(repoFolder(), 'snapshots', COMMIT));
+    expect(hub.log).toEqual([]);
+    await expect(resolveModel('crossrank-test/never-downloaded', { ...opts(), offline: true })).rejects.toThrow(
+      /not in the hub cache.*HF_HUB_OFFLINE/,
+    );
+  });
+
+  it('honours HF_HUB_OFFLINE, HF_HUB_CACHE and HF_ENDPOINT through the CLI', async () => {
+    await resolveModel(REPO, opts());
+    const docs = join(dir.path, 'docs.txt');
+    writeFileSync(docs, 'first\nsecond\n');
+    const offline = await runCliAsync(['rerank', '--model', REPO, '--query', 'q', '--input', docs, '--json'], {
+      HF_HUB_CACHE: cache,
+      HF_HUB_OFFLINE: '1',
+      HF_ENDPOINT: 'http://127.0.0.1:9', // nothing listens there: offline must not try
+    });
+    expect(offline.status, offline.stderr).toBe(0);
+    expect(JSON.parse(offline.stdout)).toHaveLength(2);
+    const fresh = join(dir.path, 'cli-cache');
+    const online = await runCliAsync(['rerank', '--model', REPO, '--query', 'q', '--input', docs, '--json'], {
+      HF_HUB_CACHE: fresh,
+      HF_HUB_OFFLINE: '0',
+      HF_ENDPOINT: hub.endpoint,
+    });
+    expect(online.status, online.stderr).toBe(0);
+    expect(existsSync(join(fresh, `models--${REPO.replace('/', '--')}`, 'refs', 'main'))).toBe(true);
+  });
+
+  it('falls back to a complete cached snapshot when the hub cannot be reached', async () => {
+    await resolveModel(REPO, opts());
+    const resolved = await resolveModel(REPO, { ...opts(), endpoint: 'http://127.0.0.1:9' });
+    expect(resolved.dir).toBe(join(repoFolder(), 'snapshots', COMMIT));
+  });
+
+  it('reports a missing repository (404) as ModelLoadError', async () => {
+    await expect(resolveModel('crossrank-test/missing', opts())).rejects.toThrow(ModelLoadError);
+    await expect(resolveModel('crossrank-test/missing', opts())).rejects.toThrow(/none of config.json/);
+  });
+
+  it('needs HF_TOKEN for a private repository and sends it', async () => {
+    await expect(resolveModel('crossrank-test/private', opts())).rejects.toThrow(/access denied \(401\).*HF_TOKEN/);
+    hub.log.length = 0;
+    const resolved = await resolveModel('crossrank-test/private', { ...opts(), token: hub.token });
+    expect(existsSync(join(resolved.dir, 'config.json'))).toBe(true);
+    expect(hub.log.filter((r) => r.url.includes('/resolve/')).every((r) => r.authorization === `Bearer ${hub.token}`)).toBe(true);
+  });
+
+  it('resumes an interrupted transfer with a Range request', async () => {
+    hub.faults = { cutAfterBytes: 1000, cutTimes: 2 };
+    const resolved = await resolveModel(REPO, opts());
+    expect(readFileSync(join(resolved.dir, 'onnx', 'model.onnx')).equals(readFileSync(join(modelDir, 'onnx', 'model.onnx')))).toBe(true);
+    expect(hub.log.some((r) => r.range === 'bytes=1000-')).toBe(true);
+  });
+
+  it('rejects a body that keeps arriving truncated, keeping nothing in the cache', async () => {
+    hub.faults = { truncateBy: 10 };
+    await expect(resolveModel(REPO, opts())).rejects.toThrow(/interrupted|bytes/);
+    const blobs = join(repoFolder(), 'blobs');
+    expect(existsSync(blobs) ? readdirSync(blobs).filter((f) => !f.endsWith('.incomplete')) : []).toEqual([]);
+    expect(existsSync(join(repoFolder(), 'snapshots', COMMIT, 'config.json'))).toBe(false);
+  });
+
+  it('rejects content whose checksum does not match its etag', async () => {
+    hub.faults = { corrupt: true };
+    await expect(resolveModel(REPO, opts())).rejects.toThrow(/checksum mismatch/);
+    const blobs = join(repoFolder(), 'blobs');
+    expect(existsSync(blobs) ? readdirSync(blobs) : []).toEqual([]);
+  });
+
+  it('resolves a pinned commit', async () => {
+    const resolved = await resolveModel(REPO, { ...opts(), revision: COMMIT });
+    expect(resolved.dir).toBe(join(repoFolder(), 'snapshots', COMMIT));
+    await expect(resolveModel(REPO, { ...opts(), revision: 'b'.repeat(40) })).rejects.toThrow(ModelLoadError);
+  });
+});
