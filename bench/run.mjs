@@ -1,52 +1,18 @@
 #!/usr/bin/env node
-// `npm run bench`: the benchmarks that exist so far, run side by side in one process.
-// Reads the compiled library in dist/ (`npm run build:ts` first). Prints a table; copy
-// it into bench/RESULTS.md with the machine it ran on.
-//
-//   score head   native CPU reference vs a plain JS loop vs CUDA (when available), 1M rows
-//   make-model   time to write the minilm-l6 synthetic model (weights, safetensors, ONNX)
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
+// `npm run bench [-- <suite> [options]]`: runs one benchmark suite from bench/suites/.
+//   basic  score head (native vs JS vs CUDA), make-model time          (default)
+//   cpu    TREC DL 2019 BM25 top-100 reranking: crossrank vs transformers.js, side by side
+// Each suite prints a table to paste into bench/RESULTS.md with the machine it ran on.
+import { readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-import { applyScoreHead, doctorReport, makeModel } from '../dist/index.js';
-
-async function time(fn, repeat) {
-  await fn(); // warm up
-  const start = performance.now();
-  for (let i = 0; i < repeat; i++) await fn();
-  return (performance.now() - start) / repeat;
+const suites = join(dirname(fileURLToPath(import.meta.url)), 'suites');
+const available = readdirSync(suites).filter((f) => f.endsWith('.mjs')).map((f) => f.slice(0, -4));
+const [name = 'basic', ...args] = process.argv.slice(2);
+if (!available.includes(name)) {
+  console.error(`unknown suite ${name}; available: ${available.join(', ')}`);
+  process.exit(2);
 }
-
-const rows = 1_000_000;
-const logits = Float32Array.from({ length: rows }, (_, i) => Math.sin(i) * 8);
-const results = [];
-
-const jsSigmoid = async () => {
-  const out = new Float32Array(rows);
-  for (let i = 0; i < rows; i++) out[i] = 1 / (1 + Math.exp(-logits[i]));
-  return out;
-};
-const js = await time(jsSigmoid, 10);
-const cpu = await time(() => applyScoreHead(logits, { numLabels: 1 }), 10);
-results.push(['score head, 1M rows, JS loop', js, 1]);
-results.push(['score head, 1M rows, native CPU', cpu, js / cpu]);
-
-const report = await doctorReport();
-if (report.cuda.available) {
-  const gpu = await time(() => applyScoreHead(logits, { numLabels: 1 }, { device: 'cuda' }), 10);
-  results.push(['score head, 1M rows, CUDA (incl. transfers)', gpu, js / gpu]);
-}
-
-const dir = mkdtempSync(join(tmpdir(), 'crossrank-bench-'));
-let n = 0;
-const make = await time(() => makeModel({ preset: 'minilm-l6', seed: 1, out: join(dir, `m${n++}`) }), 2);
-rmSync(dir, { recursive: true, force: true });
-results.push(['make-model minilm-l6 (22.7M params)', make, null]);
-
-console.log(`crossrank ${report.version} on ${report.platform}, ${report.cpu.model} (${report.cpu.cores} cores), Node ${report.node}`);
-console.log(`CUDA: ${report.cuda.available ? report.cuda.devices.map((d) => d.name).join(', ') : `no (${report.cuda.reasonCode})`}`);
-console.log('| benchmark | ms | speed-up vs JS |');
-console.log('|---|---:|---:|');
-for (const [name, ms, ratio] of results) console.log(`| ${name} | ${ms.toFixed(2)} | ${ratio === null ? '' : `${ratio.toFixed(2)}x`} |`);
+process.argv = [process.argv[0], join(suites, `${name}.mjs`), ...args];
+await import(join(suites, `${name}.mjs`));

@@ -28,7 +28,7 @@ export interface CrossEncoderOptions extends ResolveOptions {
   device?: string;
   /** Longest pair in tokens, special tokens included (default: the model's limit). */
   maxLength?: number;
-  /** Padded tokens per backend batch (default 16384). */
+  /** Padded tokens per backend batch (default: 1024 on CPU, 16384 on CUDA). */
   batchTokens?: number;
   /** Override the head's activation: 'none' (raw logit), 'sigmoid', 'softmax'. */
   activation?: Activation;
@@ -67,7 +67,11 @@ export interface CrossEncoderInfo {
   config: Pick<ModelConfig, 'architecture' | 'modelType' | 'numLabels'>;
 }
 
-const DEFAULT_BATCH_TOKENS = 16_384;
+// On CPU small batches win: attention scores of a large batch overflow the caches, and
+// short rows wait less on long ones (bench/RESULTS.md, the batch-tokens sweep). GPUs want
+// large batches to fill the device.
+const DEFAULT_BATCH_TOKENS = { cpu: 1024, cuda: 16_384 };
+const PAIRS_PER_CHUNK = 1024;
 
 function positiveInteger(value: number | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
@@ -100,7 +104,9 @@ export class CrossEncoder {
     }
     const truncation = parseTruncation(options.truncation);
     const activation = parseActivation(options.activation);
-    const batchTokens = positiveInteger(options.batchTokens, 'batchTokens') ?? DEFAULT_BATCH_TOKENS;
+    const batchTokens =
+      positiveInteger(options.batchTokens, 'batchTokens') ??
+      (options.device?.startsWith('cuda') ? DEFAULT_BATCH_TOKENS.cuda : DEFAULT_BATCH_TOKENS.cpu);
     const requestedMax = positiveInteger(options.maxLength, 'maxLength');
 
     const resolved = await resolveModel(idOrDir, { ...options, files: backendName === 'onnx' ? 'onnx' : 'safetensors' });
@@ -193,7 +199,20 @@ export class CrossEncoder {
   async #scoreTexts(queries: string[], docs: string[], pairQuery: Int32Array, pairDoc: Int32Array): Promise<Float32Array> {
     if (this.#disposed) throw new InvalidArgumentError('this CrossEncoder has been disposed');
     const rows = pairQuery.length;
-    if (rows === 0) return new Float32Array(0);
+    const labels = this.#backend.numLabels;
+    const logits = new Float32Array(rows * labels);
+    // Chunks bound the synchronous work between awaits (pair assembly, batch planning),
+    // so a call with many thousands of pairs never holds the event loop for long.
+    for (let start = 0; start < rows; start += PAIRS_PER_CHUNK) {
+      const end = Math.min(rows, start + PAIRS_PER_CHUNK);
+      const chunk = await this.#logits(queries, docs, pairQuery.subarray(start, end), pairDoc.subarray(start, end));
+      logits.set(chunk, start * labels);
+    }
+    return applyScoreHead(logits, headSpec(this.info.head));
+  }
+
+  async #logits(queries: string[], docs: string[], pairQuery: Int32Array, pairDoc: Int32Array): Promise<Float32Array> {
+    const rows = pairQuery.length;
     const pairs = await this.#tokenizer.encodePairs(queries, docs, pairQuery, pairDoc, {
       maxLength: this.info.maxLength,
       truncation: this.#truncation,
@@ -208,6 +227,6 @@ export class CrossEncoder {
       const out = await this.#backend.run(padded, batch.length);
       for (let r = 0; r < batch.length; r++) logits.set(out.subarray(r * labels, (r + 1) * labels), batch[r] * labels);
     }
-    return applyScoreHead(logits, headSpec(this.info.head));
+    return logits;
   }
 }

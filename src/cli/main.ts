@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 
 import { CrossrankError } from '../errors.js';
 import { packageVersion } from '../package-info.js';
+import { registerBench } from './commands/bench.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerMakeModel } from './commands/make-model.js';
 import { registerRerank } from './commands/rerank.js';
@@ -20,6 +21,7 @@ registerDoctor(program);
 registerMakeModel(program);
 registerRerank(program);
 registerTokenize(program);
+registerBench(program);
 
 try {
   await program.parseAsync(process.argv);

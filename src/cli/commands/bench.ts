@@ -1,0 +1,100 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Command } from 'commander';
+
+import { trecDlWorkload } from '../../bench/workload.js';
+import { CrossEncoder } from '../../cross-encoder.js';
+import { InvalidArgumentError } from '../../errors.js';
+import { makeModel } from '../../model/make-model.js';
+import { presetNames } from '../../model/presets.js';
+import { integer } from '../options.js';
+
+interface BenchOptions {
+  model?: string;
+  preset?: string;
+  tokenizer?: string;
+  backend: 'onnx' | 'native';
+  device: string;
+  docs: number;
+  queries: number;
+  warmup: number;
+  batchTokens?: number;
+  maxLength?: number;
+  json?: boolean;
+}
+
+const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+
+export function registerBench(program: Command): void {
+  program
+    .command('bench')
+    .description('time reranking on queries with real TREC DL passage lengths: pairs/s, tokens/s, latency percentiles')
+    .option('--model <id|dir>', 'hub id or model directory')
+    .option('--preset <name>', `or a synthetic model: ${presetNames.join(', ')}`)
+    .option('--tokenizer <dir>', 'tokenizer for --preset (default: the shared bert-base-uncased)')
+    .option('--backend <name>', 'onnx or native', 'onnx')
+    .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
+    .option('--docs <n>', 'documents per query', integer('--docs', 1), 100)
+    .option('--queries <n>', 'timed queries', integer('--queries', 1), 20)
+    .option('--warmup <n>', 'untimed queries first', integer('--warmup', 0), 2)
+    .option('--batch-tokens <n>', 'padded tokens per batch', integer('--batch-tokens', 1))
+    .option('--max-length <n>', 'longest pair in tokens', integer('--max-length', 4))
+    .option('--json', 'print the result as JSON')
+    .action(async (o: BenchOptions) => {
+      if (!o.model === !o.preset) throw new InvalidArgumentError('give exactly one of --model or --preset');
+      let temp: string | undefined;
+      let modelPath = o.model!;
+      if (o.preset) {
+        temp = mkdtempSync(join(tmpdir(), 'crossrank-bench-'));
+        modelPath = makeModel({ preset: o.preset, seed: 0, out: join(temp, o.preset), tokenizer: o.tokenizer }).dir;
+      }
+      try {
+        const model = await CrossEncoder.load(modelPath, {
+          backend: o.backend,
+          device: o.device,
+          batchTokens: o.batchTokens,
+          maxLength: o.maxLength,
+        });
+        const work = trecDlWorkload(o.warmup + o.queries, o.docs);
+        const latencies: number[] = [];
+        for (let q = 0; q < work.queries.length; q++) {
+          const start = performance.now();
+          await model.score(work.queries[q], work.docs[q]);
+          if (q >= o.warmup) latencies.push(performance.now() - start);
+        }
+        await model.dispose();
+        const total = latencies.reduce((a, b) => a + b, 0) / 1000;
+        const pairs = o.queries * o.docs;
+        // Tokens per pair: query + document + 3 special tokens (words are one token each here).
+        let tokens = 0;
+        for (let q = o.warmup; q < work.queries.length; q++) {
+          const qLen = work.queries[q].split(' ').length;
+          for (const d of work.docs[q]) tokens += Math.min(model.info.maxLength, qLen + d.split(' ').length + 3);
+        }
+        latencies.sort((a, b) => a - b);
+        const result = {
+          model: o.model ?? `preset:${o.preset}`,
+          backend: model.info.backend,
+          device: model.info.device,
+          queries: o.queries,
+          docsPerQuery: o.docs,
+          pairsPerSecond: pairs / total,
+          tokensPerSecond: tokens / total,
+          latencyMs: { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), mean: (total * 1000) / o.queries },
+        };
+        if (o.json) {
+          console.log(JSON.stringify(result, null, 2));
+        } else {
+          console.log(`${result.model} on ${result.backend}/${result.device}: ${o.queries} queries x ${o.docs} docs (TREC DL lengths)`);
+          console.log('| pairs/s | tokens/s | p50 ms | p95 ms | p99 ms |');
+          console.log('|---:|---:|---:|---:|---:|');
+          const l = result.latencyMs;
+          console.log(`| ${result.pairsPerSecond.toFixed(1)} | ${result.tokensPerSecond.toFixed(0)} | ${l.p50.toFixed(1)} | ${l.p95.toFixed(1)} | ${l.p99.toFixed(1)} |`);
+        }
+      } finally {
+        if (temp) rmSync(temp, { recursive: true, force: true });
+      }
+    });
+}
