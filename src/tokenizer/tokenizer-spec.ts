@@ -5,7 +5,7 @@
  * normalizers or templates).
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 import { ModelLoadError } from '../errors.js';
 import type { NativeWordPieceConfig } from '../native/binding.js';
@@ -74,10 +74,21 @@ function bertTemplate(post: TokenizerJson['post_processor'], vocab: Record<strin
   return { cls, sep };
 }
 
+/** The padding token named by tokenizer_config.json, if any. */
+function configuredPadToken(dir: string): string | undefined {
+  const path = join(dir, 'tokenizer_config.json');
+  if (!existsSync(path)) return undefined;
+  const pad = readJson<{ pad_token?: string | { content?: string } | null }>(path).pad_token;
+  return typeof pad === 'string' ? pad : pad?.content ?? undefined;
+}
+
 function fromTokenizerJson(path: string): TokenizerSpec {
   const t = readJson<TokenizerJson>(path);
   const added = t.added_tokens ?? [];
-  const padId = added.find((a) => a.content === '[PAD]' || a.content === '<pad>')?.id ?? 0;
+  const vocab = t.model?.vocab && !Array.isArray(t.model.vocab) ? t.model.vocab : {};
+  const idOf = (token: string | undefined) =>
+    token === undefined ? undefined : added.find((a) => a.content === token)?.id ?? vocab[token];
+  const padId = idOf(configuredPadToken(dirname(path))) ?? idOf('[PAD]') ?? idOf('<pad>') ?? 0;
   const hf = (reason: string): HfTokenizerSpec => ({ kind: 'hf', tokenizerJson: path, padId, reason });
   const model = t.model;
   if (!model || model.type !== 'WordPiece' || !model.vocab) return hf(`model ${model?.type ?? 'missing'}`);

@@ -1,12 +1,12 @@
 /** The CrossEncoder API on a synthetic model: results, options, and typed errors on bad input. */
-import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CrossEncoder } from '../../src/cross-encoder.js';
 import { BackendUnavailableError, InvalidArgumentError, ModelLoadError } from '../../src/errors.js';
 import { makeModel } from '../../src/model/make-model.js';
-import { bertTokenizerDir, tempDir } from '../helpers.js';
+import { bertTokenizerDir, sharedDir, tempDir } from '../helpers.js';
 
 const dir = tempDir();
 const modelDir = join(dir.path, 'tiny');
@@ -128,6 +128,39 @@ describe('CrossEncoder', () => {
   });
 });
 
+describe('CrossEncoder model variants', () => {
+  it("follows sentence-transformers' stored activation, and an explicit override", async () => {
+    const out = copyModel('st-identity');
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    config.sentence_transformers = { activation_fn: 'torch.nn.modules.linear.Identity' };
+    writeFileSync(join(out, 'config.json'), JSON.stringify(config));
+    const raw = await CrossEncoder.load(out);
+    expect(raw.info.head.activation).toBe('none');
+    const sig = await CrossEncoder.load(out, { activation: 'sigmoid' });
+    const [r, p] = [await raw.score('q', ['d']), await sig.score('q', ['d'])];
+    expect(p[0]).toBeCloseTo(1 / (1 + Math.exp(-r[0])), 6);
+    await Promise.all([raw.dispose(), sig.dispose()]);
+  });
+
+  it('loads onnx/model_quantized.onnx when asked', async () => {
+    const out = copyModel('quantized');
+    await expect(CrossEncoder.load(out, { quantized: true })).rejects.toThrow(/model_quantized.onnx/);
+    copyFileSync(join(out, 'onnx', 'model.onnx'), join(out, 'onnx', 'model_quantized.onnx'));
+    const m = await CrossEncoder.load(out, { quantized: true });
+    expect(await m.score('q', ['d'])).toEqual(await model.score('q', ['d']));
+    await m.dispose();
+  });
+
+  it('runs tokenizers other than WordPiece through Hugging Face tokenizers', async () => {
+    const out = join(dir.path, 'bpe');
+    makeModel({ preset: 'tiny', seed: 9, out, tokenizer: join(sharedDir, 'tokenizers', 'qwen3') });
+    const m = await CrossEncoder.load(out);
+    expect(m.info.tokenizer).toBe('hf-tokenizers');
+    expect(Array.from(await m.score('query', ['a document', ''])).every(Number.isFinite)).toBe(true);
+    await m.dispose();
+  });
+});
+
 describe('CrossEncoder load errors', () => {
   it('a missing directory or bad id', async () => {
     await expect(CrossEncoder.load(join(dir.path, 'nope'))).rejects.toBeInstanceOf(ModelLoadError);
@@ -155,7 +188,7 @@ describe('CrossEncoder load errors', () => {
 
   it('a graph whose output does not match the config', async () => {
     const mismatched = copyModel('mismatch');
-    const config = JSON.parse((await import('node:fs')).readFileSync(join(mismatched, 'config.json'), 'utf8'));
+    const config = JSON.parse(readFileSync(join(mismatched, 'config.json'), 'utf8'));
     config.id2label = { 0: 'a', 1: 'b', 2: 'c' };
     writeFileSync(join(mismatched, 'config.json'), JSON.stringify(config));
     const m = await CrossEncoder.load(mismatched);

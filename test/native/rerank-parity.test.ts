@@ -84,10 +84,12 @@ describe('crossrank rerank vs PyTorch reference', () => {
     { preset: 'tiny', numLabels: 1, activation: (row: number[]) => row[0], extra: ['--activation', 'none'] },
     { preset: 'tiny-xlmr', numLabels: 1, activation: sigmoid, extra: [] },
     { preset: 'minilm-l6', numLabels: 1, activation: sigmoid, extra: [] },
+    // A byte-level BPE tokenizer (Qwen3's) goes through Hugging Face tokenizers, not the native path.
+    { preset: 'tiny', numLabels: 1, activation: sigmoid, extra: [], tokenizer: 'qwen3' },
   ];
-  it.each(cases)('$preset, $numLabels label(s) $extra: equal within 1e-4 at every batch size', async (c) => {
-    const modelDir = join(dir.path, `${c.preset}-${c.numLabels}-${c.extra.join('')}`);
-    makeModel({ preset: c.preset, seed: 3, out: modelDir, tokenizer: bertTokenizerDir, numLabels: c.numLabels });
+  it.each(cases)('$preset, $numLabels label(s) $extra, tokenizer $tokenizer: equal within 1e-4 at every batch size', async (c) => {
+    const modelDir = join(dir.path, `${c.preset}-${c.numLabels}-${c.extra.join('')}-${c.tokenizer ? 'bpe' : 'wp'}`);
+    makeModel({ preset: c.preset, seed: 3, out: modelDir, tokenizer: c.tokenizer ? join(sharedDir, 'tokenizers', c.tokenizer) : bertTokenizerDir, numLabels: c.numLabels });
     const reference = await referenceScores(modelDir, c.activation);
     const perBatchSize = [MAX_LENGTH, 700, 100_000].map((tokens) => rerank(modelDir, tokens, c.extra));
     for (const scores of perBatchSize) {
