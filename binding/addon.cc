@@ -27,6 +27,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeTokenizer", DefineNativeTokenizer(env));
   exports.Set("encodePairs", Napi::Function::New(env, EncodePairs, "encodePairs"));
   exports.Set("padBatch", Napi::Function::New(env, PadBatch, "padBatch"));
+  exports.Set("NativeEncoder", DefineNativeEncoder(env));
+  exports.Set("loadEncoder", Napi::Function::New(env, LoadEncoder, "loadEncoder"));
   return exports;
 }
 

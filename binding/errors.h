@@ -12,6 +12,7 @@ namespace crossrank::binding {
 // Per-environment state of the addon (worker threads each get their own).
 struct AddonData {
   Napi::FunctionReference make_error;
+  Napi::FunctionReference encoder_constructor;
 };
 
 // The JS error for a failed status (never call with an ok status).

@@ -11,5 +11,7 @@ Napi::Value CpuFeaturesList(const Napi::CallbackInfo& info);
 Napi::Function DefineNativeTokenizer(Napi::Env env);           // tokenizer_wrap.cc
 Napi::Value EncodePairs(const Napi::CallbackInfo& info);
 Napi::Value PadBatch(const Napi::CallbackInfo& info);
+Napi::Function DefineNativeEncoder(Napi::Env env);             // encoder_wrap.cc
+Napi::Value LoadEncoder(const Napi::CallbackInfo& info);
 
 }  // namespace crossrank::binding

@@ -7,22 +7,22 @@
  * Pipeline per call: pair tokenization (native WordPiece, or HF tokenizers), length-aware
  * batches by token budget, the backend's raw logits, then the score head once.
  */
-import { BackendUnavailableError, InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError } from './errors.js';
 import type { Backend } from './backends/backend.js';
+import { NativeBackend } from './backends/native-backend.js';
 import { OnnxBackend } from './backends/onnx-backend.js';
 import { planBatches } from './batching.js';
 import { checkQuery, documentTexts, type DocumentInput } from './documents.js';
 import { headSpec, parseActivation, resolveHead, type Activation, type Head } from './model/head.js';
 import { readModelConfig, tokenizerMaxLength, type ModelConfig } from './model/model-config.js';
 import { onnxModelPath } from './model/model-files.js';
-import { native } from './native/load.js';
 import { resolveModel, type ResolveOptions } from './hub/resolve.js';
 import { applyScoreHead } from './score-head.js';
 import { createPairTokenizer, parseTruncation, type PairTokenizer, type TruncationStrategy } from './tokenizer/pair-tokenizer.js';
 import { readTokenizerSpec } from './tokenizer/tokenizer-spec.js';
 
 export interface CrossEncoderOptions extends ResolveOptions {
-  /** 'onnx' (ONNX Runtime, default) or 'native' (crossrank's own engine). */
+  /** 'onnx' (ONNX Runtime, default) or 'native' (crossrank's own engine, model.safetensors). */
   backend?: 'onnx' | 'native';
   /** 'cpu' (default), 'cuda' or 'cuda:N'. */
   device?: string;
@@ -117,16 +117,13 @@ export class CrossEncoder {
     const maxLength = Math.min(requestedMax ?? limit, config.maxPositions);
     const tokenizer = createPairTokenizer(readTokenizerSpec(resolved.dir));
 
-    let backend: Backend;
-    if (backendName === 'onnx') {
-      backend = await OnnxBackend.create(onnxModelPath(resolved.dir, options.quantized), head.numLabels, {
-        device: options.device,
-        threads: options.threads,
-      });
-    } else {
-      native(); // a missing addon is the more useful error
-      throw new BackendUnavailableError("the native engine is not available yet in this version; use backend 'onnx'");
-    }
+    const backend: Backend =
+      backendName === 'onnx'
+        ? await OnnxBackend.create(onnxModelPath(resolved.dir, options.quantized), head.numLabels, {
+            device: options.device,
+            threads: options.threads,
+          })
+        : await NativeBackend.create(resolved.dir, config, { device: options.device, threads: options.threads });
     const info: CrossEncoderInfo = {
       model: idOrDir,
       dir: resolved.dir,
@@ -221,10 +218,8 @@ export class CrossEncoder {
     for (let i = 0; i < rows; i++) lengths[i] = pairs.offsets[i + 1] - pairs.offsets[i];
     const labels = this.#backend.numLabels;
     const logits = new Float32Array(rows * labels);
-    const bindings = native();
     for (const batch of planBatches(lengths, { batchTokens: this.#batchTokens })) {
-      const padded = bindings.padBatch(pairs.ids, pairs.typeIds, pairs.offsets, batch, this.#tokenizer.padId);
-      const out = await this.#backend.run(padded, batch.length);
+      const out = await this.#backend.run(pairs, batch, this.#tokenizer.padId);
       for (let r = 0; r < batch.length; r++) logits.set(out.subarray(r * labels, (r + 1) * labels), batch[r] * labels);
     }
     return logits;

@@ -1,12 +1,16 @@
-/** The contract every scoring backend meets: padded int64 batches in, raw logits out. */
-import type { NativePaddedBatch } from '../native/binding.js';
+/**
+ * The contract every scoring backend meets: encoded pairs and the rows of one batch in,
+ * raw logits out (rows x numLabels). Each backend builds its own input layout: ONNX Runtime
+ * pads the rows to their longest; the native engine packs them without padding.
+ */
+import type { PairEncodings } from '../tokenizer/pair-tokenizer.js';
 
 export interface Backend {
   readonly name: 'onnx' | 'native';
   readonly device: string;
   /** Logits per row of the output. */
   readonly numLabels: number;
-  /** Raw logits, rows x numLabels, row-major. */
-  run(batch: NativePaddedBatch, rows: number): Promise<Float32Array>;
+  /** Raw logits of pairs[rows[0]], pairs[rows[1]], ..., row-major. */
+  run(pairs: PairEncodings, rows: Int32Array, padId: number): Promise<Float32Array>;
   dispose(): Promise<void>;
 }

@@ -7,7 +7,8 @@ import { availableParallelism } from 'node:os';
 import ort from 'onnxruntime-node';
 
 import { BackendUnavailableError, InvalidArgumentError, ModelLoadError } from '../errors.js';
-import type { NativePaddedBatch } from '../native/binding.js';
+import { native } from '../native/load.js';
+import type { PairEncodings } from '../tokenizer/pair-tokenizer.js';
 import type { Backend } from './backend.js';
 
 export interface OnnxBackendOptions {
@@ -68,7 +69,10 @@ export class OnnxBackend implements Backend {
     return new OnnxBackend(session, device, expectedLabels, outputName);
   }
 
-  async run(batch: NativePaddedBatch, rows: number): Promise<Float32Array> {
+  async run(pairs: PairEncodings, rowIndices: Int32Array, padId: number): Promise<Float32Array> {
+    // Pad only to this batch's longest pair; built natively, without per-token JS objects.
+    const batch = native().padBatch(pairs.ids, pairs.typeIds, pairs.offsets, rowIndices, padId);
+    const rows = rowIndices.length;
     const dims = [rows, batch.seqLen];
     const feeds: Record<string, ort.Tensor> = {};
     for (const name of this.#session.inputNames) {

@@ -82,6 +82,33 @@ export interface NativePaddedBatch {
   seqLen: number;
 }
 
+/** Numbering shared with native/include/crossrank/encoder.h. */
+export const enum NativeEncoderArch {
+  Bert = 0,
+  Roberta = 1,
+}
+
+export interface NativeEncoderConfig {
+  arch: NativeEncoderArch;
+  vocabSize: number;
+  hiddenSize: number;
+  numLayers: number;
+  numHeads: number;
+  intermediateSize: number;
+  maxPositions: number;
+  typeVocabSize: number;
+  numLabels: number;
+  layerNormEps: number;
+  padTokenId: number;
+}
+
+export interface NativeEncoderInstance {
+  /** Raw logits [sequences x numLabels] of a packed batch (no padding). */
+  forward(tokenIds: Int32Array, typeIds: Int32Array, cuSeqlens: Int32Array): Promise<Float32Array>;
+  /** Frees the weights once forwards in flight have finished. */
+  dispose(): void;
+}
+
 export interface NativeBinding {
   /** Version of the JS/native contract; the loader refuses a binary with another one. */
   readonly abiVersion: number;
@@ -112,6 +139,8 @@ export interface NativeBinding {
   ): NativePairEncodings;
   /** Pads the selected pairs to their longest: ONNX Runtime's int64 inputs. */
   padBatch(ids: Int32Array, typeIds: Int32Array, offsets: Int32Array, rows: Int32Array, padId: number): NativePaddedBatch;
+  /** Maps and validates model.safetensors, converts the weights, off the JS thread. */
+  loadEncoder(path: string, config: NativeEncoderConfig, threads: number): Promise<NativeEncoderInstance>;
 }
 
 export const NATIVE_ABI_VERSION = 1;

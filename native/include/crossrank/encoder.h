@@ -1,0 +1,96 @@
+// BERT-family sequence classifiers (BertForSequenceClassification,
+// XLMRobertaForSequenceClassification / RobertaForSequenceClassification): configuration,
+// weights read from model.safetensors, and the model that runs a backend over them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "crossrank/batch.h"
+#include "crossrank/status.h"
+
+namespace crossrank {
+
+class SafetensorsFile;
+class ThreadPool;
+
+enum class EncoderArch : int32_t { kBert = 0, kRoberta = 1 };
+
+// From config.json (parsed and checked in TypeScript).
+struct EncoderConfig {
+  EncoderArch arch = EncoderArch::kBert;
+  int32_t vocab_size = 0;
+  int32_t hidden_size = 0;
+  int32_t num_layers = 0;
+  int32_t num_heads = 0;
+  int32_t intermediate_size = 0;
+  int32_t max_positions = 0;  // rows of the position table
+  int32_t type_vocab_size = 0;
+  int32_t num_labels = 1;
+  float layer_norm_eps = 1e-12f;
+  int32_t pad_token_id = 0;
+
+  Status Validate() const;
+  // Longest sequence the position table allows (RoBERTa positions start past the padding id).
+  int32_t max_sequence_length() const {
+    return arch == EncoderArch::kRoberta ? max_positions - pad_token_id - 1 : max_positions;
+  }
+};
+
+// y = x W^T + b with W [out, in] as PyTorch stores it.
+struct Linear {
+  int32_t out = 0, in = 0;
+  std::vector<float> weight, bias;
+};
+
+struct LayerNormParams {
+  std::vector<float> gamma, beta;
+};
+
+struct EncoderLayerWeights {
+  Linear query, key, value, attention_out;
+  LayerNormParams attention_norm;
+  Linear intermediate, output;
+  LayerNormParams output_norm;
+};
+
+struct EncoderWeights {
+  std::vector<float> word_embeddings, position_embeddings, token_type_embeddings;
+  LayerNormParams embedding_norm;
+  std::vector<EncoderLayerWeights> layers;
+  // The head on the first token: tanh(dense(x)), then the classifier.
+  // BERT: bert.pooler.dense + classifier; RoBERTa: classifier.dense + classifier.out_proj.
+  Linear head_dense, classifier;
+};
+
+// Reads and converts (F32/F16/BF16 -> fp32) every tensor the config implies, checking names
+// and shapes; a missing tensor or a wrong shape is kModelLoad naming the tensor.
+Status LoadEncoderWeights(const SafetensorsFile& file, const EncoderConfig& config, EncoderWeights* out);
+
+// The plain C++ forward pass (native/reference/encoder_forward.cc): raw logits
+// [num_seqs x num_labels] for a packed batch.
+Status EncoderForwardReference(const EncoderConfig& config, const EncoderWeights& weights, const PackedBatch& batch,
+                               ThreadPool& pool, std::vector<float>* logits);
+
+class EncoderModel {
+ public:
+  static Status Load(const std::string& safetensors_path, const EncoderConfig& config, int threads,
+                     std::unique_ptr<EncoderModel>* out);
+  ~EncoderModel();
+
+  const EncoderConfig& config() const { return config_; }
+  // Thread-safe: forwards run one at a time on the model's pool.
+  Status Forward(const PackedBatch& batch, std::vector<float>* logits);
+
+ private:
+  EncoderModel() = default;
+  EncoderConfig config_;
+  EncoderWeights weights_;
+  std::unique_ptr<ThreadPool> pool_;
+  std::mutex mutex_;
+};
+
+}  // namespace crossrank

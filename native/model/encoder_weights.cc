@@ -1,0 +1,142 @@
+// Loads the weights of a BERT / RoBERTa sequence classifier from safetensors, by the names
+// transformers saves, checking every shape against config.json.
+#include <string>
+
+#include "crossrank/encoder.h"
+#include "crossrank/safetensors.h"
+#include "crossrank/thread_pool.h"
+
+namespace crossrank {
+
+Status EncoderConfig::Validate() const {
+  auto positive = [](int32_t v) { return v > 0; };
+  if (!positive(vocab_size) || !positive(hidden_size) || !positive(num_layers) || !positive(num_heads) ||
+      !positive(intermediate_size) || !positive(max_positions) || !positive(type_vocab_size) || !positive(num_labels)) {
+    return Status::ModelLoad("config.json: sizes must be positive integers");
+  }
+  if (hidden_size % num_heads != 0) {
+    return Status::ModelLoad("config.json: hidden_size " + std::to_string(hidden_size) +
+                             " is not a multiple of num_attention_heads " + std::to_string(num_heads));
+  }
+  if (!(layer_norm_eps > 0)) return Status::ModelLoad("config.json: layer_norm_eps must be positive");
+  if (max_sequence_length() < 1) return Status::ModelLoad("config.json: max_position_embeddings too small for pad_token_id");
+  return Status::Ok();
+}
+
+namespace {
+
+std::string ShapeText(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+class Reader {
+ public:
+  explicit Reader(const SafetensorsFile& file) : file_(file) {}
+
+  Status Tensor(const std::string& name, std::vector<int64_t> shape, std::vector<float>* out) {
+    const TensorView* t = file_.Find(name);
+    if (!t) return Status::ModelLoad("model.safetensors: missing tensor " + name);
+    if (t->shape != shape) {
+      return Status::ModelLoad("model.safetensors: tensor " + name + " has shape " + ShapeText(t->shape) +
+                               ", config.json implies " + ShapeText(shape));
+    }
+    if (t->dtype != DType::kF32 && t->dtype != DType::kF16 && t->dtype != DType::kBF16) {
+      return Status::ModelLoad("model.safetensors: tensor " + name + " has dtype " + DTypeName(t->dtype) +
+                               "; weights must be F32, F16 or BF16");
+    }
+    size_t count = 1;
+    for (int64_t d : shape) count *= static_cast<size_t>(d);
+    out->resize(count);
+    ToFloat32(*t, out->data());
+    return Status::Ok();
+  }
+
+  Status LinearLayer(const std::string& name, int32_t out_dim, int32_t in_dim, Linear* out) {
+    out->out = out_dim;
+    out->in = in_dim;
+    Status s = Tensor(name + ".weight", {out_dim, in_dim}, &out->weight);
+    return s.ok() ? Tensor(name + ".bias", {out_dim}, &out->bias) : s;
+  }
+
+  Status Norm(const std::string& name, int32_t dim, LayerNormParams* out) {
+    Status s = Tensor(name + ".weight", {dim}, &out->gamma);
+    return s.ok() ? Tensor(name + ".bias", {dim}, &out->beta) : s;
+  }
+
+ private:
+  const SafetensorsFile& file_;
+};
+
+#define RETURN_IF_ERROR(expr)    \
+  do {                           \
+    Status _s = (expr);          \
+    if (!_s.ok()) return _s;     \
+  } while (0)
+
+}  // namespace
+
+Status LoadEncoderWeights(const SafetensorsFile& file, const EncoderConfig& c, EncoderWeights* w) {
+  RETURN_IF_ERROR(c.Validate());
+  Reader r(file);
+  const std::string p = c.arch == EncoderArch::kBert ? "bert" : "roberta";
+  const int32_t H = c.hidden_size;
+  RETURN_IF_ERROR(r.Tensor(p + ".embeddings.word_embeddings.weight", {c.vocab_size, H}, &w->word_embeddings));
+  RETURN_IF_ERROR(r.Tensor(p + ".embeddings.position_embeddings.weight", {c.max_positions, H}, &w->position_embeddings));
+  RETURN_IF_ERROR(r.Tensor(p + ".embeddings.token_type_embeddings.weight", {c.type_vocab_size, H}, &w->token_type_embeddings));
+  RETURN_IF_ERROR(r.Norm(p + ".embeddings.LayerNorm", H, &w->embedding_norm));
+  w->layers.resize(c.num_layers);
+  for (int32_t l = 0; l < c.num_layers; ++l) {
+    const std::string L = p + ".encoder.layer." + std::to_string(l);
+    EncoderLayerWeights& lw = w->layers[l];
+    RETURN_IF_ERROR(r.LinearLayer(L + ".attention.self.query", H, H, &lw.query));
+    RETURN_IF_ERROR(r.LinearLayer(L + ".attention.self.key", H, H, &lw.key));
+    RETURN_IF_ERROR(r.LinearLayer(L + ".attention.self.value", H, H, &lw.value));
+    RETURN_IF_ERROR(r.LinearLayer(L + ".attention.output.dense", H, H, &lw.attention_out));
+    RETURN_IF_ERROR(r.Norm(L + ".attention.output.LayerNorm", H, &lw.attention_norm));
+    RETURN_IF_ERROR(r.LinearLayer(L + ".intermediate.dense", c.intermediate_size, H, &lw.intermediate));
+    RETURN_IF_ERROR(r.LinearLayer(L + ".output.dense", H, c.intermediate_size, &lw.output));
+    RETURN_IF_ERROR(r.Norm(L + ".output.LayerNorm", H, &lw.output_norm));
+  }
+  if (c.arch == EncoderArch::kBert) {
+    RETURN_IF_ERROR(r.LinearLayer("bert.pooler.dense", H, H, &w->head_dense));
+    RETURN_IF_ERROR(r.LinearLayer("classifier", c.num_labels, H, &w->classifier));
+  } else {
+    RETURN_IF_ERROR(r.LinearLayer("classifier.dense", H, H, &w->head_dense));
+    RETURN_IF_ERROR(r.LinearLayer("classifier.out_proj", c.num_labels, H, &w->classifier));
+  }
+  return Status::Ok();
+}
+
+Status EncoderModel::Load(const std::string& path, const EncoderConfig& config, int threads,
+                          std::unique_ptr<EncoderModel>* out) {
+  std::unique_ptr<SafetensorsFile> file;
+  RETURN_IF_ERROR(SafetensorsFile::Open(path, &file));
+  std::unique_ptr<EncoderModel> model(new EncoderModel());
+  model->config_ = config;
+  RETURN_IF_ERROR(LoadEncoderWeights(*file, config, &model->weights_));
+  model->pool_ = std::make_unique<ThreadPool>(threads);
+  *out = std::move(model);
+  return Status::Ok();
+}
+
+EncoderModel::~EncoderModel() = default;
+
+Status EncoderModel::Forward(const PackedBatch& batch, std::vector<float>* logits) {
+  RETURN_IF_ERROR(ValidatePackedBatch(batch, config_.max_sequence_length()));
+  for (size_t i = 0; i < batch.token_ids.size(); ++i) {
+    if (batch.token_ids[i] < 0 || batch.token_ids[i] >= config_.vocab_size) {
+      return Status::InvalidArgument("token id " + std::to_string(batch.token_ids[i]) + " is outside the vocabulary (" +
+                                     std::to_string(config_.vocab_size) + ")");
+    }
+    if (batch.type_ids[i] < 0 || batch.type_ids[i] >= config_.type_vocab_size) {
+      return Status::InvalidArgument("token type " + std::to_string(batch.type_ids[i]) + " is outside [0, " +
+                                     std::to_string(config_.type_vocab_size) + ")");
+    }
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  return EncoderForwardReference(config_, weights_, batch, *pool_, logits);
+}
+
+}  // namespace crossrank

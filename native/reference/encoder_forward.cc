@@ -1,0 +1,74 @@
+// The reference forward pass of a BERT / RoBERTa sequence classifier over a packed batch,
+// top to bottom. It is the oracle the CUDA backend is checked against, and a usable CPU
+// fallback (parallel over rows, sequences and heads).
+#include <cmath>
+#include <vector>
+
+#include "crossrank/encoder.h"
+#include "reference/encoder_ops.h"
+
+namespace crossrank {
+
+Status EncoderForwardReference(const EncoderConfig& c, const EncoderWeights& w, const PackedBatch& batch,
+                               ThreadPool& pool, std::vector<float>* logits) {
+  const size_t T = static_cast<size_t>(batch.total_tokens());
+  const size_t H = static_cast<size_t>(c.hidden_size);
+  const int32_t num_seqs = batch.num_seqs();
+
+  // ---- embeddings: word + position + token type, then LayerNorm ---------------------
+  std::vector<float> x(T * H);
+  for (int32_t s = 0; s < num_seqs; ++s) {
+    int32_t position = c.arch == EncoderArch::kRoberta ? c.pad_token_id : -1;
+    for (int32_t t = batch.cu_seqlens[s]; t < batch.cu_seqlens[s + 1]; ++t) {
+      // BERT: 0, 1, 2, ...  RoBERTa: pad+1, pad+2, ... counting only non-pad tokens
+      // (a pad token keeps position pad), as transformers' create_position_ids_from_input_ids.
+      int32_t pos;
+      if (c.arch == EncoderArch::kBert) {
+        pos = t - batch.cu_seqlens[s];
+      } else {
+        pos = batch.token_ids[t] == c.pad_token_id ? c.pad_token_id : ++position;
+      }
+      const int32_t type = c.arch == EncoderArch::kBert ? batch.type_ids[t] : 0;
+      const float* we = w.word_embeddings.data() + static_cast<size_t>(batch.token_ids[t]) * H;
+      const float* pe = w.position_embeddings.data() + static_cast<size_t>(pos) * H;
+      const float* te = w.token_type_embeddings.data() + static_cast<size_t>(type) * H;
+      float* row = x.data() + static_cast<size_t>(t) * H;
+      for (size_t i = 0; i < H; ++i) row[i] = we[i] + te[i] + pe[i];
+    }
+  }
+  ref::AddLayerNorm(pool, x.data(), nullptr, T, w.embedding_norm, c.layer_norm_eps);
+
+  // ---- encoder layers ------------------------------------------------------------
+  const int32_t head_dim = c.hidden_size / c.num_heads;
+  std::vector<float> q(T * H), k(T * H), v(T * H), ctx(T * H), attn(T * H);
+  std::vector<float> up(T * static_cast<size_t>(c.intermediate_size)), down(T * H);
+  for (const EncoderLayerWeights& layer : w.layers) {
+    ref::LinearForward(pool, x.data(), T, layer.query, q.data());
+    ref::LinearForward(pool, x.data(), T, layer.key, k.data());
+    ref::LinearForward(pool, x.data(), T, layer.value, v.data());
+    ref::PackedAttention(pool, q.data(), k.data(), v.data(), batch.cu_seqlens.data(), num_seqs, c.num_heads, head_dim,
+                         ctx.data());
+    ref::LinearForward(pool, ctx.data(), T, layer.attention_out, attn.data());
+    ref::AddLayerNorm(pool, attn.data(), x.data(), T, layer.attention_norm, c.layer_norm_eps);
+    x.swap(attn);
+
+    ref::LinearForward(pool, x.data(), T, layer.intermediate, up.data());
+    ref::Gelu(pool, up.data(), up.size());
+    ref::LinearForward(pool, up.data(), T, layer.output, down.data());
+    ref::AddLayerNorm(pool, down.data(), x.data(), T, layer.output_norm, c.layer_norm_eps);
+    x.swap(down);
+  }
+
+  // ---- head on each sequence's first token: tanh(dense), then the classifier --------
+  std::vector<float> first(static_cast<size_t>(num_seqs) * H), pooled(static_cast<size_t>(num_seqs) * H);
+  for (int32_t s = 0; s < num_seqs; ++s) {
+    std::copy_n(x.data() + static_cast<size_t>(batch.cu_seqlens[s]) * H, H, first.data() + static_cast<size_t>(s) * H);
+  }
+  ref::LinearForward(pool, first.data(), num_seqs, w.head_dense, pooled.data());
+  for (float& p : pooled) p = std::tanh(p);
+  logits->resize(static_cast<size_t>(num_seqs) * c.num_labels);
+  ref::LinearForward(pool, pooled.data(), num_seqs, w.classifier, logits->data());
+  return Status::Ok();
+}
+
+}  // namespace crossrank

@@ -1,0 +1,63 @@
+/**
+ * The native engine: model.safetensors read by crossrank's own C++ code and run on packed
+ * batches (no padding computed). Device 'cpu' runs the reference forward pass; the CUDA
+ * backend is not available yet.
+ */
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+
+import { BackendUnavailableError, InvalidArgumentError } from '../errors.js';
+import { nativeEncoderConfig } from '../model/encoder-config.js';
+import type { ModelConfig } from '../model/model-config.js';
+import type { NativeEncoderInstance } from '../native/binding.js';
+import { native } from '../native/load.js';
+import type { PairEncodings } from '../tokenizer/pair-tokenizer.js';
+import type { Backend } from './backend.js';
+
+/** Concatenates the selected pairs: token ids, type ids and cumulative lengths. */
+export function packRows(pairs: PairEncodings, rows: Int32Array): { tokenIds: Int32Array; typeIds: Int32Array; cuSeqlens: Int32Array } {
+  const cuSeqlens = new Int32Array(rows.length + 1);
+  for (let r = 0; r < rows.length; r++) cuSeqlens[r + 1] = cuSeqlens[r] + pairs.offsets[rows[r] + 1] - pairs.offsets[rows[r]];
+  const tokenIds = new Int32Array(cuSeqlens[rows.length]);
+  const typeIds = new Int32Array(cuSeqlens[rows.length]);
+  for (let r = 0; r < rows.length; r++) {
+    const begin = pairs.offsets[rows[r]];
+    const end = pairs.offsets[rows[r] + 1];
+    tokenIds.set(pairs.ids.subarray(begin, end), cuSeqlens[r]);
+    typeIds.set(pairs.typeIds.subarray(begin, end), cuSeqlens[r]);
+  }
+  return { tokenIds, typeIds, cuSeqlens };
+}
+
+export class NativeBackend implements Backend {
+  readonly name = 'native' as const;
+  readonly device: string;
+  readonly numLabels: number;
+  readonly #encoder: NativeEncoderInstance;
+
+  private constructor(encoder: NativeEncoderInstance, device: string, numLabels: number) {
+    this.#encoder = encoder;
+    this.device = device;
+    this.numLabels = numLabels;
+  }
+
+  static async create(dir: string, config: ModelConfig, options: { device?: string; threads?: number } = {}): Promise<NativeBackend> {
+    const device = options.device ?? 'cpu';
+    if (/^cuda(:\d+)?$/.test(device)) {
+      throw new BackendUnavailableError("the native engine's CUDA backend is not available yet; use device 'cpu' or backend 'onnx'");
+    }
+    if (device !== 'cpu') throw new InvalidArgumentError(`device must be 'cpu', 'cuda' or 'cuda:N', got ${device}`);
+    const encoderConfig = nativeEncoderConfig(config, join(dir, 'config.json'));
+    const encoder = await native().loadEncoder(join(dir, 'model.safetensors'), encoderConfig, options.threads ?? availableParallelism());
+    return new NativeBackend(encoder, device, config.numLabels);
+  }
+
+  async run(pairs: PairEncodings, rows: Int32Array): Promise<Float32Array> {
+    const packed = packRows(pairs, rows);
+    return this.#encoder.forward(packed.tokenIds, packed.typeIds, packed.cuSeqlens);
+  }
+
+  async dispose(): Promise<void> {
+    this.#encoder.dispose();
+  }
+}
