@@ -130,7 +130,8 @@ Status EncoderModel::Forward(const PackedBatch& batch, std::vector<float>* logit
       return Status::InvalidArgument("token id " + std::to_string(batch.token_ids[i]) + " is outside the vocabulary (" +
                                      std::to_string(config_.vocab_size) + ")");
     }
-    if (batch.type_ids[i] < 0 || batch.type_ids[i] >= config_.type_vocab_size) {
+    // RoBERTa models use token type 0 throughout, whatever the tokenizer's template says.
+    if (config_.arch == EncoderArch::kBert && (batch.type_ids[i] < 0 || batch.type_ids[i] >= config_.type_vocab_size)) {
       return Status::InvalidArgument("token type " + std::to_string(batch.type_ids[i]) + " is outside [0, " +
                                      std::to_string(config_.type_vocab_size) + ")");
     }
