@@ -4,7 +4,8 @@
 // its own tokenizer and padding. Both run onnxruntime-node on the CPU. Queries alternate
 // between the two (ABAB) so machine noise hits both alike.
 //
-//   npm run bench -- cpu [--queries N] [--batch-tokens N] [--json]
+//   npm run bench -- cpu [--queries N] [--batch-tokens N] [--native] [--json]
+// --native adds crossrank's own engine (the C++ reference forward pass) as a third runtime.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -19,6 +20,7 @@ const { values: args } = parseArgs({
     queries: { type: 'string', default: '43' },
     'batch-tokens': { type: 'string' },
     json: { type: 'boolean', default: false },
+    native: { type: 'boolean', default: false },
   },
 });
 
@@ -67,6 +69,11 @@ const contenders = [
   { name: 'crossrank', run: runCrossrank, times: [], scores: [] },
   { name: 'transformers.js', run: runTransformersJs, times: [], scores: [] },
 ];
+let nativeEngine;
+if (args.native) {
+  nativeEngine = await CrossEncoder.load(modelDir, { backend: 'native' });
+  contenders.push({ name: 'crossrank native (C++ reference)', run: ({ query, docs }) => nativeEngine.score(query, docs), times: [], scores: [] });
+}
 for (const c of contenders) await c.run(work[0]); // warm-up (graph optimisation, allocators)
 for (const item of work) {
   for (const c of contenders) {
@@ -108,6 +115,12 @@ const result = {
   identicalTop10: `${sameTop10}/${work.length}`,
 };
 await crossrank.dispose();
+await nativeEngine?.dispose();
+if (nativeEngine) {
+  let nativeDiff = 0;
+  work.forEach((_, q) => contenders[2].scores[q].forEach((s, i) => (nativeDiff = Math.max(nativeDiff, Math.abs(s - contenders[0].scores[q][i])))));
+  result.nativeMaxAbsDiff = nativeDiff;
+}
 if (args.json) {
   console.log(JSON.stringify(result, null, 2));
 } else {
@@ -116,4 +129,5 @@ if (args.json) {
   console.log('|---|---:|---:|---:|');
   for (const r of rows) console.log(`| ${r.name} | ${r.p50.toFixed(1)} | ${r.p95.toFixed(1)} | ${r.pairsPerSecond.toFixed(1)} |`);
   console.log(`crossrank speed-up end to end: ${speedup.toFixed(2)}x; max |score diff| ${maxDiff.toExponential(2)}; identical top-10 ${result.identicalTop10}`);
+  if (nativeEngine) console.log(`native engine vs crossrank (ONNX Runtime): max |score diff| ${result.nativeMaxAbsDiff.toExponential(2)}`);
 }
