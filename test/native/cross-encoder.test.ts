@@ -197,7 +197,8 @@ describe('CrossEncoder load errors', () => {
     rmSync(mismatched, { recursive: true });
   });
 
-  it('the native backend (not yet available) is a typed error', async () => {
-    await expect(CrossEncoder.load(modelDir, { backend: 'native' })).rejects.toBeInstanceOf(BackendUnavailableError);
+  it("the native engine's CUDA backend (not written yet) is a typed error", async () => {
+    await expect(CrossEncoder.load(modelDir, { backend: 'native', device: 'cuda' })).rejects.toBeInstanceOf(BackendUnavailableError);
+    await expect(CrossEncoder.load(modelDir, { backend: 'native', device: 'tpu' })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 });
