@@ -56,6 +56,16 @@ typedef int (*crossrank_cuda_score_head_fn)(int device, const float* logits, int
                                             int32_t activation, int32_t positive_index, float* out,
                                             char* message, size_t message_len);
 
+// Test entry points for the op harness (host fp32 in and out; fp16 on the device).
+typedef int (*crossrank_cuda_op_linear_fn)(const float* x, const float* w, const float* bias, float* y, int m, int n,
+                                           int k, int gelu, char* message, size_t message_len);
+typedef int (*crossrank_cuda_op_add_layernorm_fn)(float* x, const float* residual, const float* gamma,
+                                                  const float* beta, int rows, int dim, float eps, char* message,
+                                                  size_t message_len);
+typedef int (*crossrank_cuda_op_attention_fn)(const float* q, const float* k, const float* v, const int* cu_seqlens,
+                                              int num_seqs, int num_heads, int head_dim, float* ctx, char* message,
+                                              size_t message_len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -14,8 +15,11 @@
 #include <string>
 #include <vector>
 
+#include "crossrank/encoder.h"
 #include "crossrank/score_head.h"
+#include "crossrank/thread_pool.h"
 #include "cuda/api.h"
+#include "reference/encoder_ops.h"
 
 using namespace crossrank;
 
@@ -62,6 +66,87 @@ int CheckScoreHead(crossrank_cuda_score_head_fn fn, const Case& c, bool bench) {
   return ok ? 0 : 1;
 }
 
+// fp16 rounding of the inputs, so the comparison measures the op, not the input cast.
+float RoundHalf(float v) {
+  // Round to nearest even at 10 mantissa bits (normal range; test data stays in it).
+  uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  const uint32_t rounded = (bits + 0x0FFF + ((bits >> 13) & 1)) & ~0x1FFFu;
+  float out;
+  std::memcpy(&out, &rounded, 4);
+  return out;
+}
+
+std::vector<float> RandomHalf(size_t n, float stddev, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.f, stddev);
+  std::vector<float> v(n);
+  for (float& x : v) x = RoundHalf(normal(rng));
+  return v;
+}
+
+double MaxDiff(const std::vector<float>& a, const std::vector<float>& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::fmax(m, std::fabs(double(a[i]) - b[i]));
+  return m;
+}
+
+int Report(const char* op, const std::string& shape, double diff, double tolerance, int rc, const char* message) {
+  if (rc) {
+    std::printf("%-14s %-28s error %d %s\n", op, shape.c_str(), rc, message);
+    return 1;
+  }
+  const bool ok = diff <= tolerance;
+  std::printf("%-14s %-28s max_abs_diff=%.3g (tol %.g)  %s\n", op, shape.c_str(), diff, tolerance, ok ? "OK" : "MISMATCH");
+  return ok ? 0 : 1;
+}
+
+int CheckLinear(crossrank_cuda_op_linear_fn fn, int m, int n, int k, bool gelu) {
+  std::mt19937 rng(m * 31 + n);
+  Linear layer;
+  layer.out = n, layer.in = k;
+  layer.weight = RandomHalf(size_t(n) * k, 1.0f / std::sqrt(float(k)), rng);
+  layer.bias = RandomHalf(n, 0.1f, rng);
+  std::vector<float> x = RandomHalf(size_t(m) * k, 1.0f, rng), want(size_t(m) * n), got(size_t(m) * n);
+  ThreadPool pool(1);
+  ref::LinearForward(pool, x.data(), m, layer, want.data());
+  if (gelu) ref::Gelu(pool, want.data(), want.size());
+  char message[512] = {0};
+  const int rc = fn(x.data(), layer.weight.data(), layer.bias.data(), got.data(), m, n, k, gelu, message, sizeof message);
+  return Report(gelu ? "linear+gelu" : "linear", std::to_string(m) + "x" + std::to_string(k) + " -> " + std::to_string(n),
+                MaxDiff(want, got), 2e-2, rc, message);
+}
+
+int CheckLayerNorm(crossrank_cuda_op_add_layernorm_fn fn, int rows, int dim) {
+  std::mt19937 rng(rows + dim);
+  LayerNormParams p;
+  p.gamma = RandomHalf(dim, 0.1f, rng);
+  for (float& g : p.gamma) g += 1.0f;
+  p.beta = RandomHalf(dim, 0.1f, rng);
+  std::vector<float> x = RandomHalf(size_t(rows) * dim, 1.0f, rng), res = RandomHalf(size_t(rows) * dim, 1.0f, rng);
+  std::vector<float> want = x, got = x;
+  ThreadPool pool(1);
+  ref::AddLayerNorm(pool, want.data(), res.data(), rows, p, 1e-12f);
+  char message[512] = {0};
+  const int rc = fn(got.data(), res.data(), p.gamma.data(), p.beta.data(), rows, dim, 1e-12f, message, sizeof message);
+  return Report("add_layernorm", std::to_string(rows) + "x" + std::to_string(dim), MaxDiff(want, got), 2e-2, rc, message);
+}
+
+int CheckAttention(crossrank_cuda_op_attention_fn fn, std::vector<int> lengths, int heads, int head_dim) {
+  std::mt19937 rng(heads * 7 + head_dim);
+  std::vector<int> cu{0};
+  for (int l : lengths) cu.push_back(cu.back() + l);
+  const size_t n = size_t(cu.back()) * heads * head_dim;
+  std::vector<float> q = RandomHalf(n, 1.0f, rng), k = RandomHalf(n, 1.0f, rng), v = RandomHalf(n, 1.0f, rng);
+  std::vector<float> want(n), got(n);
+  ThreadPool pool(1);
+  ref::PackedAttention(pool, q.data(), k.data(), v.data(), cu.data(), int(lengths.size()), heads, head_dim, want.data());
+  char message[512] = {0};
+  const int rc = fn(q.data(), k.data(), v.data(), cu.data(), int(lengths.size()), heads, head_dim, got.data(), message,
+                    sizeof message);
+  std::string shape = std::to_string(lengths.size()) + " seqs, " + std::to_string(heads) + "x" + std::to_string(head_dim);
+  return Report("attention", shape, MaxDiff(want, got), 1e-2, rc, message);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -96,6 +181,24 @@ int main(int argc, char** argv) {
   };
   int failures = 0;
   for (const Case& c : cases) failures += CheckScoreHead(score_head, c, bench);
+
+  auto linear = reinterpret_cast<crossrank_cuda_op_linear_fn>(dlsym(lib, "crossrank_cuda_op_linear"));
+  auto layernorm = reinterpret_cast<crossrank_cuda_op_add_layernorm_fn>(dlsym(lib, "crossrank_cuda_op_add_layernorm"));
+  auto attention = reinterpret_cast<crossrank_cuda_op_attention_fn>(dlsym(lib, "crossrank_cuda_op_attention"));
+  if (!linear || !layernorm || !attention) {
+    std::printf("%s lacks the op test entry points\n", path.c_str());
+    return 2;
+  }
+  failures += CheckLinear(linear, 37, 384, 384, false);
+  failures += CheckLinear(linear, 100, 1536, 384, true);
+  failures += CheckLinear(linear, 130, 768, 3072, false);
+  failures += CheckLinear(linear, 5, 1, 384, false);    // classifier: the fallback kernel
+  failures += CheckLinear(linear, 64, 50, 40, false);   // N, K not multiples of 16
+  failures += CheckLayerNorm(layernorm, 50, 384);
+  failures += CheckLayerNorm(layernorm, 3, 1024);
+  failures += CheckAttention(attention, {1, 7, 33, 100, 512}, 12, 32);
+  failures += CheckAttention(attention, {64, 130}, 12, 64);
+  failures += CheckAttention(attention, {5, 40}, 2, 16);
   std::printf("%d case(s) failed\n", failures);
   return failures ? 1 : 0;
 }

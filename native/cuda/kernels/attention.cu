@@ -1,0 +1,79 @@
+#include "cuda/common.cuh"
+#include "cuda/kernels/attention.cuh"
+
+namespace crossrank::cuda {
+namespace {
+
+constexpr int kWarpsPerBlock = 4;
+constexpr int kMaxDimsPerLane = 8;  // head_dim <= 256
+
+// One warp per query row: keys are scanned 32 at a time (one per lane), with an online
+// softmax (running max and sum) so the row never needs its scores stored; each lane owns
+// head_dim / 32 output dimensions. Grid: (ceil(max_seqlen / warps), heads, sequences).
+__global__ void VarlenAttentionKernel(const __half* __restrict__ q, const __half* __restrict__ k,
+                                      const __half* __restrict__ v, const int* __restrict__ cu_seqlens,
+                                      int num_heads, int head_dim, float scale, __half* __restrict__ ctx) {
+  const int s = blockIdx.z, h = blockIdx.y;
+  const int start = cu_seqlens[s], len = cu_seqlens[s + 1] - start;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int i = blockIdx.x * kWarpsPerBlock + warp;
+  if (i >= len) return;
+  const size_t hidden = static_cast<size_t>(num_heads) * head_dim;
+  const __half* qi = q + (start + i) * hidden + h * head_dim;
+  const int per_lane = (head_dim + 31) / 32;  // lane owns dims lane, lane + 32, ... below head_dim
+
+  float qv[kMaxDimsPerLane];
+  for (int d = 0; d < per_lane; ++d) qv[d] = lane + 32 * d < head_dim ? __half2float(qi[lane + 32 * d]) : 0.0f;
+  float acc[kMaxDimsPerLane] = {0};
+  float running_max = -INFINITY, running_sum = 0;
+
+  for (int j0 = 0; j0 < len; j0 += 32) {
+    const int j = j0 + lane;
+    // Each lane scores one key: the dot product is split across lanes by dimension, so
+    // gather it with a warp reduction per key.
+    float my_score = -INFINITY;
+    for (int jj = 0; jj < 32 && j0 + jj < len; ++jj) {
+      const __half* kj = k + (start + j0 + jj) * hidden + h * head_dim;
+      float partial = 0;
+      for (int d = 0; d < per_lane; ++d) {
+        if (lane + 32 * d < head_dim) partial += qv[d] * __half2float(kj[lane + 32 * d]);
+      }
+      const float score = WarpSum(partial) * scale;
+      if (lane == jj) my_score = score;
+    }
+    const float chunk_max = WarpMax(j < len ? my_score : -INFINITY);
+    const float new_max = fmaxf(running_max, chunk_max);
+    const float p = j < len ? __expf(my_score - new_max) : 0.0f;
+    const float rescale = __expf(running_max - new_max);  // 0 on the first chunk
+    running_sum = running_sum * rescale + WarpSum(p);
+    for (int d = 0; d < per_lane; ++d) acc[d] *= rescale;
+    for (int jj = 0; jj < 32 && j0 + jj < len; ++jj) {
+      const float pj = __shfl_sync(0xffffffffu, p, jj);
+      const __half* vj = v + (start + j0 + jj) * hidden + h * head_dim;
+      for (int d = 0; d < per_lane; ++d) {
+        if (lane + 32 * d < head_dim) acc[d] += pj * __half2float(vj[lane + 32 * d]);
+      }
+    }
+    running_max = new_max;
+  }
+  __half* out = ctx + (start + i) * hidden + h * head_dim;
+  const float inv = 1.0f / running_sum;
+  for (int d = 0; d < per_lane; ++d) {
+    if (lane + 32 * d < head_dim) out[lane + 32 * d] = __float2half(acc[d] * inv);
+  }
+}
+
+}  // namespace
+
+cudaError_t LaunchVarlenAttention(const __half* q, const __half* k, const __half* v, const int* cu_seqlens,
+                                  int num_seqs, int max_seqlen, int num_heads, int head_dim, __half* ctx,
+                                  cudaStream_t stream) {
+  if (num_seqs == 0 || max_seqlen == 0) return cudaSuccess;
+  if (head_dim < 1 || head_dim > 32 * kMaxDimsPerLane) return cudaErrorInvalidValue;
+  dim3 grid((max_seqlen + kWarpsPerBlock - 1) / kWarpsPerBlock, num_heads, num_seqs);
+  VarlenAttentionKernel<<<grid, kWarpsPerBlock * 32, 0, stream>>>(q, k, v, cu_seqlens, num_heads, head_dim,
+                                                                 1.0f / sqrtf(static_cast<float>(head_dim)), ctx);
+  return cudaGetLastError();
+}
+
+}  // namespace crossrank::cuda
