@@ -1,5 +1,6 @@
 // NativeEncoder: the native engine's encoder model for JS.
-//   loadEncoder(path, config, threads) -> Promise<NativeEncoder>   (mmap, validate, convert off-thread)
+//   loadEncoder(path, config, threads, device) -> Promise<NativeEncoder>
+//     (mmap, validate, convert off-thread; device -1 = CPU reference, >= 0 = that GPU)
 //   encoder.forward(tokenIds, typeIds, cuSeqlens) -> Promise<Float32Array> raw logits
 //   encoder.dispose()  frees the weights once forwards in flight have finished
 #include <memory>
@@ -102,17 +103,18 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
 
 class LoadWorker : public Napi::AsyncWorker {
  public:
-  LoadWorker(Napi::Env env, std::string path, EncoderConfig config, int threads)
+  LoadWorker(Napi::Env env, std::string path, EncoderConfig config, int threads, int device)
       : Napi::AsyncWorker(env, "crossrank.loadEncoder"),
         deferred_(Napi::Promise::Deferred::New(env)),
         path_(std::move(path)),
         config_(config),
-        threads_(threads) {}
+        threads_(threads),
+        device_(device) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
     try {
       std::unique_ptr<EncoderModel> model;
-      status_ = EncoderModel::Load(path_, config_, threads_, &model);
+      status_ = EncoderModel::Load(path_, config_, threads_, device_, &model);
       model_ = std::move(model);
     } catch (const std::bad_alloc&) {
       status_ = Status::OutOfMemory("out of host memory loading " + path_);
@@ -132,6 +134,7 @@ class LoadWorker : public Napi::AsyncWorker {
   std::string path_;
   EncoderConfig config_;
   int threads_;
+  int device_;
   ModelPtr model_;
   Status status_;
 };
@@ -146,8 +149,8 @@ int32_t Field(const Napi::Object& o, const char* name) {
 
 Napi::Value LoadEncoder(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsObject() || !info[2].IsNumber()) {
-    ThrowInvalidArgument(env, "loadEncoder(path: string, config: object, threads: number)");
+  if (info.Length() < 4 || !info[0].IsString() || !info[1].IsObject() || !info[2].IsNumber() || !info[3].IsNumber()) {
+    ThrowInvalidArgument(env, "loadEncoder(path: string, config: object, threads: number, device: number)");
   }
   Napi::Object o = info[1].As<Napi::Object>();
   EncoderConfig c;
@@ -167,7 +170,8 @@ Napi::Value LoadEncoder(const Napi::CallbackInfo& info) {
   c.layer_norm_eps = eps.As<Napi::Number>().FloatValue();
   Status valid = c.Validate();
   if (!valid.ok()) throw MakeError(env, valid);
-  auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), c, info[2].As<Napi::Number>().Int32Value());
+  auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), c, info[2].As<Napi::Number>().Int32Value(),
+                                info[3].As<Napi::Number>().Int32Value());
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CROSSRANK_CUDA_ABI_VERSION 1
+#define CROSSRANK_CUDA_ABI_VERSION 2
 #define CROSSRANK_CUDA_MAX_DEVICES 16
 
 #ifdef __cplusplus
@@ -55,6 +55,47 @@ typedef void (*crossrank_cuda_probe_fn)(crossrank_cuda_probe_result* out);
 typedef int (*crossrank_cuda_score_head_fn)(int device, const float* logits, int64_t rows, int32_t num_labels,
                                             int32_t activation, int32_t positive_index, float* out,
                                             char* message, size_t message_len);
+
+// ---- the encoder (BERT / RoBERTa sequence classifier) -------------------------------
+// Host fp32 weights (PyTorch layouts: Linear weight [out x in]); the library uploads them
+// once, linear and embedding weights as fp16, biases and LayerNorm parameters as fp32.
+typedef struct {
+  const float* weight;
+  const float* bias;
+  int out, in;
+} crossrank_cuda_linear;
+
+typedef struct {
+  const float* gamma;
+  const float* beta;
+} crossrank_cuda_norm;
+
+typedef struct {
+  crossrank_cuda_linear query, key, value, attention_out, intermediate, output;
+  crossrank_cuda_norm attention_norm, output_norm;
+} crossrank_cuda_layer;
+
+typedef struct {
+  int roberta;  // 0: BERT, 1: RoBERTa (token type 0 throughout)
+  int vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_positions, type_vocab_size, num_labels;
+  float layer_norm_eps;
+  const float* word_embeddings;
+  const float* position_embeddings;
+  const float* token_type_embeddings;
+  crossrank_cuda_norm embedding_norm;
+  const crossrank_cuda_layer* layers;  // num_layers entries
+  crossrank_cuda_linear head_dense, classifier;
+} crossrank_cuda_encoder_desc;
+
+typedef int (*crossrank_cuda_encoder_create_fn)(int device, const crossrank_cuda_encoder_desc* desc, void** handle,
+                                                char* message, size_t message_len);
+// One packed batch: ids, type ids and positions per token, cumulative lengths; raw logits
+// [num_seqs x num_labels] out. Calls on one handle are serialised.
+typedef int (*crossrank_cuda_encoder_forward_fn)(void* handle, const int* token_ids, const int* type_ids,
+                                                 const int* positions, const int* cu_seqlens, int num_seqs,
+                                                 int total_tokens, int max_seqlen, float* logits, char* message,
+                                                 size_t message_len);
+typedef void (*crossrank_cuda_encoder_destroy_fn)(void* handle);
 
 // Test entry points for the op harness (host fp32 in and out; fp16 on the device).
 typedef int (*crossrank_cuda_op_linear_fn)(const float* x, const float* w, const float* bias, float* y, int m, int n,

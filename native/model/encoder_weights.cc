@@ -2,9 +2,11 @@
 // transformers saves, checking every shape against config.json.
 #include <string>
 
+#include "crossrank/cuda_library.h"
 #include "crossrank/encoder.h"
 #include "crossrank/safetensors.h"
 #include "crossrank/thread_pool.h"
+#include "cuda/api.h"
 
 namespace crossrank {
 
@@ -109,19 +111,59 @@ Status LoadEncoderWeights(const SafetensorsFile& file, const EncoderConfig& c, E
   return Status::Ok();
 }
 
-Status EncoderModel::Load(const std::string& path, const EncoderConfig& config, int threads,
+namespace {
+
+crossrank_cuda_linear CudaLinear(const Linear& l) { return {l.weight.data(), l.bias.data(), l.out, l.in}; }
+crossrank_cuda_norm CudaNorm(const LayerNormParams& n) { return {n.gamma.data(), n.beta.data()}; }
+
+}  // namespace
+
+Status EncoderModel::Load(const std::string& path, const EncoderConfig& config, int threads, int device,
                           std::unique_ptr<EncoderModel>* out) {
+  if (device >= 0) RETURN_IF_ERROR(CudaLibrary::Instance().CheckDevice(device));  // fail before reading weights
   std::unique_ptr<SafetensorsFile> file;
   RETURN_IF_ERROR(SafetensorsFile::Open(path, &file));
   std::unique_ptr<EncoderModel> model(new EncoderModel());
   model->config_ = config;
   RETURN_IF_ERROR(LoadEncoderWeights(*file, config, &model->weights_));
-  model->pool_ = std::make_unique<ThreadPool>(threads);
+  file.reset();
+  if (device < 0) {
+    model->pool_ = std::make_unique<ThreadPool>(threads);
+  } else {
+    const EncoderWeights& w = model->weights_;
+    std::vector<crossrank_cuda_layer> layers;
+    for (const EncoderLayerWeights& l : w.layers) {
+      layers.push_back({CudaLinear(l.query), CudaLinear(l.key), CudaLinear(l.value), CudaLinear(l.attention_out),
+                        CudaLinear(l.intermediate), CudaLinear(l.output), CudaNorm(l.attention_norm),
+                        CudaNorm(l.output_norm)});
+    }
+    crossrank_cuda_encoder_desc desc{};
+    desc.roberta = config.arch == EncoderArch::kRoberta ? 1 : 0;
+    desc.vocab_size = config.vocab_size;
+    desc.hidden_size = config.hidden_size;
+    desc.num_layers = config.num_layers;
+    desc.num_heads = config.num_heads;
+    desc.intermediate_size = config.intermediate_size;
+    desc.max_positions = config.max_positions;
+    desc.type_vocab_size = config.type_vocab_size;
+    desc.num_labels = config.num_labels;
+    desc.layer_norm_eps = config.layer_norm_eps;
+    desc.word_embeddings = w.word_embeddings.data();
+    desc.position_embeddings = w.position_embeddings.data();
+    desc.token_type_embeddings = w.token_type_embeddings.data();
+    desc.embedding_norm = CudaNorm(w.embedding_norm);
+    desc.layers = layers.data();
+    desc.head_dense = CudaLinear(w.head_dense);
+    desc.classifier = CudaLinear(w.classifier);
+    RETURN_IF_ERROR(CudaLibrary::Instance().CreateEncoder(device, &desc, &model->cuda_encoder_));
+    model->device_ = device;
+    model->weights_ = EncoderWeights();  // the GPU holds them now
+  }
   *out = std::move(model);
   return Status::Ok();
 }
 
-EncoderModel::~EncoderModel() = default;
+EncoderModel::~EncoderModel() { CudaLibrary::Instance().DestroyEncoder(cuda_encoder_); }
 
 Status EncoderModel::Forward(const PackedBatch& batch, std::vector<float>* logits) {
   RETURN_IF_ERROR(ValidatePackedBatch(batch, config_.max_sequence_length()));
@@ -135,6 +177,11 @@ Status EncoderModel::Forward(const PackedBatch& batch, std::vector<float>* logit
       return Status::InvalidArgument("token type " + std::to_string(batch.type_ids[i]) + " is outside [0, " +
                                      std::to_string(config_.type_vocab_size) + ")");
     }
+  }
+  if (device_ >= 0) {
+    std::vector<int32_t> positions;
+    EncoderPositions(config_, batch, &positions);
+    return CudaLibrary::Instance().EncoderForward(cuda_encoder_, batch, positions, config_.num_labels, logits);
   }
   std::lock_guard<std::mutex> lock(mutex_);
   return EncoderForwardReference(config_, weights_, batch, *pool_, logits);

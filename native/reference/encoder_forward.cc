@@ -9,6 +9,20 @@
 
 namespace crossrank {
 
+void EncoderPositions(const EncoderConfig& c, const PackedBatch& batch, std::vector<int32_t>* positions) {
+  positions->resize(batch.token_ids.size());
+  for (int32_t s = 0; s < batch.num_seqs(); ++s) {
+    int32_t count = c.pad_token_id;
+    for (int32_t t = batch.cu_seqlens[s]; t < batch.cu_seqlens[s + 1]; ++t) {
+      if (c.arch == EncoderArch::kBert) {
+        (*positions)[t] = t - batch.cu_seqlens[s];
+      } else {
+        (*positions)[t] = batch.token_ids[t] == c.pad_token_id ? c.pad_token_id : ++count;
+      }
+    }
+  }
+}
+
 Status EncoderForwardReference(const EncoderConfig& c, const EncoderWeights& w, const PackedBatch& batch,
                                ThreadPool& pool, std::vector<float>* logits) {
   const size_t T = static_cast<size_t>(batch.total_tokens());
@@ -17,17 +31,11 @@ Status EncoderForwardReference(const EncoderConfig& c, const EncoderWeights& w, 
 
   // ---- embeddings: word + position + token type, then LayerNorm ---------------------
   std::vector<float> x(T * H);
+  std::vector<int32_t> positions;
+  EncoderPositions(c, batch, &positions);
   for (int32_t s = 0; s < num_seqs; ++s) {
-    int32_t position = c.arch == EncoderArch::kRoberta ? c.pad_token_id : -1;
     for (int32_t t = batch.cu_seqlens[s]; t < batch.cu_seqlens[s + 1]; ++t) {
-      // BERT: 0, 1, 2, ...  RoBERTa: pad+1, pad+2, ... counting only non-pad tokens
-      // (a pad token keeps position pad), as transformers' create_position_ids_from_input_ids.
-      int32_t pos;
-      if (c.arch == EncoderArch::kBert) {
-        pos = t - batch.cu_seqlens[s];
-      } else {
-        pos = batch.token_ids[t] == c.pad_token_id ? c.pad_token_id : ++position;
-      }
+      const int32_t pos = positions[t];
       const int32_t type = c.arch == EncoderArch::kBert ? batch.type_ids[t] : 0;
       const float* we = w.word_embeddings.data() + static_cast<size_t>(batch.token_ids[t]) * H;
       const float* pe = w.position_embeddings.data() + static_cast<size_t>(pos) * H;

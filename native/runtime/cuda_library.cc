@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <string>
 
@@ -72,25 +73,30 @@ void CudaLibrary::Load() {
     a.reason = std::string("cannot open CUDA backend library: ") + (err ? err : "unknown dlopen error");
     return;
   }
+  // The ABI version first: an older library lacks newer entry points, and "rebuild" is
+  // the useful answer then.
   auto abi_version = reinterpret_cast<crossrank_cuda_abi_version_fn>(dlsym(handle_, "crossrank_cuda_abi_version"));
   auto probe = reinterpret_cast<crossrank_cuda_probe_fn>(dlsym(handle_, "crossrank_cuda_probe"));
-  score_head_ = dlsym(handle_, "crossrank_cuda_score_head");
-  if (!abi_version || !probe || !score_head_) {
-    a.reason_code = "library-invalid";
-    a.reason = a.library_path + " is not a crossrank CUDA backend (missing entry points)";
+  auto give_up = [&](const char* code, std::string reason) {
+    a.reason_code = code;
+    a.reason = std::move(reason);
     dlclose(handle_);
-    handle_ = nullptr;
-    score_head_ = nullptr;
-    return;
+    handle_ = score_head_ = encoder_create_ = encoder_forward_ = encoder_destroy_ = nullptr;
+  };
+  if (!abi_version || !probe) {
+    return give_up("library-invalid", a.library_path + " is not a crossrank CUDA backend (missing entry points)");
   }
   if (abi_version() != CROSSRANK_CUDA_ABI_VERSION) {
-    a.reason_code = "abi-mismatch";
-    a.reason = "CUDA backend library has ABI version " + std::to_string(abi_version()) + ", the addon needs " +
-               std::to_string(CROSSRANK_CUDA_ABI_VERSION) + " (rebuild both with `npm run build:native`)";
-    dlclose(handle_);
-    handle_ = nullptr;
-    score_head_ = nullptr;
-    return;
+    return give_up("abi-mismatch", "CUDA backend library has ABI version " + std::to_string(abi_version()) +
+                                       ", the addon needs " + std::to_string(CROSSRANK_CUDA_ABI_VERSION) +
+                                       " (rebuild both with `npm run build:native`)");
+  }
+  score_head_ = dlsym(handle_, "crossrank_cuda_score_head");
+  encoder_create_ = dlsym(handle_, "crossrank_cuda_encoder_create");
+  encoder_forward_ = dlsym(handle_, "crossrank_cuda_encoder_forward");
+  encoder_destroy_ = dlsym(handle_, "crossrank_cuda_encoder_destroy");
+  if (!score_head_ || !encoder_create_ || !encoder_forward_ || !encoder_destroy_) {
+    return give_up("library-invalid", a.library_path + " lacks entry points of its ABI version");
   }
 
   crossrank_cuda_probe_result result;
@@ -119,23 +125,62 @@ void CudaLibrary::Load() {
   a.reason = std::to_string(result.device_count) + " device(s), driver CUDA " + DriverVersionText(result.driver_version);
 }
 
-Status CudaLibrary::ScoreHead(int device, const ScoreHeadParams& p, const float* logits, float* out) {
-  const CudaAvailability& a = Availability();
-  if (!a.available) return Status::BackendUnavailable("CUDA is not available: " + a.reason);
-  if (device < 0 || device >= static_cast<int>(a.devices.size())) {
-    return Status::InvalidArgument("CUDA device " + std::to_string(device) + " does not exist (" +
-                                   std::to_string(a.devices.size()) + " visible)");
-  }
-  char message[512] = {0};
-  const int rc = reinterpret_cast<crossrank_cuda_score_head_fn>(score_head_)(
-      device, logits, p.rows, p.num_labels, static_cast<int32_t>(p.activation), p.positive_index, out, message,
-      sizeof message);
+namespace {
+
+Status FromCudaStatus(int rc, const char* message) {
   switch (rc) {
     case CROSSRANK_CUDA_STATUS_OK: return Status::Ok();
     case CROSSRANK_CUDA_STATUS_INVALID_ARGUMENT: return Status::InvalidArgument(message);
     case CROSSRANK_CUDA_STATUS_OUT_OF_MEMORY: return Status::OutOfMemory(message);
     default: return Status::Cuda(message);
   }
+}
+
+}  // namespace
+
+Status CudaLibrary::CheckDevice(int device) {
+  const CudaAvailability& a = Availability();
+  if (!a.available) return Status::BackendUnavailable("CUDA is not available: " + a.reason);
+  if (device < 0 || device >= static_cast<int>(a.devices.size())) {
+    return Status::InvalidArgument("CUDA device " + std::to_string(device) + " does not exist (" +
+                                   std::to_string(a.devices.size()) + " visible)");
+  }
+  return Status::Ok();
+}
+
+Status CudaLibrary::CreateEncoder(int device, const void* desc, void** handle) {
+  Status s = CheckDevice(device);
+  if (!s.ok()) return s;
+  char message[512] = {0};
+  const int rc = reinterpret_cast<crossrank_cuda_encoder_create_fn>(encoder_create_)(
+      device, static_cast<const crossrank_cuda_encoder_desc*>(desc), handle, message, sizeof message);
+  return FromCudaStatus(rc, message);
+}
+
+Status CudaLibrary::EncoderForward(void* handle, const PackedBatch& batch, const std::vector<int32_t>& positions,
+                                   int32_t num_labels, std::vector<float>* logits) {
+  int32_t max_len = 0;
+  for (int32_t s = 0; s < batch.num_seqs(); ++s) max_len = std::max(max_len, batch.cu_seqlens[s + 1] - batch.cu_seqlens[s]);
+  logits->assign(static_cast<size_t>(batch.num_seqs()) * num_labels, 0.0f);
+  char message[512] = {0};
+  const int rc = reinterpret_cast<crossrank_cuda_encoder_forward_fn>(encoder_forward_)(
+      handle, batch.token_ids.data(), batch.type_ids.data(), positions.data(), batch.cu_seqlens.data(), batch.num_seqs(),
+      batch.total_tokens(), max_len, logits->data(), message, sizeof message);
+  return FromCudaStatus(rc, message);
+}
+
+void CudaLibrary::DestroyEncoder(void* handle) {
+  if (handle && encoder_destroy_) reinterpret_cast<crossrank_cuda_encoder_destroy_fn>(encoder_destroy_)(handle);
+}
+
+Status CudaLibrary::ScoreHead(int device, const ScoreHeadParams& p, const float* logits, float* out) {
+  Status s = CheckDevice(device);
+  if (!s.ok()) return s;
+  char message[512] = {0};
+  const int rc = reinterpret_cast<crossrank_cuda_score_head_fn>(score_head_)(
+      device, logits, p.rows, p.num_labels, static_cast<int32_t>(p.activation), p.positive_index, out, message,
+      sizeof message);
+  return FromCudaStatus(rc, message);
 }
 
 }  // namespace crossrank

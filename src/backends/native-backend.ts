@@ -1,16 +1,16 @@
 /**
  * The native engine: model.safetensors read by crossrank's own C++ code and run on packed
- * batches (no padding computed). Device 'cpu' runs the reference forward pass; the CUDA
- * backend is not available yet.
+ * batches (no padding computed). Device 'cpu' runs the C++ reference forward pass; 'cuda'
+ * the CUDA backend (fp16 weights and activations, fp32 accumulation), opened at run time.
  */
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
-import { BackendUnavailableError, InvalidArgumentError } from '../errors.js';
 import { nativeEncoderConfig } from '../model/encoder-config.js';
 import type { ModelConfig } from '../model/model-config.js';
 import type { NativeEncoderInstance } from '../native/binding.js';
 import { native } from '../native/load.js';
+import { parseDevice } from '../score-head.js';
 import type { PairEncodings } from '../tokenizer/pair-tokenizer.js';
 import type { Backend } from './backend.js';
 
@@ -43,12 +43,14 @@ export class NativeBackend implements Backend {
 
   static async create(dir: string, config: ModelConfig, options: { device?: string; threads?: number } = {}): Promise<NativeBackend> {
     const device = options.device ?? 'cpu';
-    if (/^cuda(:\d+)?$/.test(device)) {
-      throw new BackendUnavailableError("the native engine's CUDA backend is not available yet; use device 'cpu' or backend 'onnx'");
-    }
-    if (device !== 'cpu') throw new InvalidArgumentError(`device must be 'cpu', 'cuda' or 'cuda:N', got ${device}`);
+    const deviceIndex = parseDevice(device);
     const encoderConfig = nativeEncoderConfig(config, join(dir, 'config.json'));
-    const encoder = await native().loadEncoder(join(dir, 'model.safetensors'), encoderConfig, options.threads ?? availableParallelism());
+    const encoder = await native().loadEncoder(
+      join(dir, 'model.safetensors'),
+      encoderConfig,
+      options.threads ?? availableParallelism(),
+      deviceIndex,
+    );
     return new NativeBackend(encoder, device, config.numLabels);
   }
 

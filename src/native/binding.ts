@@ -139,8 +139,11 @@ export interface NativeBinding {
   ): NativePairEncodings;
   /** Pads the selected pairs to their longest: ONNX Runtime's int64 inputs. */
   padBatch(ids: Int32Array, typeIds: Int32Array, offsets: Int32Array, rows: Int32Array, padId: number): NativePaddedBatch;
-  /** Maps and validates model.safetensors, converts the weights, off the JS thread. */
-  loadEncoder(path: string, config: NativeEncoderConfig, threads: number): Promise<NativeEncoderInstance>;
+  /**
+   * Maps and validates model.safetensors and converts the weights, off the JS thread.
+   * device -1: the CPU reference forward pass; device >= 0: the CUDA backend on that GPU.
+   */
+  loadEncoder(path: string, config: NativeEncoderConfig, threads: number, device: number): Promise<NativeEncoderInstance>;
 }
 
 export const NATIVE_ABI_VERSION = 1;

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "crossrank/batch.h"
 #include "crossrank/score_head.h"
 #include "crossrank/status.h"
 
@@ -43,7 +44,14 @@ class CudaLibrary {
   const CudaAvailability& Availability();
 
   // Score-head activation on `device`. kBackendUnavailable when CUDA is not available.
+  Status CheckDevice(int device);
   Status ScoreHead(int device, const ScoreHeadParams& params, const float* logits, float* out);
+
+  // The encoder on the GPU: weights uploaded once (desc is a crossrank_cuda_encoder_desc).
+  Status CreateEncoder(int device, const void* desc, void** handle);
+  Status EncoderForward(void* handle, const PackedBatch& batch, const std::vector<int32_t>& positions,
+                        int32_t num_labels, std::vector<float>* logits);
+  void DestroyEncoder(void* handle);
 
  private:
   CudaLibrary() = default;
@@ -53,6 +61,9 @@ class CudaLibrary {
   CudaAvailability availability_;
   void* handle_ = nullptr;
   void* score_head_ = nullptr;
+  void* encoder_create_ = nullptr;
+  void* encoder_forward_ = nullptr;
+  void* encoder_destroy_ = nullptr;
 };
 
 // Directory of the loaded addon (found with dladdr), where the backend library is expected.

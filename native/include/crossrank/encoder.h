@@ -70,6 +70,10 @@ struct EncoderWeights {
 // and shapes; a missing tensor or a wrong shape is kModelLoad naming the tensor.
 Status LoadEncoderWeights(const SafetensorsFile& file, const EncoderConfig& config, EncoderWeights* out);
 
+// Position ids per token, as transformers computes them: BERT 0, 1, 2, ... per sequence;
+// RoBERTa pad+1, pad+2, ... counting only non-pad tokens (a pad token keeps position pad).
+void EncoderPositions(const EncoderConfig& config, const PackedBatch& batch, std::vector<int32_t>* positions);
+
 // The plain C++ forward pass (native/reference/encoder_forward.cc): raw logits
 // [num_seqs x num_labels] for a packed batch.
 Status EncoderForwardReference(const EncoderConfig& config, const EncoderWeights& weights, const PackedBatch& batch,
@@ -77,7 +81,9 @@ Status EncoderForwardReference(const EncoderConfig& config, const EncoderWeights
 
 class EncoderModel {
  public:
-  static Status Load(const std::string& safetensors_path, const EncoderConfig& config, int threads,
+  // device -1: the CPU reference with `threads` threads; device >= 0: the CUDA backend on
+  // that GPU (weights uploaded once, host copies released).
+  static Status Load(const std::string& safetensors_path, const EncoderConfig& config, int threads, int device,
                      std::unique_ptr<EncoderModel>* out);
   ~EncoderModel();
 
@@ -91,6 +97,8 @@ class EncoderModel {
   EncoderWeights weights_;
   std::unique_ptr<ThreadPool> pool_;
   std::mutex mutex_;
+  int device_ = -1;
+  void* cuda_encoder_ = nullptr;
 };
 
 }  // namespace crossrank

@@ -1,0 +1,291 @@
+// The CUDA forward pass of the encoder: weights uploaded once, activation buffers grown
+// on demand and reused (a simple pool), pinned staging buffers, one stream per model.
+// Reads top to bottom like the CPU reference (native/reference/encoder_forward.cc), which
+// is its oracle.
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <new>
+#include <vector>
+
+#include "cuda/api.h"
+#include "cuda/kernels/attention.cuh"
+#include "cuda/kernels/embedding.cuh"
+#include "cuda/kernels/gemm.cuh"
+#include "cuda/kernels/head.cuh"
+#include "cuda/kernels/layernorm.cuh"
+
+#define CROSSRANK_CUDA_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace crossrank::cuda {
+namespace {
+
+struct Error {
+  cudaError_t code;
+  const char* what;
+};
+
+struct DeviceLinear {
+  __half* w = nullptr;
+  float* b = nullptr;
+  int out = 0, in = 0;
+};
+struct DeviceNorm {
+  float* gamma = nullptr;
+  float* beta = nullptr;
+};
+struct DeviceLayer {
+  DeviceLinear query, key, value, attention_out, intermediate, output;
+  DeviceNorm attention_norm, output_norm;
+};
+
+class CudaEncoder {
+ public:
+  explicit CudaEncoder(int device) : device_(device) {}
+  ~CudaEncoder() {
+    cudaSetDevice(device_);
+    for (void* p : weights_) cudaFree(p);
+    FreeActivations();
+    if (stream_) cudaStreamDestroy(stream_);
+  }
+
+  // Returns cudaSuccess or the first error (with *what naming the step).
+  cudaError_t Upload(const crossrank_cuda_encoder_desc& d, const char** what) {
+    desc_ = d;
+    desc_.layers = nullptr;  // host pointers are not kept
+    cudaError_t e;
+    if ((e = cudaSetDevice(device_)) != cudaSuccess) return *what = "cudaSetDevice", e;
+    if ((e = cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)) != cudaSuccess) return *what = "stream", e;
+    const size_t H = d.hidden_size;
+    if ((e = Half(d.word_embeddings, size_t(d.vocab_size) * H, &word_)) != cudaSuccess ||
+        (e = Half(d.position_embeddings, size_t(d.max_positions) * H, &position_)) != cudaSuccess ||
+        (e = Half(d.token_type_embeddings, size_t(d.type_vocab_size) * H, &type_)) != cudaSuccess ||
+        (e = Norm(d.embedding_norm, H, &embedding_norm_)) != cudaSuccess) {
+      return *what = "uploading embeddings", e;
+    }
+    layers_.resize(d.num_layers);
+    for (int l = 0; l < d.num_layers; ++l) {
+      const crossrank_cuda_layer& src = d.layers[l];
+      DeviceLayer& dst = layers_[l];
+      if ((e = Lin(src.query, &dst.query)) != cudaSuccess || (e = Lin(src.key, &dst.key)) != cudaSuccess ||
+          (e = Lin(src.value, &dst.value)) != cudaSuccess || (e = Lin(src.attention_out, &dst.attention_out)) != cudaSuccess ||
+          (e = Lin(src.intermediate, &dst.intermediate)) != cudaSuccess || (e = Lin(src.output, &dst.output)) != cudaSuccess ||
+          (e = Norm(src.attention_norm, H, &dst.attention_norm)) != cudaSuccess ||
+          (e = Norm(src.output_norm, H, &dst.output_norm)) != cudaSuccess) {
+        return *what = "uploading layer weights", e;
+      }
+    }
+    if ((e = Lin(d.head_dense, &head_dense_)) != cudaSuccess || (e = Lin(d.classifier, &classifier_)) != cudaSuccess) {
+      return *what = "uploading the head", e;
+    }
+    return cudaSuccess;
+  }
+
+  cudaError_t Forward(const int* token_ids, const int* type_ids, const int* positions, const int* cu_seqlens,
+                      int num_seqs, int total, int max_seqlen, float* logits, const char** what) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    cudaError_t e;
+    if ((e = cudaSetDevice(device_)) != cudaSuccess) return *what = "cudaSetDevice", e;
+    if ((e = Reserve(total, num_seqs)) != cudaSuccess) return *what = "allocating activations", e;
+    // Inputs through pinned memory, asynchronously on the model's stream.
+    std::memcpy(h_tokens_, token_ids, sizeof(int) * total);
+    std::memcpy(h_types_, type_ids, sizeof(int) * total);
+    std::memcpy(h_positions_, positions, sizeof(int) * total);
+    std::memcpy(h_cu_, cu_seqlens, sizeof(int) * (num_seqs + 1));
+    if ((e = cudaMemcpyAsync(d_tokens_, h_tokens_, sizeof(int) * total, cudaMemcpyHostToDevice, stream_)) ||
+        (e = cudaMemcpyAsync(d_types_, h_types_, sizeof(int) * total, cudaMemcpyHostToDevice, stream_)) ||
+        (e = cudaMemcpyAsync(d_positions_, h_positions_, sizeof(int) * total, cudaMemcpyHostToDevice, stream_)) ||
+        (e = cudaMemcpyAsync(d_cu_, h_cu_, sizeof(int) * (num_seqs + 1), cudaMemcpyHostToDevice, stream_))) {
+      return *what = "copying inputs", e;
+    }
+    const crossrank_cuda_encoder_desc& c = desc_;
+    const int H = c.hidden_size;
+
+    EmbeddingParams ep{word_, position_, type_, embedding_norm_.gamma, embedding_norm_.beta, H, c.layer_norm_eps,
+                       c.roberta != 0, 0};
+    if ((e = LaunchEmbedding(ep, d_tokens_, d_types_, d_positions_, total, x_, stream_))) return *what = "embedding", e;
+
+    for (const DeviceLayer& L : layers_) {
+      if ((e = LaunchLinear(x_, L.query.w, L.query.b, q_, total, H, H, Epilogue::kBias, stream_)) ||
+          (e = LaunchLinear(x_, L.key.w, L.key.b, k_, total, H, H, Epilogue::kBias, stream_)) ||
+          (e = LaunchLinear(x_, L.value.w, L.value.b, v_, total, H, H, Epilogue::kBias, stream_))) {
+        return *what = "qkv projection", e;
+      }
+      if ((e = LaunchVarlenAttention(q_, k_, v_, d_cu_, num_seqs, max_seqlen, c.num_heads, H / c.num_heads, ctx_, stream_))) {
+        return *what = "attention", e;
+      }
+      if ((e = LaunchLinear(ctx_, L.attention_out.w, L.attention_out.b, attn_, total, H, H, Epilogue::kBias, stream_)) ||
+          (e = LaunchAddLayerNorm(attn_, x_, L.attention_norm.gamma, L.attention_norm.beta, total, H, c.layer_norm_eps,
+                                  stream_))) {
+        return *what = "attention output", e;
+      }
+      std::swap(x_, attn_);
+      if ((e = LaunchLinear(x_, L.intermediate.w, L.intermediate.b, up_, total, c.intermediate_size, H,
+                            Epilogue::kBiasGelu, stream_)) ||
+          (e = LaunchLinear(up_, L.output.w, L.output.b, attn_, total, H, c.intermediate_size, Epilogue::kBias, stream_)) ||
+          (e = LaunchAddLayerNorm(attn_, x_, L.output_norm.gamma, L.output_norm.beta, total, H, c.layer_norm_eps,
+                                  stream_))) {
+        return *what = "feed-forward", e;
+      }
+      std::swap(x_, attn_);
+    }
+
+    HeadParams hp{head_dense_.w, head_dense_.b, classifier_.w, classifier_.b, H, c.num_labels};
+    if ((e = LaunchHead(hp, x_, d_cu_, num_seqs, d_logits_, stream_))) return *what = "head", e;
+    const size_t out_bytes = sizeof(float) * size_t(num_seqs) * c.num_labels;
+    if ((e = cudaMemcpyAsync(h_logits_, d_logits_, out_bytes, cudaMemcpyDeviceToHost, stream_)) ||
+        (e = cudaStreamSynchronize(stream_))) {
+      return *what = "copying logits", e;
+    }
+    std::memcpy(logits, h_logits_, out_bytes);
+    return cudaSuccess;
+  }
+
+ private:
+  template <typename T>
+  cudaError_t Alloc(size_t count, T** out, std::vector<void*>* owner) {
+    void* p = nullptr;
+    cudaError_t e = cudaMalloc(&p, count * sizeof(T) + 256);
+    if (e != cudaSuccess) return e;
+    owner->push_back(p);
+    *out = static_cast<T*>(p);
+    return cudaSuccess;
+  }
+
+  cudaError_t Half(const float* host, size_t n, __half** out) {
+    std::vector<__half> h(n);
+    for (size_t i = 0; i < n; ++i) h[i] = __float2half(host[i]);
+    cudaError_t e = Alloc(n, out, &weights_);
+    return e != cudaSuccess ? e : cudaMemcpy(*out, h.data(), n * sizeof(__half), cudaMemcpyHostToDevice);
+  }
+
+  cudaError_t Float(const float* host, size_t n, float** out) {
+    cudaError_t e = Alloc(n, out, &weights_);
+    return e != cudaSuccess ? e : cudaMemcpy(*out, host, n * sizeof(float), cudaMemcpyHostToDevice);
+  }
+
+  cudaError_t Lin(const crossrank_cuda_linear& src, DeviceLinear* dst) {
+    dst->out = src.out;
+    dst->in = src.in;
+    cudaError_t e = Half(src.weight, size_t(src.out) * src.in, &dst->w);
+    return e != cudaSuccess ? e : Float(src.bias, src.out, &dst->b);
+  }
+
+  cudaError_t Norm(const crossrank_cuda_norm& src, size_t dim, DeviceNorm* dst) {
+    cudaError_t e = Float(src.gamma, dim, &dst->gamma);
+    return e != cudaSuccess ? e : Float(src.beta, dim, &dst->beta);
+  }
+
+  void FreeActivations() {
+    for (void* p : activations_) cudaFree(p);
+    activations_.clear();
+    for (void* p : pinned_) cudaFreeHost(p);
+    pinned_.clear();
+    capacity_tokens_ = capacity_seqs_ = 0;
+  }
+
+  // Grow-only activation buffers: a batch never allocates unless it is the largest yet.
+  cudaError_t Reserve(int total, int num_seqs) {
+    if (total <= capacity_tokens_ && num_seqs <= capacity_seqs_) return cudaSuccess;
+    FreeActivations();
+    const size_t T = std::max(total, 1), S = std::max(num_seqs, 1), H = desc_.hidden_size, I = desc_.intermediate_size;
+    cudaError_t e;
+    __half** hidden[] = {&x_, &q_, &k_, &v_, &ctx_, &attn_};
+    for (__half** b : hidden) {
+      if ((e = Alloc(T * H, b, &activations_)) != cudaSuccess) return e;
+    }
+    if ((e = Alloc(T * I, &up_, &activations_)) || (e = Alloc(T, &d_tokens_, &activations_)) ||
+        (e = Alloc(T, &d_types_, &activations_)) || (e = Alloc(T, &d_positions_, &activations_)) ||
+        (e = Alloc(S + 1, &d_cu_, &activations_)) || (e = Alloc(S * desc_.num_labels, &d_logits_, &activations_))) {
+      return e;
+    }
+    void* p = nullptr;
+    int** pinned_ints[] = {&h_tokens_, &h_types_, &h_positions_};
+    for (int** b : pinned_ints) {
+      if ((e = cudaMallocHost(&p, T * sizeof(int))) != cudaSuccess) return e;
+      pinned_.push_back(p);
+      *b = static_cast<int*>(p);
+    }
+    if ((e = cudaMallocHost(&p, (S + 1) * sizeof(int))) != cudaSuccess) return e;
+    pinned_.push_back(p);
+    h_cu_ = static_cast<int*>(p);
+    if ((e = cudaMallocHost(&p, S * desc_.num_labels * sizeof(float))) != cudaSuccess) return e;
+    pinned_.push_back(p);
+    h_logits_ = static_cast<float*>(p);
+    capacity_tokens_ = total;
+    capacity_seqs_ = num_seqs;
+    return cudaSuccess;
+  }
+
+  int device_;
+  cudaStream_t stream_ = nullptr;
+  std::mutex mutex_;
+  crossrank_cuda_encoder_desc desc_{};
+  std::vector<void*> weights_, activations_, pinned_;
+  __half *word_ = nullptr, *position_ = nullptr, *type_ = nullptr;
+  DeviceNorm embedding_norm_;
+  std::vector<DeviceLayer> layers_;
+  DeviceLinear head_dense_, classifier_;
+  int capacity_tokens_ = 0, capacity_seqs_ = 0;
+  __half *x_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr, *ctx_ = nullptr, *attn_ = nullptr, *up_ = nullptr;
+  int *d_tokens_ = nullptr, *d_types_ = nullptr, *d_positions_ = nullptr, *d_cu_ = nullptr;
+  float* d_logits_ = nullptr;
+  int *h_tokens_ = nullptr, *h_types_ = nullptr, *h_positions_ = nullptr, *h_cu_ = nullptr;
+  float* h_logits_ = nullptr;
+};
+
+int Status(cudaError_t e, const char* what, char* message, size_t len) {
+  if (message && len) snprintf(message, len, "CUDA %s: %s", what, cudaGetErrorString(e));
+  cudaGetLastError();
+  return e == cudaErrorMemoryAllocation ? CROSSRANK_CUDA_STATUS_OUT_OF_MEMORY : CROSSRANK_CUDA_STATUS_ERROR;
+}
+
+}  // namespace
+}  // namespace crossrank::cuda
+
+CROSSRANK_CUDA_EXPORT int crossrank_cuda_encoder_create(int device, const crossrank_cuda_encoder_desc* desc,
+                                                        void** handle, char* message, size_t message_len) {
+  using crossrank::cuda::CudaEncoder;
+  *handle = nullptr;
+  if (!desc || desc->hidden_size <= 0 || desc->num_heads <= 0 || desc->hidden_size % desc->num_heads != 0 ||
+      desc->hidden_size / desc->num_heads > 256 || !desc->layers) {
+    if (message && message_len) snprintf(message, message_len, "%s", "invalid encoder description for CUDA");
+    return CROSSRANK_CUDA_STATUS_INVALID_ARGUMENT;
+  }
+  CudaEncoder* encoder = new (std::nothrow) CudaEncoder(device);
+  if (!encoder) return CROSSRANK_CUDA_STATUS_OUT_OF_MEMORY;
+  const char* what = "";
+  cudaError_t e = cudaSuccess;
+  try {
+    e = encoder->Upload(*desc, &what);
+  } catch (const std::bad_alloc&) {
+    delete encoder;
+    if (message && message_len) snprintf(message, message_len, "%s", "out of host memory converting weights");
+    return CROSSRANK_CUDA_STATUS_OUT_OF_MEMORY;
+  }
+  if (e != cudaSuccess) {
+    delete encoder;
+    return crossrank::cuda::Status(e, what, message, message_len);
+  }
+  *handle = encoder;
+  return CROSSRANK_CUDA_STATUS_OK;
+}
+
+CROSSRANK_CUDA_EXPORT int crossrank_cuda_encoder_forward(void* handle, const int* token_ids, const int* type_ids,
+                                                         const int* positions, const int* cu_seqlens, int num_seqs,
+                                                         int total_tokens, int max_seqlen, float* logits,
+                                                         char* message, size_t message_len) {
+  if (!handle) return CROSSRANK_CUDA_STATUS_INVALID_ARGUMENT;
+  if (num_seqs == 0) return CROSSRANK_CUDA_STATUS_OK;
+  const char* what = "";
+  cudaError_t e = static_cast<crossrank::cuda::CudaEncoder*>(handle)->Forward(
+      token_ids, type_ids, positions, cu_seqlens, num_seqs, total_tokens, max_seqlen, logits, &what);
+  return e == cudaSuccess ? CROSSRANK_CUDA_STATUS_OK : crossrank::cuda::Status(e, what, message, message_len);
+}
+
+CROSSRANK_CUDA_EXPORT void crossrank_cuda_encoder_destroy(void* handle) {
+  delete static_cast<crossrank::cuda::CudaEncoder*>(handle);
+}
