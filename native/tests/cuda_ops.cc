@@ -149,12 +149,20 @@ int CheckAttention(crossrank_cuda_op_attention_fn fn, std::vector<int> lengths, 
 
 }  // namespace
 
+int RunModel(const std::string& dir, const std::string& dump);
+
 int main(int argc, char** argv) {
-  std::string path = "libcrossrank_cuda.so";
+  std::string path = "libcrossrank_cuda.so", model, dump;
   bool bench = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--bench") == 0) bench = true;
+    else if (std::strcmp(argv[i], "--model") == 0 && i + 1 < argc) model = argv[++i];
+    else if (std::strcmp(argv[i], "--dump") == 0 && i + 1 < argc) dump = argv[++i];
     else path = argv[i];
+  }
+  if (!model.empty()) {
+    setenv("CROSSRANK_CUDA_LIBRARY", path.c_str(), 1);
+    return RunModel(model, dump);
   }
   void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!lib) {

@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# GPU check, run on a machine with an NVIDIA GPU and the CUDA toolkit but no Node.js.
-# Build here first (`npm run build:native`, nvcc on PATH), then carry `build/` there and run
-#   bash scripts/device/gpu-check.sh
-# It validates every CUDA op against its CPU reference and times it (native/tests/cuda_ops.cc),
-# then repeats the validation under compute-sanitizer (memcheck, racecheck). Prints a short
-# table last. Record the output in bench/GPU_NOTES.md with the card, command and date.
+# GPU check, run on a machine with an NVIDIA GPU, the CUDA toolkit and PyTorch + transformers,
+# but no Node.js. Build here first (`npm run build:native`, nvcc on PATH), then carry `build/`
+# there and run
+#   bash scripts/device/gpu-check.sh [presets...]      (default: minilm-l6 bert-base)
+# 1. every CUDA op against its CPU reference, timed (native/tests/cuda_ops.cc), then the same
+#    under compute-sanitizer (memcheck, racecheck);
+# 2. per preset: a synthetic model written by transformers (scripts/device/make_torch_model.py),
+#    the CUDA forward pass against the CPU reference and timed at 100 / 1,000 pairs
+#    (native/tests/cuda_model.cc), then against PyTorch fp32 logits and PyTorch fp16 SDPA speed
+#    (scripts/device/torch_compare.py).
+# Prints a short table last. Record the output in bench/GPU_NOTES.md with card, command, date.
 set -u
 cd "$(dirname "$0")/../.."
 lib=build/Release/libcrossrank_cuda.so
@@ -35,11 +40,29 @@ if [ -n "$sanitizer" ]; then
   tail -n 5 /tmp/racecheck.log
 fi
 
-verdict() { case "$1" in 0) echo pass ;; skipped) echo "skipped (no compute-sanitizer)" ;; *) echo "FAIL ($1)" ;; esac; }
+presets=("$@")
+[ ${#presets[@]} -gt 0 ] || presets=(minilm-l6 bert-base)
+declare -A model_status torch_status
+for preset in "${presets[@]}"; do
+  dir="/tmp/crossrank-gpu-$preset"
+  echo "== model $preset"
+  python3 scripts/device/make_torch_model.py --preset "$preset" --out "$dir" >/dev/null 2>&1 ||
+    { echo "could not write the $preset model"; model_status[$preset]=99; continue; }
+  "$ops" "$lib" --model "$dir" --dump "$dir/dump.json"
+  model_status[$preset]=$?
+  python3 scripts/device/torch_compare.py "$dir" "$dir/dump.json"
+  torch_status[$preset]=$?
+done
+
+verdict() { case "$1" in 0) echo pass ;; skipped) echo skipped ;; *) echo "FAIL ($1)" ;; esac; }
 echo
 echo "| check | result |"
 echo "|---|---|"
 echo "| ops vs CPU reference | $(verdict $ops_status) |"
 echo "| memcheck | $(verdict $memcheck_status) |"
 echo "| racecheck | $(verdict $racecheck_status) |"
+for preset in "${presets[@]}"; do
+  echo "| $preset: CUDA vs CPU reference | $(verdict "${model_status[$preset]}") |"
+  echo "| $preset: CUDA vs PyTorch fp32 | $(verdict "${torch_status[$preset]:-skipped}") |"
+done
 [ $ops_status -eq 0 ]

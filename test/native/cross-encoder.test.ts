@@ -197,8 +197,12 @@ describe('CrossEncoder load errors', () => {
     rmSync(mismatched, { recursive: true });
   });
 
-  it("the native engine's CUDA backend (not written yet) is a typed error", async () => {
-    await expect(CrossEncoder.load(modelDir, { backend: 'native', device: 'cuda' })).rejects.toBeInstanceOf(BackendUnavailableError);
+  it("the native engine's CUDA backend without a usable GPU is a typed error", async () => {
+    const { native } = await import('../../src/native/load.js');
+    const cuda = await native().cudaInfo();
+    const load = CrossEncoder.load(modelDir, { backend: 'native', device: 'cuda' });
+    if (cuda.available) await (await load).dispose();
+    else await expect(load).rejects.toBeInstanceOf(BackendUnavailableError);
     await expect(CrossEncoder.load(modelDir, { backend: 'native', device: 'tpu' })).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 });

@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Sets crossrank's CUDA logits (from `crossrank_cuda_ops --model DIR --dump FILE`) against
+transformers on the same weights and inputs, and times PyTorch fp16 (SDPA) side by side.
+
+    torch_compare.py <model_dir> <dump.json>
+
+Prints: max |logit difference| vs PyTorch fp32, top-10 agreement, then a table of pairs/s
+for PyTorch fp16 SDPA and crossrank at the dump's batch shapes, with the ratio.
+"""
+import json
+import sys
+import time
+
+import torch
+from transformers import AutoModelForSequenceClassification
+
+
+def padded(ids, types, cu, device):
+    n = len(cu) - 1
+    lengths = [cu[i + 1] - cu[i] for i in range(n)]
+    width = max(lengths)
+    input_ids = torch.zeros(n, width, dtype=torch.long)
+    token_type_ids = torch.zeros(n, width, dtype=torch.long)
+    mask = torch.zeros(n, width, dtype=torch.long)
+    for i in range(n):
+        input_ids[i, : lengths[i]] = torch.tensor(ids[cu[i] : cu[i + 1]])
+        token_type_ids[i, : lengths[i]] = torch.tensor(types[cu[i] : cu[i + 1]])
+        mask[i, : lengths[i]] = 1
+    return dict(input_ids=input_ids.to(device), token_type_ids=token_type_ids.to(device), attention_mask=mask.to(device))
+
+
+def batch_of(pairs, length, vocab, gen):
+    lengths = (
+        torch.randint(53, 164, (pairs,), generator=gen).tolist() if length == "TREC DL (53-163)" else [int(length)] * pairs
+    )
+    cu = [0]
+    ids, types = [], []
+    for n in lengths:
+        ids += [101] + torch.randint(1000, vocab, (n - 1,), generator=gen).tolist()
+        types += [0] * n
+        cu.append(cu[-1] + n)
+    return ids, types, cu
+
+
+def main():
+    model_dir, dump_path = sys.argv[1], sys.argv[2]
+    dump = json.load(open(dump_path))
+    labels = dump["num_labels"]
+    ours = torch.tensor(dump["logits_cuda"]).view(-1, labels)
+
+    ref = AutoModelForSequenceClassification.from_pretrained(model_dir, torch_dtype=torch.float32).cuda().eval()
+    with torch.no_grad():
+        want = ref(**padded(dump["token_ids"], dump["type_ids"], dump["cu_seqlens"], "cuda")).logits.float().cpu()
+    diff = (want - ours).abs().max().item()
+    top = lambda t: torch.argsort(t[:, -1], descending=True)[:10].tolist()
+    same = top(want) == top(ours)
+    print(f"PyTorch fp32 vs crossrank CUDA: max_abs_diff={diff:.3g} top-10 {'identical' if same else 'DIFFERENT'}")
+
+    fast = AutoModelForSequenceClassification.from_pretrained(
+        model_dir, torch_dtype=torch.float16, attn_implementation="sdpa"
+    ).cuda().eval()
+    gen = torch.Generator().manual_seed(0)
+    print("| pairs | tokens/pair | PyTorch fp16 SDPA pairs/s | crossrank pairs/s | ratio |")
+    print("|---:|---|---:|---:|---:|")
+    for t in dump["timings"]:
+        ids, types, cu = batch_of(t["pairs"], t["length"], ref.config.vocab_size, gen)
+        inputs = padded(ids, types, cu, "cuda")
+        with torch.no_grad():
+            fast(**inputs)
+            torch.cuda.synchronize()
+            iters = 20 if t["pairs"] == 100 else 5
+            start = time.perf_counter()
+            for _ in range(iters):
+                fast(**inputs)
+            torch.cuda.synchronize()
+            ms = (time.perf_counter() - start) / iters * 1e3
+        theirs = t["pairs"] / (ms / 1e3)
+        mine = t["pairs"] / (t["ms"] / 1e3)
+        print(f"| {t['pairs']} | {t['length']} | {theirs:.0f} | {mine:.0f} | {mine / theirs:.2f}x |")
+    return 0 if diff <= 2e-2 and same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
