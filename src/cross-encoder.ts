@@ -11,7 +11,7 @@ import { InvalidArgumentError } from './errors.js';
 import type { Backend } from './backends/backend.js';
 import { NativeBackend } from './backends/native-backend.js';
 import { OnnxBackend } from './backends/onnx-backend.js';
-import { planBatches } from './batching.js';
+import { BatchScheduler } from './batch-scheduler.js';
 import { checkQuery, documentTexts, type DocumentInput } from './documents.js';
 import { headSpec, parseActivation, resolveHead, type Activation, type Head } from './model/head.js';
 import { readModelConfig, tokenizerMaxLength, type ModelConfig } from './model/model-config.js';
@@ -38,6 +38,11 @@ export interface CrossEncoderOptions extends ResolveOptions {
   quantized?: boolean;
   /** ONNX Runtime intra-op threads (default: all cores). */
   threads?: number;
+  /**
+   * How long the first of several concurrent calls waits for others to share its batches
+   * (default 0: calls made in the same turn of the event loop are merged).
+   */
+  maxWaitMs?: number;
 }
 
 export interface RankOptions {
@@ -83,16 +88,24 @@ export class CrossEncoder {
   readonly info: CrossEncoderInfo;
   readonly #backend: Backend;
   readonly #tokenizer: PairTokenizer;
-  readonly #batchTokens: number;
+  readonly #scheduler: BatchScheduler;
   readonly #truncation: TruncationStrategy;
   #disposed = false;
   readonly #inFlight = new Set<Promise<unknown>>();
 
-  private constructor(info: CrossEncoderInfo, backend: Backend, tokenizer: PairTokenizer, batchTokens: number, truncation: TruncationStrategy) {
+  private constructor(
+    info: CrossEncoderInfo,
+    backend: Backend,
+    tokenizer: PairTokenizer,
+    batchTokens: number,
+    maxWaitMs: number,
+    truncation: TruncationStrategy,
+  ) {
     this.info = info;
     this.#backend = backend;
     this.#tokenizer = tokenizer;
-    this.#batchTokens = batchTokens;
+    // Concurrent calls share backend batches (see batch-scheduler.ts).
+    this.#scheduler = new BatchScheduler(backend, tokenizer.padId, { batchTokens, maxWaitMs });
     this.#truncation = truncation;
   }
 
@@ -108,6 +121,10 @@ export class CrossEncoder {
       positiveInteger(options.batchTokens, 'batchTokens') ??
       (options.device?.startsWith('cuda') ? DEFAULT_BATCH_TOKENS.cuda : DEFAULT_BATCH_TOKENS.cpu);
     const requestedMax = positiveInteger(options.maxLength, 'maxLength');
+    const maxWaitMs = options.maxWaitMs ?? 0;
+    if (typeof maxWaitMs !== 'number' || !Number.isFinite(maxWaitMs) || maxWaitMs < 0) {
+      throw new InvalidArgumentError(`maxWaitMs must be a number >= 0, got ${maxWaitMs}`);
+    }
 
     const resolved = await resolveModel(idOrDir, { ...options, files: backendName === 'onnx' ? 'onnx' : 'safetensors' });
     const config = readModelConfig(resolved.dir);
@@ -135,7 +152,7 @@ export class CrossEncoder {
       tokenizer: tokenizer.kind,
       config: { architecture: config.architecture, modelType: config.modelType, numLabels: config.numLabels },
     };
-    return new CrossEncoder(info, backend, tokenizer, batchTokens, truncation);
+    return new CrossEncoder(info, backend, tokenizer, batchTokens, maxWaitMs, truncation);
   }
 
   /** One score per document for the query, in document order. */
@@ -209,19 +226,10 @@ export class CrossEncoder {
   }
 
   async #logits(queries: string[], docs: string[], pairQuery: Int32Array, pairDoc: Int32Array): Promise<Float32Array> {
-    const rows = pairQuery.length;
     const pairs = await this.#tokenizer.encodePairs(queries, docs, pairQuery, pairDoc, {
       maxLength: this.info.maxLength,
       truncation: this.#truncation,
     });
-    const lengths = new Int32Array(rows);
-    for (let i = 0; i < rows; i++) lengths[i] = pairs.offsets[i + 1] - pairs.offsets[i];
-    const labels = this.#backend.numLabels;
-    const logits = new Float32Array(rows * labels);
-    for (const batch of planBatches(lengths, { batchTokens: this.#batchTokens })) {
-      const out = await this.#backend.run(pairs, batch, this.#tokenizer.padId);
-      for (let r = 0; r < batch.length; r++) logits.set(out.subarray(r * labels, (r + 1) * labels), batch[r] * labels);
-    }
-    return logits;
+    return this.#scheduler.submit(pairs);
   }
 }

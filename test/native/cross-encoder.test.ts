@@ -62,6 +62,15 @@ describe('CrossEncoder', () => {
     });
   });
 
+  it('gives concurrent calls the same scores as one at a time (they share batches)', async () => {
+    const queries = ['cats', 'physics', 'mats', 'felines', ''];
+    const sequential: Float32Array[] = [];
+    for (const q of queries) sequential.push(await model.score(q, docs));
+    const concurrent = await Promise.all(queries.map((q) => model.score(q, docs)));
+    concurrent.forEach((scores, i) => expect(Array.from(scores)).toEqual(Array.from(sequential[i])));
+    await expect(CrossEncoder.load(modelDir, { maxWaitMs: -1 })).rejects.toThrow(/maxWaitMs/);
+  });
+
   it('ranks best first with topN, threshold and documents', async () => {
     const scores = await model.score('cats', docs);
     const ranked = await model.rank('cats', docs, { returnDocuments: true });
