@@ -121,6 +121,7 @@ export class CrossEncoder {
       positiveInteger(options.batchTokens, 'batchTokens') ??
       (options.device?.startsWith('cuda') ? DEFAULT_BATCH_TOKENS.cuda : DEFAULT_BATCH_TOKENS.cpu);
     const requestedMax = positiveInteger(options.maxLength, 'maxLength');
+    if (requestedMax !== undefined && requestedMax < 4) throw new InvalidArgumentError('maxLength must be at least 4');
     const maxWaitMs = options.maxWaitMs ?? 0;
     if (typeof maxWaitMs !== 'number' || !Number.isFinite(maxWaitMs) || maxWaitMs < 0) {
       throw new InvalidArgumentError(`maxWaitMs must be a number >= 0, got ${maxWaitMs}`);
@@ -130,7 +131,6 @@ export class CrossEncoder {
     const config = readModelConfig(resolved.dir);
     const head = resolveHead(config, activation);
     const limit = Math.min(config.maxPositions, tokenizerMaxLength(resolved.dir) ?? Infinity);
-    if (requestedMax !== undefined && requestedMax < 4) throw new InvalidArgumentError('maxLength must be at least 4');
     const maxLength = Math.min(requestedMax ?? limit, config.maxPositions);
     const tokenizer = createPairTokenizer(readTokenizerSpec(resolved.dir));
 

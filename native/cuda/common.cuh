@@ -16,4 +16,24 @@ __device__ __forceinline__ float WarpMax(float v) {
   return v;
 }
 
+// Sum over the whole block (blockDim.x a multiple of 32); every thread gets the result.
+// Safe to call repeatedly: it synchronises before its shared slots are reused.
+__device__ __forceinline__ float BlockSum(float v) {
+  __shared__ float partial[32];
+  __shared__ float total;
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
+  v = WarpSum(v);
+  if (lane == 0) partial[warp] = v;
+  __syncthreads();
+  if (warp == 0) {
+    float t = lane < warps ? partial[lane] : 0.0f;
+    t = WarpSum(t);
+    if (lane == 0) total = t;
+  }
+  __syncthreads();
+  const float result = total;
+  __syncthreads();
+  return result;
+}
+
 }  // namespace crossrank::cuda

@@ -1,5 +1,7 @@
 #include "model/json.h"
 
+#include "tokenizer/unicode.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -103,21 +105,6 @@ class Parser {
     }
   }
 
-  static void AppendUtf8(uint32_t c, std::string* out) {
-    if (c < 0x80) out->push_back(static_cast<char>(c));
-    else if (c < 0x800) out->push_back(static_cast<char>(0xC0 | (c >> 6))), out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    else if (c < 0x10000) {
-      out->push_back(static_cast<char>(0xE0 | (c >> 12)));
-      out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    } else {
-      out->push_back(static_cast<char>(0xF0 | (c >> 18)));
-      out->push_back(static_cast<char>(0x80 | ((c >> 12) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | ((c >> 6) & 0x3F)));
-      out->push_back(static_cast<char>(0x80 | (c & 0x3F)));
-    }
-  }
-
   bool Hex4(uint32_t* out) {
     if (end_ - p_ < 4) return Error("truncated \\u escape");
     uint32_t v = 0;
@@ -168,7 +155,7 @@ class Parser {
           } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
             return Error("lone low surrogate");
           }
-          AppendUtf8(cp, out);
+          unicode::AppendUtf8(cp, out);
           break;
         }
         default: return Error("invalid escape");

@@ -8,39 +8,21 @@ namespace {
 __global__ void AddLayerNormKernel(__half* __restrict__ x, const __half* __restrict__ residual,
                                    const float* __restrict__ gamma, const float* __restrict__ beta, int dim,
                                    float eps) {
-  __shared__ float partial[32];
-  __shared__ float stat;
   __half* row = x + static_cast<size_t>(blockIdx.x) * dim;
   const __half* res = residual ? residual + static_cast<size_t>(blockIdx.x) * dim : nullptr;
-  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32, warps = blockDim.x / 32;
-
-  auto block_sum = [&](float v) {
-    v = WarpSum(v);
-    if (lane == 0) partial[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-      float t = lane < warps ? partial[lane] : 0.0f;
-      t = WarpSum(t);
-      if (lane == 0) stat = t;
-    }
-    __syncthreads();
-    const float result = stat;
-    __syncthreads();
-    return result;
-  };
 
   float sum = 0;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) {
     const float v = __half2float(row[i]) + (res ? __half2float(res[i]) : 0.0f);
     sum += v;
   }
-  const float mean = block_sum(sum) / dim;
+  const float mean = BlockSum(sum) / dim;
   float sq = 0;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) {
     const float v = __half2float(row[i]) + (res ? __half2float(res[i]) : 0.0f) - mean;
     sq += v * v;
   }
-  const float inv = rsqrtf(block_sum(sq) / dim + eps);
+  const float inv = rsqrtf(BlockSum(sq) / dim + eps);
   for (int i = threadIdx.x; i < dim; i += blockDim.x) {
     const float v = __half2float(row[i]) + (res ? __half2float(res[i]) : 0.0f);
     row[i] = __float2half((v - mean) * inv * gamma[i] + beta[i]);
