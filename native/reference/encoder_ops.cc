@@ -7,7 +7,15 @@
 namespace crossrank::ref {
 namespace {
 
-inline float Dot(const float* a, const float* b, size_t n) {
+// Built for AVX2 and for the baseline; the loader picks the best the CPU has, so a
+// portable prebuilt binary still uses wide vectors where they exist.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define CROSSRANK_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define CROSSRANK_VECTOR_CLONES
+#endif
+
+__attribute__((always_inline)) inline float Dot(const float* a, const float* b, size_t n) {
   float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -16,6 +24,12 @@ inline float Dot(const float* a, const float* b, size_t n) {
   float total = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
   for (; i < n; ++i) total += a[i] * b[i];
   return total;
+}
+
+// y[j] = x . w[j] + b[j] for j in [j0, j1): the hot loop of every linear layer.
+CROSSRANK_VECTOR_CLONES void LinearRow(const float* x, const float* w, const float* b, float* y, size_t j0, size_t j1,
+                                       size_t in) {
+  for (size_t j = j0; j < j1; ++j) y[j] = Dot(x, w + j * in, in) + b[j];
 }
 
 }  // namespace
@@ -32,9 +46,7 @@ void LinearForward(ThreadPool& pool, const float* x, size_t rows, const Linear& 
       const size_t r = t / blocks_per_row;
       const size_t j0 = (t % blocks_per_row) * block;
       const size_t j1 = std::min(out, j0 + block);
-      const float* xr = x + r * in;
-      float* yr = y + r * out;
-      for (size_t j = j0; j < j1; ++j) yr[j] = Dot(xr, w + j * in, in) + b[j];
+      LinearRow(x + r * in, w, b, y + r * out, j0, j1, in);
     }
   });
 }
