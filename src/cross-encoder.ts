@@ -76,7 +76,7 @@ export interface CrossEncoderInfo {
 // short rows wait less on long ones (bench/RESULTS.md, the batch-tokens sweep). GPUs want
 // large batches to fill the device.
 const DEFAULT_BATCH_TOKENS = { cpu: 1024, cuda: 16_384 };
-const PAIRS_PER_CHUNK = 1024;
+const PAIRS_PER_CHUNK = 256;
 
 function positiveInteger(value: number | undefined, name: string): number | undefined {
   if (value === undefined) return undefined;
