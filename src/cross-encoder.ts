@@ -10,7 +10,6 @@
 import { InvalidArgumentError } from './errors.js';
 import type { Backend } from './backends/backend.js';
 import { NativeBackend } from './backends/native-backend.js';
-import { OnnxBackend } from './backends/onnx-backend.js';
 import { BatchScheduler } from './batch-scheduler.js';
 import { checkQuery, documentTexts, type DocumentInput } from './documents.js';
 import { headSpec, parseActivation, resolveHead, type Activation, type Head } from './model/head.js';
@@ -134,9 +133,10 @@ export class CrossEncoder {
     const maxLength = Math.min(requestedMax ?? limit, config.maxPositions);
     const tokenizer = createPairTokenizer(readTokenizerSpec(resolved.dir));
 
+    // ONNX Runtime is loaded only when used: the native engine runs without it installed.
     const backend: Backend =
       backendName === 'onnx'
-        ? await OnnxBackend.create(onnxModelPath(resolved.dir, options.quantized), head.numLabels, {
+        ? await (await import('./backends/onnx-backend.js')).OnnxBackend.create(onnxModelPath(resolved.dir, options.quantized), head.numLabels, {
             device: options.device,
             threads: options.threads,
           })
