@@ -9,6 +9,9 @@
 #    the CUDA forward pass against the CPU reference and timed at 100 / 1,000 pairs
 #    (native/tests/cuda_model.cc), then against PyTorch fp32 logits and PyTorch fp16 SDPA speed
 #    (scripts/device/torch_compare.py).
+# 3. if device-carry/ came along (scripts/device/pack-for-device.sh), reranking 100 passages of
+#    TREC DL length with minilm-l6 end to end from JavaScript (`crossrank bench`, native
+#    engine on CUDA): p50/p95/p99 latency per query (target <= 3 ms).
 # Prints a short table last. Record the output in bench/GPU_NOTES.md with card, command, date.
 set -u
 cd "$(dirname "$0")/../.."
@@ -54,6 +57,15 @@ for preset in "${presets[@]}"; do
   torch_status[$preset]=$?
 done
 
+js_status=skipped
+if [ -f device-carry/node.xz ]; then
+  echo "== end to end from JavaScript"
+  xz -dc device-carry/node.xz > /tmp/crossrank-node && chmod +x /tmp/crossrank-node
+  CROSSRANK_NATIVE="$PWD/build/Release/crossrank.node" /tmp/crossrank-node device-carry/dist/cli/main.js bench \
+    --preset minilm-l6 --tokenizer device-carry/tokenizer --backend native --device cuda --docs 100 --queries 50 --warmup 5
+  js_status=$?
+fi
+
 verdict() { case "$1" in 0) echo pass ;; skipped) echo skipped ;; *) echo "FAIL ($1)" ;; esac; }
 echo
 echo "| check | result |"
@@ -65,4 +77,5 @@ for preset in "${presets[@]}"; do
   echo "| $preset: CUDA vs CPU reference | $(verdict "${model_status[$preset]}") |"
   echo "| $preset: CUDA vs PyTorch fp32 | $(verdict "${torch_status[$preset]:-skipped}") |"
 done
+echo "| minilm-l6, 100 passages, from JavaScript | $(verdict $js_status) |"
 [ $ops_status -eq 0 ]

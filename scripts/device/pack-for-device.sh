@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Assembles device-carry/ for the GPU machine, which has no Node.js and no registry:
+# the node binary (xz), the compiled library (dist/), the native build (build/Release), the
+# few runtime packages the native engine needs (not onnxruntime-node, not tokenizers), and
+# the bert-base-uncased tokenizer for synthetic models. With it, scripts/device/gpu-check.sh
+# also times reranking end to end from JavaScript.
+#
+#   npm run build && bash scripts/device/pack-for-device.sh
+# then carry `build` and `device-carry` (about 30 MB).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=device-carry
+rm -rf "$out"
+mkdir -p "$out/node_modules" "$out/tokenizer"
+xz -T0 -6 -c "$(command -v node)" > "$out/node.xz"
+cp -r dist "$out/dist"
+cp package.json "$out/"
+for pkg in commander node-gyp-build protobufjs long; do cp -r "node_modules/$pkg" "$out/node_modules/$pkg"; done
+tokenizer=${CROSSRANK_TOKENIZER_DIR:-../shared/tokenizers/bert-base-uncased}
+cp "$tokenizer"/tokenizer.json "$tokenizer"/tokenizer_config.json "$tokenizer"/vocab.txt "$out/tokenizer/"
+du -sh "$out"
