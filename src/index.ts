@@ -25,3 +25,5 @@ export type { Activation, Head } from './model/head.js';
 export type { TruncationStrategy } from './tokenizer/pair-tokenizer.js';
 export { resolveModel, type ResolveOptions, type ResolvedModel } from './hub/resolve.js';
 export { hubCacheDir } from './hub/cache-layout.js';
+export { DEFAULT_METRICS, evaluate, trecOrder, type EvalOptions, type EvalResult } from './eval/metrics.js';
+export { formatRun, parseQrels, parseRun, readQrels, readQueries, readRun, type Qrels, type Run, type RunEntry } from './eval/trec-files.js';

@@ -6,6 +6,7 @@ import { CrossrankError } from '../errors.js';
 import { packageVersion } from '../package-info.js';
 import { registerBench } from './commands/bench.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerEval } from './commands/eval.js';
 import { registerMakeModel } from './commands/make-model.js';
 import { registerRerank } from './commands/rerank.js';
 import { registerTokenize } from './commands/tokenize.js';
@@ -22,6 +23,7 @@ registerMakeModel(program);
 registerRerank(program);
 registerTokenize(program);
 registerBench(program);
+registerEval(program);
 
 try {
   await program.parseAsync(process.argv);
