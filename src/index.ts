@@ -27,3 +27,14 @@ export { resolveModel, type ResolveOptions, type ResolvedModel } from './hub/res
 export { hubCacheDir } from './hub/cache-layout.js';
 export { DEFAULT_METRICS, evaluate, trecOrder, type EvalOptions, type EvalResult } from './eval/metrics.js';
 export { formatRun, parseQrels, parseRun, readQrels, readQueries, readRun, type Qrels, type Run, type RunEntry } from './eval/trec-files.js';
+export {
+  brierScore,
+  calibrate,
+  expectedCalibrationError,
+  fitCalibrator,
+  labelledScores,
+  thresholdFor,
+  type CalibrationMethod,
+  type Calibrator,
+} from './eval/calibration.js';
+export { applyProfile, fitProfile, loadProfile, saveProfile, type CalibrationProfile } from './eval/calibration-profile.js';

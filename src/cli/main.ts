@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { CrossrankError } from '../errors.js';
 import { packageVersion } from '../package-info.js';
 import { registerBench } from './commands/bench.js';
+import { registerCalibrate } from './commands/calibrate.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerEval } from './commands/eval.js';
 import { registerMakeModel } from './commands/make-model.js';
@@ -24,6 +25,7 @@ registerRerank(program);
 registerTokenize(program);
 registerBench(program);
 registerEval(program);
+registerCalibrate(program);
 
 try {
   await program.parseAsync(process.argv);
