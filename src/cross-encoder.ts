@@ -12,6 +12,8 @@ import type { Backend } from './backends/backend.js';
 import { NativeBackend } from './backends/native-backend.js';
 import { BatchScheduler } from './batch-scheduler.js';
 import { checkQuery, documentTexts, type DocumentInput } from './documents.js';
+import { calibrate } from './eval/calibration.js';
+import { loadProfile, type CalibrationProfile } from './eval/calibration-profile.js';
 import { headSpec, parseActivation, resolveHead, type Activation, type Head } from './model/head.js';
 import { readModelConfig, tokenizerMaxLength, type ModelConfig } from './model/model-config.js';
 import { onnxModelPath } from './model/model-files.js';
@@ -42,6 +44,12 @@ export interface CrossEncoderOptions extends ResolveOptions {
    * (default 0: calls made in the same turn of the event loop are merged).
    */
   maxWaitMs?: number;
+  /**
+   * A calibration profile (path or object, see `crossrank calibrate`) applied to every
+   * score, turning it into a probability of relevance. A warning is emitted when the
+   * profile was fitted for another model or activation.
+   */
+  calibration?: string | CalibrationProfile;
 }
 
 export interface RankOptions {
@@ -89,6 +97,7 @@ export class CrossEncoder {
   readonly #tokenizer: PairTokenizer;
   readonly #scheduler: BatchScheduler;
   readonly #truncation: TruncationStrategy;
+  readonly #calibration: CalibrationProfile | undefined;
   #disposed = false;
   readonly #inFlight = new Set<Promise<unknown>>();
 
@@ -99,6 +108,7 @@ export class CrossEncoder {
     batchTokens: number,
     maxWaitMs: number,
     truncation: TruncationStrategy,
+    calibration: CalibrationProfile | undefined,
   ) {
     this.info = info;
     this.#backend = backend;
@@ -106,6 +116,7 @@ export class CrossEncoder {
     // Concurrent calls share backend batches (see batch-scheduler.ts).
     this.#scheduler = new BatchScheduler(backend, tokenizer.padId, { batchTokens, maxWaitMs });
     this.#truncation = truncation;
+    this.#calibration = calibration;
   }
 
   static async load(idOrDir: string, options: CrossEncoderOptions = {}): Promise<CrossEncoder> {
@@ -125,6 +136,8 @@ export class CrossEncoder {
     if (typeof maxWaitMs !== 'number' || !Number.isFinite(maxWaitMs) || maxWaitMs < 0) {
       throw new InvalidArgumentError(`maxWaitMs must be a number >= 0, got ${maxWaitMs}`);
     }
+
+    const calibration = typeof options.calibration === 'string' ? loadProfile(options.calibration) : options.calibration;
 
     const resolved = await resolveModel(idOrDir, { ...options, files: backendName === 'onnx' ? 'onnx' : 'safetensors' });
     const config = readModelConfig(resolved.dir);
@@ -152,7 +165,17 @@ export class CrossEncoder {
       tokenizer: tokenizer.kind,
       config: { architecture: config.architecture, modelType: config.modelType, numLabels: config.numLabels },
     };
-    return new CrossEncoder(info, backend, tokenizer, batchTokens, maxWaitMs, truncation);
+    if (calibration?.model) {
+      const { id, revision, activation: fitted } = calibration.model;
+      if (id !== idOrDir || (revision && revision !== resolved.revision) || (fitted && fitted !== head.activation)) {
+        process.emitWarning(
+          `calibration profile was fitted for ${id}${revision ? `@${revision}` : ''}${fitted ? ` (${fitted})` : ''}, ` +
+            `this is ${idOrDir}${resolved.revision ? `@${resolved.revision}` : ''} (${head.activation})`,
+          { code: 'CROSSRANK_CALIBRATION_MISMATCH' },
+        );
+      }
+    }
+    return new CrossEncoder(info, backend, tokenizer, batchTokens, maxWaitMs, truncation, calibration);
   }
 
   /** One score per document for the query, in document order. */
@@ -222,7 +245,9 @@ export class CrossEncoder {
       const chunk = await this.#logits(queries, docs, pairQuery.subarray(start, end), pairDoc.subarray(start, end));
       logits.set(chunk, start * labels);
     }
-    return applyScoreHead(logits, headSpec(this.info.head));
+    const scores = await applyScoreHead(logits, headSpec(this.info.head));
+    if (this.#calibration) for (let i = 0; i < scores.length; i++) scores[i] = calibrate(this.#calibration.calibrator, scores[i]);
+    return scores;
   }
 
   async #logits(queries: string[], docs: string[], pairQuery: Int32Array, pairDoc: Int32Array): Promise<Float32Array> {

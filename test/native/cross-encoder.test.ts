@@ -170,6 +170,32 @@ describe('CrossEncoder model variants', () => {
   });
 });
 
+describe('CrossEncoder with a calibration profile', () => {
+  it('maps every score through the profile and warns when it belongs to another model', async () => {
+    const profile = {
+      crossrankCalibration: 1 as const,
+      calibrator: { method: 'platt' as const, a: 2, b: -1 },
+      model: { id: 'some/other-model' },
+      relevanceLevel: 1,
+      fit: { queries: 1, pairs: 2 },
+      heldOut: null,
+      thresholds: {},
+    };
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    const calibrated = await CrossEncoder.load(modelDir, { calibration: profile });
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off('warning', onWarning);
+    expect(warnings.some((w) => /fitted for some\/other-model/.test(w))).toBe(true);
+    const raw = await model.score('cats', docs);
+    const cal = await calibrated.score('cats', docs);
+    raw.forEach((r, i) => expect(cal[i]).toBeCloseTo(1 / (1 + Math.exp(-(2 * r - 1))), 6));
+    await calibrated.dispose();
+    await expect(CrossEncoder.load(modelDir, { calibration: join(dir.path, 'missing.json') })).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+});
+
 describe('CrossEncoder load errors', () => {
   it('a missing directory or bad id', async () => {
     await expect(CrossEncoder.load(join(dir.path, 'nope'))).rejects.toBeInstanceOf(ModelLoadError);
