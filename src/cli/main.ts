@@ -9,6 +9,7 @@ import { registerCalibrate } from './commands/calibrate.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerEval } from './commands/eval.js';
 import { registerMakeModel } from './commands/make-model.js';
+import { registerMineNegatives } from './commands/mine-negatives.js';
 import { registerRerank } from './commands/rerank.js';
 import { registerTokenize } from './commands/tokenize.js';
 import { exitCodes } from './exit-codes.js';
@@ -26,6 +27,7 @@ registerTokenize(program);
 registerBench(program);
 registerEval(program);
 registerCalibrate(program);
+registerMineNegatives(program);
 
 try {
   await program.parseAsync(process.argv);
