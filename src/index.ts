@@ -38,3 +38,6 @@ export {
   type Calibrator,
 } from './eval/calibration.js';
 export { applyProfile, fitProfile, loadProfile, saveProfile, type CalibrationProfile } from './eval/calibration-profile.js';
+export { loadDataset, type Dataset } from './eval/dataset.js';
+export { evaluatePipeline, type PipelineEvalOptions, type PipelineReport } from './eval/pipeline-eval.js';
+export { mineNegatives, formatExamples, type MinedExample, type MineOptions } from './eval/mine-negatives.js';

@@ -8,6 +8,7 @@ import { registerBench } from './commands/bench.js';
 import { registerCalibrate } from './commands/calibrate.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerEval } from './commands/eval.js';
+import { registerEvalPipeline } from './commands/eval-pipeline.js';
 import { registerMakeModel } from './commands/make-model.js';
 import { registerMineNegatives } from './commands/mine-negatives.js';
 import { registerRerank } from './commands/rerank.js';
@@ -26,6 +27,7 @@ registerRerank(program);
 registerTokenize(program);
 registerBench(program);
 registerEval(program);
+registerEvalPipeline(program);
 registerCalibrate(program);
 registerMineNegatives(program);
 
