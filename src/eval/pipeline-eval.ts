@@ -76,18 +76,18 @@ export async function evaluatePipeline(dataset: Dataset, stage1: Run, options: P
       const inTop = new Set(top.map((e) => e.docid));
       reranked = (options.rerankedRun!.get(qid) ?? []).filter((e) => inTop.has(e.docid));
     }
-    // Candidates the reranker did not score (no text, or absent from the reranked run) keep
-    // their stage-1 order after the reranked ones, so both stages rank the same documents.
-    const scored = new Set(reranked.map((r) => r.docid));
-    const floor = Math.min(0, ...reranked.map((r) => r.score)) - 1;
-    top.filter((e) => !scored.has(e.docid)).forEach((e, j) => reranked.push({ docid: e.docid, score: floor - j }));
-    second.set(qid, reranked);
     const judged = dataset.qrels.get(qid)!;
     for (const r of reranked) {
       const grade = judged.get(r.docid);
       if (grade === undefined) continue;
       (grade >= level ? relevantScores : nonRelevantScores).push(r.score);
     }
+    // Candidates the reranker did not score (no text, or absent from the reranked run) keep
+    // their stage-1 order after the reranked ones, so both stages rank the same documents.
+    const scored = new Set(reranked.map((r) => r.docid));
+    const floor = Math.min(0, ...reranked.map((r) => r.score)) - 1;
+    top.filter((e) => !scored.has(e.docid)).forEach((e, j) => reranked.push({ docid: e.docid, score: floor - j }));
+    second.set(qid, reranked);
     // Order change over the documents both stages ranked.
     const firstRank = new Map(top.map((e, j) => [e.docid, j]));
     const secondOrder = trecOrder(reranked);

@@ -1,8 +1,11 @@
+import { writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { Command } from 'commander';
 
 import { CrossEncoder } from '../../cross-encoder.js';
 import { loadDataset } from '../../eval/dataset.js';
 import { evaluatePipeline, type PipelineReport } from '../../eval/pipeline-eval.js';
+import { renderReportHtml } from '../../eval/report-html.js';
 import { readRun } from '../../eval/trec-files.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { integer } from '../options.js';
@@ -38,8 +41,9 @@ export function registerEvalPipeline(program: Command): void {
     .option('--queries <n>', 'evaluate only the first N queries', integer('--queries', 1))
     .option('--backend <name>', 'reranker backend: onnx or native', 'onnx')
     .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
+    .option('--report <file.html>', 'also write a self-contained HTML report with charts')
     .option('--json', 'print the whole report as JSON')
-    .action(async (o: { data: string; run: string; reranker?: string; rerankerRun?: string; topK: number; relLevel: number; queries?: number; backend: 'onnx' | 'native'; device: string; json?: boolean }) => {
+    .action(async (o: { data: string; run: string; reranker?: string; rerankerRun?: string; topK: number; relLevel: number; queries?: number; backend: 'onnx' | 'native'; device: string; json?: boolean; report?: string }) => {
       if (!o.reranker === !o.rerankerRun) throw new InvalidArgumentError('give exactly one of --reranker and --reranker-run');
       const dataset = await loadDataset(o.data);
       const model = o.reranker ? await CrossEncoder.load(o.reranker, { backend: o.backend, device: o.device }) : undefined;
@@ -54,6 +58,7 @@ export function registerEvalPipeline(program: Command): void {
           onProgress: (done, total) => progress.update(done / total, 'queries'),
         });
         progress.done();
+        if (o.report) writeFileSync(o.report, renderReportHtml(report, `crossrank eval-pipeline: ${basename(o.data)}`));
         console.log(o.json ? JSON.stringify(report, null, 2) : formatReport(report));
       } finally {
         await model?.dispose();
