@@ -12,7 +12,8 @@ import { Tokenizer } from 'tokenizers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { makeModel, type MakeModelOptions } from '../../src/model/make-model.js';
-import { bertTokenizerDir, repoRoot, sharedDir, tempDir } from '../helpers.js';
+import { bm25Pairs, loadTrecDl } from '../fixtures/trec-dl.js';
+import { bertTokenizerDir, repoRoot, tempDir } from '../helpers.js';
 
 const PYTHON = '/usr/bin/python3';
 const REFERENCE = join(repoRoot, 'scripts', 'reference', 'encoder_logits.py');
@@ -25,31 +26,8 @@ interface Batch {
   token_type_ids: number[][];
 }
 
-/** Real pairs: each of the first queries with passages from its BM25 top-100 run. */
-function realPairs(count: number): [string, string][] {
-  const trec = join(sharedDir, 'data', 'trec-dl-2019');
-  const queries = new Map(
-    readFileSync(join(trec, 'queries.tsv'), 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => l.split('\t') as [string, string]),
-  );
-  const passages = new Map<string, string>();
-  for (const line of readFileSync(join(trec, 'passages.jsonl'), 'utf8').trim().split('\n')) {
-    const p = JSON.parse(line) as { id: string; text: string };
-    passages.set(p.id, p.text);
-  }
-  const pairs: [string, string][] = [];
-  for (const line of readFileSync(join(trec, 'runs', 'bm25.trec'), 'utf8').trim().split('\n')) {
-    const [qid, , docid, rank] = line.split(/\s+/);
-    if (Number(rank) % 17 !== 1) continue; // spread over the ranking
-    const q = queries.get(qid);
-    const p = passages.get(docid);
-    if (q && p) pairs.push([q, p]);
-    if (pairs.length === count) break;
-  }
-  return pairs;
-}
+/** Real pairs: passages spread over the BM25 rankings of the first queries. */
+const realPairs = (count: number) => bm25Pairs(loadTrecDl(), 17, count);
 
 async function tokenize(pairs: [string, string][], padId: number): Promise<Batch> {
   const tokenizer = Tokenizer.fromFile(join(bertTokenizerDir, 'tokenizer.json'));

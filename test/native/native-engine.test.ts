@@ -3,31 +3,21 @@
  * onnxruntime on the same synthetic weights: within 1e-4 on tiny, minilm-l6 and xlmr-base,
  * across batch sizes and with mixed lengths in a batch, for fp32/fp16/bf16 safetensors.
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CrossEncoder } from '../../src/cross-encoder.js';
 import { makeModel, type MakeModelOptions } from '../../src/model/make-model.js';
-import { bertTokenizerDir, sharedDir, tempDir } from '../helpers.js';
+import { bm25Pairs, loadTrecDl } from '../fixtures/trec-dl.js';
+import { bertTokenizerDir, tempDir } from '../helpers.js';
 
 const dir = tempDir();
 let pairs: [string, string][] = [];
 
 beforeAll(() => {
-  const trec = join(sharedDir, 'data', 'trec-dl-2019');
-  const queries = new Map(readFileSync(join(trec, 'queries.tsv'), 'utf8').trim().split('\n').map((l) => l.split('\t') as [string, string]));
-  const passages = new Map<string, string>();
-  for (const line of readFileSync(join(trec, 'passages.jsonl'), 'utf8').trim().split('\n')) {
-    const p = JSON.parse(line) as { id: string; text: string };
-    passages.set(p.id, p.text);
-  }
-  for (const line of readFileSync(join(trec, 'runs', 'bm25.trec'), 'utf8').trim().split('\n')) {
-    const [qid, , docid, rank] = line.split(/\s+/);
-    if (Number(rank) % 23 === 1 && passages.has(docid)) pairs.push([queries.get(qid)!, passages.get(docid)!]);
-  }
+  const sample = bm25Pairs(loadTrecDl(), 23, 22);
   // Mixed lengths: a one-word document and one far over the limit.
-  pairs = [...pairs.slice(0, 22), ['short query', 'x'], ['long', `${pairs[0][1]} `.repeat(10)]];
+  pairs = [...sample, ['short query', 'x'], ['long', `${sample[0][1]} `.repeat(10)]];
 });
 afterAll(() => dir.cleanup());
 

@@ -5,12 +5,13 @@
  * lengths in one batch (padding must not change any score).
  */
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from 'tokenizers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { makeModel } from '../../src/model/make-model.js';
+import { loadTrecDl } from '../fixtures/trec-dl.js';
 import { bertTokenizerDir, repoRoot, runCli, sharedDir, tempDir } from '../helpers.js';
 
 const MAX_LENGTH = 96;
@@ -20,16 +21,10 @@ let query = '';
 let docs: string[] = [];
 
 beforeAll(() => {
-  const trec = join(sharedDir, 'data', 'trec-dl-2019');
-  const passages = new Map<string, string>();
-  for (const line of readFileSync(join(trec, 'passages.jsonl'), 'utf8').trim().split('\n')) {
-    const p = JSON.parse(line) as { id: string; text: string };
-    passages.set(p.id, p.text);
-  }
-  const [qid, text] = readFileSync(join(trec, 'queries.tsv'), 'utf8').split('\n')[0].split('\t');
-  query = text;
-  const run = readFileSync(join(trec, 'runs', 'bm25.trec'), 'utf8').trim().split('\n').map((l) => l.split(/\s+/));
-  docs = run.filter((f) => f[0] === qid).slice(0, 30).map((f) => passages.get(f[2])!);
+  const data = loadTrecDl();
+  const [qid, ranking] = [...data.bm25][0];
+  query = data.queries.get(qid)!;
+  docs = ranking.slice(0, 30).map((id) => data.passages.get(id)!);
   // Mixed lengths: a few very short documents, one empty, one far over the limit.
   docs.push('short', '', 'a b c', `${docs[0]} `.repeat(20));
   writeFileSync(docsFile, docs.map((text) => JSON.stringify({ text })).join('\n'));
