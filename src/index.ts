@@ -41,3 +41,5 @@ export { applyProfile, fitProfile, loadProfile, saveProfile, type CalibrationPro
 export { loadDataset, type Dataset } from './eval/dataset.js';
 export { evaluatePipeline, type PipelineEvalOptions, type PipelineReport } from './eval/pipeline-eval.js';
 export { mineNegatives, formatExamples, type MinedExample, type MineOptions } from './eval/mine-negatives.js';
+export { Bm25Index, bm25Tokens, type Bm25Options, type ScoredId } from './retrieval/bm25.js';
+export { bm25FirstStage, type FirstStage } from './retrieval/first-stage.js';

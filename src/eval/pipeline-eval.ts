@@ -22,6 +22,8 @@ export interface PipelineEvalOptions {
   rerankedRun?: Run;
   /** Evaluate at most this many queries (in qid order). */
   maxQueries?: number;
+  /** Stage-1 latency per query, when stage 1 ran here (not a run file). */
+  stage1LatenciesMs?: number[];
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -45,6 +47,12 @@ export interface PipelineReport {
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))];
+
+function latencySummary(values: number[]): { p50: number; p95: number } | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((x, y) => x - y);
+  return { p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95) };
+}
 
 export async function evaluatePipeline(dataset: Dataset, stage1: Run, options: PipelineEvalOptions): Promise<PipelineReport> {
   const topK = options.topK ?? 100;
@@ -115,7 +123,6 @@ export async function evaluatePipeline(dataset: Dataset, stage1: Run, options: P
       if (top.has(docid)) retrieved++;
     }
   }
-  latencies.sort((x, y) => x - y);
   const range: [number, number] | undefined = relevantScores.length + nonRelevantScores.length
     ? [Math.min(...relevantScores, ...nonRelevantScores), Math.max(...relevantScores, ...nonRelevantScores)]
     : undefined;
@@ -123,8 +130,8 @@ export async function evaluatePipeline(dataset: Dataset, stage1: Run, options: P
     queries: qids.length,
     topK,
     relevanceLevel: level,
-    stage1: { metrics: a.mean, latencyMs: null },
-    reranked: { metrics: b.mean, latencyMs: latencies.length ? { p50: percentile(latencies, 0.5), p95: percentile(latencies, 0.95) } : null },
+    stage1: { metrics: a.mean, latencyMs: latencySummary(options.stage1LatenciesMs ?? []) },
+    reranked: { metrics: b.mean, latencyMs: latencySummary(latencies) },
     ndcg10: pairedComparison(perQuery.map((q) => q.stage1), perQuery.map((q) => q.reranked)),
     perQuery,
     recallCeiling: { relevant, retrieved, missed: relevant - retrieved, share: relevant ? retrieved / relevant : 0 },

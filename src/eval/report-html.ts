@@ -53,7 +53,7 @@ ${series(non, '#ef6c00', 0)}${series(rel, '#1565c0', bw / 2)}
 
 export function renderReportHtml(r: PipelineReport, title = 'crossrank eval-pipeline'): string {
   const recall = `recall.${r.topK}`;
-  const lat = r.reranked.latencyMs;
+  const fmt = (l: { p50: number; p95: number } | null) => (l ? `${l.p50.toFixed(1)} / ${l.p95.toFixed(1)}` : '');
   const row = (name: string, m: Record<string, number>, latency: string) =>
     `<tr><th>${name}</th><td>${f4(m['ndcg_cut.10'])}</td><td>${f4(m['mrr.10'])}</td><td>${f4(m[recall])}</td><td>${latency}</td></tr>`;
   const c = r.ndcg10;
@@ -67,8 +67,8 @@ th:first-child{text-align:left}h2{margin-top:2rem;font-size:1.1rem}.note{color:#
 <h1>${escapeHtml(title)}</h1>
 <p class="note">${r.queries} queries, top-${r.topK} candidates reranked, relevance level ${r.relevanceLevel}.</p>
 <table><thead><tr><th>stage</th><th>nDCG@10</th><th>MRR@10</th><th>Recall@${r.topK}</th><th>latency p50 / p95 ms</th></tr></thead><tbody>
-${row('stage 1', r.stage1.metrics, '')}
-${row('reranked', r.reranked.metrics, lat ? `${lat.p50.toFixed(1)} / ${lat.p95.toFixed(1)}` : '')}
+${row('stage 1', r.stage1.metrics, fmt(r.stage1.latencyMs))}
+${row('reranked', r.reranked.metrics, fmt(r.reranked.latencyMs))}
 </tbody></table>
 <h2>Is the reranker helping?</h2>
 <p>nDCG@10 per query: <b>${c.wins}</b> wins, <b>${c.losses}</b> losses, <b>${c.ties}</b> ties. Mean difference ${f4(c.meanDifference)}, 95% paired bootstrap interval ${f4(c.ci95[0])} .. ${f4(c.ci95[1])}${c.ci95[0] > 0 ? ' (an improvement)' : c.ci95[1] < 0 ? ' (a regression)' : ' (not distinguishable from no change)'}.</p>

@@ -5,6 +5,7 @@ import { CrossEncoder } from '../../cross-encoder.js';
 import { documentText, readCorpus } from '../../eval/corpus.js';
 import { formatExamples, mineNegatives } from '../../eval/mine-negatives.js';
 import { readQrels, readQueries, readRun } from '../../eval/trec-files.js';
+import { bm25FirstStage } from '../../retrieval/first-stage.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { integer, number } from '../options.js';
 import { progressLine } from '../progress.js';
@@ -13,7 +14,8 @@ interface MineCliOptions {
   queries: string;
   qrels: string;
   corpus: string;
-  run: string;
+  run?: string;
+  retriever: string;
   out: string;
   topK: number;
   skip: number;
@@ -32,7 +34,8 @@ export function registerMineNegatives(program: Command): void {
     .requiredOption('--queries <file>', 'queries.tsv (qid<TAB>text)')
     .requiredOption('--qrels <file>', 'TREC qrels')
     .requiredOption('--corpus <file>', 'JSONL documents {"id", "text"} (BEIR corpus.jsonl works)')
-    .requiredOption('--run <file>', 'first-stage TREC run')
+    .option('--run <file>', 'first-stage TREC run; without it, --retriever runs over the corpus')
+    .option('--retriever <name>', 'first stage when no --run is given: bm25', 'bm25')
     .requiredOption('--out <file>', 'output JSONL')
     .option('--top-k <n>', 'candidates per query', integer('--top-k', 1), 50)
     .option('--skip <n>', 'skip the first N candidates (likely unjudged positives)', integer('--skip', 0), 0)
@@ -46,10 +49,13 @@ export function registerMineNegatives(program: Command): void {
       if (o.format !== 'triplets' && o.format !== 'list') throw new InvalidArgumentError(`--format must be triplets or list, got ${o.format}`);
       const corpus = await readCorpus(o.corpus);
       const texts = new Map([...corpus].map(([id, d]) => [id, documentText(d)]));
+      const queries = readQueries(o.queries);
+      if (!o.run && o.retriever !== 'bm25') throw new InvalidArgumentError(`unknown retriever ${o.retriever}; use bm25 or pass --run`);
+      const run = o.run ? readRun(o.run) : bm25FirstStage(texts, queries, o.skip + o.topK).run;
       const reranker = o.reranker ? await CrossEncoder.load(o.reranker) : undefined;
       const progress = progressLine('mine-negatives');
       try {
-        const examples = await mineNegatives(readQueries(o.queries), readQrels(o.qrels), readRun(o.run), texts, {
+        const examples = await mineNegatives(queries, readQrels(o.qrels), run, texts, {
           topK: o.topK,
           skipTop: o.skip,
           negativesPerPositive: o.negatives,
