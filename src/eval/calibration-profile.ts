@@ -37,7 +37,15 @@ export const isHeldOut = (qid: string, fraction: number) => hashString(qid) / 2 
 export function fitProfile(
   run: Run,
   qrels: Qrels,
-  options: { method: CalibrationMethod; relevanceLevel?: number; holdout?: number; model?: CalibrationProfile['model'] },
+  options: {
+    method: CalibrationMethod;
+    relevanceLevel?: number;
+    holdout?: number;
+    model?: CalibrationProfile['model'];
+    /** Target precisions and recalls to find thresholds for (default 0.5, 0.8, 0.9 each). */
+    targetPrecision?: number[];
+    targetRecall?: number[];
+  },
 ): CalibrationProfile {
   const level = options.relevanceLevel ?? 1;
   const holdout = options.holdout ?? 0.3;
@@ -51,9 +59,14 @@ export function fitProfile(
   const after = Float64Array.from(evalSet.scores, (s) => calibrate(calibrator, s));
   const heldOutQueries = queries.filter((q) => isHeldOut(q, holdout)).length;
   const thresholds: Record<string, number | null> = {};
-  for (const target of [0.5, 0.8, 0.9]) {
-    thresholds[`precision>=${target}`] = thresholdFor(after, evalSet.labels, target, 'precision');
-    thresholds[`recall>=${target}`] = thresholdFor(after, evalSet.labels, target, 'recall');
+  for (const [kind, targets] of [
+    ['precision', options.targetPrecision ?? [0.5, 0.8, 0.9]],
+    ['recall', options.targetRecall ?? [0.5, 0.8, 0.9]],
+  ] as const) {
+    for (const target of targets) {
+      if (!(target > 0 && target <= 1)) throw new InvalidArgumentError(`target ${kind} must be in (0, 1], got ${target}`);
+      thresholds[`${kind}>=${target}`] = thresholdFor(after, evalSet.labels, target, kind);
+    }
   }
   return {
     crossrankCalibration: 1,

@@ -104,6 +104,9 @@ describe('calibration on TREC DL 2019 BM25, split by query', () => {
       const fit = runCli(['calibrate', '--qrels', join(trec, 'qrels.txt'), '--run', join(trec, 'runs', 'bm25.trec'), '--method', 'platt', '--out', profile]);
       expect(fit.status, fit.stderr).toBe(0);
       expect(fit.stdout).toMatch(/ECE\s+0\.\d{4} -> 0\.\d{4}/);
+      expect(fit.stdout).toMatch(/threshold for precision>=0.9: (0\.\d{4}|not reachable)/);
+      const targeted = fitProfile(run, qrels, { method: 'isotonic', targetPrecision: [0.7], targetRecall: [0.3] });
+      expect(Object.keys(targeted.thresholds)).toEqual(['precision>=0.7', 'recall>=0.3']);
       const out = join(dir.path, 'calibrated.trec');
       const apply = runCli(['calibrate', '--apply', profile, '--run', join(trec, 'runs', 'bm25.trec'), '--out', out]);
       expect(apply.status, apply.stderr).toBe(0);

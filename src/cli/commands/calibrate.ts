@@ -17,7 +17,16 @@ interface CalibrateOptions {
   apply?: string;
   model?: string;
   json?: boolean;
+  targetPrecision?: number[];
+  targetRecall?: number[];
 }
+
+const fractions = (name: string) => (value: string): number[] =>
+  value.split(',').map((v) => {
+    const n = Number(v);
+    if (!(n > 0 && n <= 1)) throw new InvalidArgumentError(`${name} takes fractions in (0, 1], got ${JSON.stringify(v)}`);
+    return n;
+  });
 
 export function registerCalibrate(program: Command): void {
   program
@@ -30,6 +39,8 @@ export function registerCalibrate(program: Command): void {
     .option('--rel-level <n>', 'grade at or above which a document counts as relevant', '1')
     .option('--holdout <fraction>', 'share of queries held out to measure ECE and Brier', number('--holdout'), 0.3)
     .option('--model <id>', 'model id the scores come from (stored in the profile)')
+    .option('--target-precision <list>', 'thresholds reaching these precisions, e.g. 0.9,0.95', fractions('--target-precision'))
+    .option('--target-recall <list>', 'thresholds reaching these recalls', fractions('--target-recall'))
     .option('--apply <profile>', 'apply this profile to --run instead of fitting')
     .option('--json', 'print the fit summary as JSON')
     .action((o: CalibrateOptions) => {
@@ -46,6 +57,8 @@ export function registerCalibrate(program: Command): void {
         relevanceLevel: Number(o.relLevel),
         holdout: o.holdout,
         model: o.model ? { id: o.model } : null,
+        targetPrecision: o.targetPrecision,
+        targetRecall: o.targetRecall,
       });
       saveProfile(o.out, profile);
       const h = profile.heldOut;
@@ -54,6 +67,11 @@ export function registerCalibrate(program: Command): void {
         console.log(`${profile.calibrator.method}: fitted on ${profile.fit.queries} queries (${profile.fit.pairs} pairs), held out ${h.queries} (${h.pairs} pairs)`);
         console.log(`ECE   ${h.eceBefore.toFixed(4)} -> ${h.eceAfter.toFixed(4)}`);
         console.log(`Brier ${h.brierBefore.toFixed(4)} -> ${h.brierAfter.toFixed(4)}`);
+      }
+      if (!o.json) {
+        for (const [target, threshold] of Object.entries(profile.thresholds)) {
+          console.log(`threshold for ${target}: ${threshold === null ? 'not reachable' : threshold.toFixed(4)}`);
+        }
       }
     });
 }
