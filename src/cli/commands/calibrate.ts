@@ -5,6 +5,7 @@ import { calibrationMethods, type CalibrationMethod } from '../../eval/calibrati
 import { applyProfile, fitProfile, loadProfile, saveProfile } from '../../eval/calibration-profile.js';
 import { formatRun, readQrels, readRun } from '../../eval/trec-files.js';
 import { InvalidArgumentError } from '../../errors.js';
+import { parseActivation } from '../../model/head.js';
 import { number } from '../options.js';
 
 interface CalibrateOptions {
@@ -16,6 +17,8 @@ interface CalibrateOptions {
   holdout: number;
   apply?: string;
   model?: string;
+  modelRevision?: string;
+  activation?: string;
   json?: boolean;
   targetPrecision?: number[];
   targetRecall?: number[];
@@ -39,6 +42,8 @@ export function registerCalibrate(program: Command): void {
     .option('--rel-level <n>', 'grade at or above which a document counts as relevant', '1')
     .option('--holdout <fraction>', 'share of queries held out to measure ECE and Brier', number('--holdout'), 0.3)
     .option('--model <id>', 'model id the scores come from (stored in the profile)')
+    .option('--model-revision <rev>', 'its revision (stored in the profile)')
+    .option('--activation <name>', 'the head activation that produced the scores: none, sigmoid or softmax')
     .option('--target-precision <list>', 'thresholds reaching these precisions, e.g. 0.9,0.95', fractions('--target-precision'))
     .option('--target-recall <list>', 'thresholds reaching these recalls', fractions('--target-recall'))
     .option('--apply <profile>', 'apply this profile to --run instead of fitting')
@@ -56,7 +61,7 @@ export function registerCalibrate(program: Command): void {
         method: o.method as CalibrationMethod,
         relevanceLevel: Number(o.relLevel),
         holdout: o.holdout,
-        model: o.model ? { id: o.model } : null,
+        model: o.model ? { id: o.model, revision: o.modelRevision, activation: parseActivation(o.activation) } : null,
         targetPrecision: o.targetPrecision,
         targetRecall: o.targetRecall,
       });
