@@ -15,7 +15,7 @@ import { checkQuery, documentTexts, type DocumentInput } from './documents.js';
 import { calibrate } from './eval/calibration.js';
 import { loadProfile, type CalibrationProfile } from './eval/calibration-profile.js';
 import { headSpec, parseActivation, resolveHead, type Activation, type Head } from './model/head.js';
-import { readModelConfig, tokenizerMaxLength, type ModelConfig } from './model/model-config.js';
+import { modelMaxLength, readModelConfig, type ModelConfig } from './model/model-config.js';
 import { onnxModelPath } from './model/model-files.js';
 import { resolveModel, type ResolveOptions } from './hub/resolve.js';
 import { applyScoreHead } from './score-head.js';
@@ -142,7 +142,7 @@ export class CrossEncoder {
     const resolved = await resolveModel(idOrDir, { ...options, files: backendName === 'onnx' ? 'onnx' : 'safetensors' });
     const config = readModelConfig(resolved.dir);
     const head = resolveHead(config, activation);
-    const limit = Math.min(config.maxPositions, tokenizerMaxLength(resolved.dir) ?? Infinity);
+    const limit = modelMaxLength(resolved.dir, config);
     const maxLength = Math.min(requestedMax ?? limit, config.maxPositions);
     const tokenizer = createPairTokenizer(readTokenizerSpec(resolved.dir));
 

@@ -47,8 +47,13 @@ export function readModelConfig(dir: string): ModelConfig {
   return { architecture, modelType, numLabels, maxPositions, padTokenId, storedActivation, raw };
 }
 
+/** The longest pair a model takes: its position table, or the tokenizer's limit when lower. */
+export function modelMaxLength(dir: string, config: ModelConfig): number {
+  return Math.min(config.maxPositions, tokenizerMaxLength(dir) ?? Infinity);
+}
+
 /** The tokenizer's model_max_length when it is a real limit (transformers writes 1e30 for "none"). */
-export function tokenizerMaxLength(dir: string): number | undefined {
+function tokenizerMaxLength(dir: string): number | undefined {
   const path = join(dir, 'tokenizer_config.json');
   if (!existsSync(path)) return undefined;
   try {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 
 import { InvalidArgumentError } from '../../errors.js';
-import { readModelConfig, tokenizerMaxLength } from '../../model/model-config.js';
+import { modelMaxLength, readModelConfig } from '../../model/model-config.js';
 import { resolveModel } from '../../hub/resolve.js';
 import { createPairTokenizer, parseTruncation } from '../../tokenizer/pair-tokenizer.js';
 import { readTokenizerSpec } from '../../tokenizer/tokenizer-spec.js';
@@ -26,8 +26,7 @@ export function registerTokenize(program: Command): void {
         return [p.query, p.document] as const;
       });
       const { dir } = await resolveModel(o.model);
-      const config = readModelConfig(dir);
-      const maxLength = o.maxLength ?? Math.min(config.maxPositions, tokenizerMaxLength(dir) ?? Infinity);
+      const maxLength = o.maxLength ?? modelMaxLength(dir, readModelConfig(dir));
       const tokenizer = createPairTokenizer(readTokenizerSpec(dir));
       const index = Int32Array.from(pairs.keys());
       const enc = await tokenizer.encodePairs(pairs.map((p) => p[0]), pairs.map((p) => p[1]), index, index, { maxLength, truncation });
