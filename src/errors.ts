@@ -12,6 +12,7 @@ export type CrossrankErrorCode =
   | 'CROSSRANK_OUT_OF_MEMORY'
   | 'CROSSRANK_CUDA_ERROR'
   | 'CROSSRANK_NATIVE_LOAD'
+  | 'CROSSRANK_INDEX_LOAD'
   | 'CROSSRANK_INTERNAL';
 
 export class CrossrankError extends Error {
@@ -66,7 +67,15 @@ export class NativeLoadError extends CrossrankError {
   }
 }
 
+/** A saved index (BM25, HNSW, document store) that is missing, corrupt or from another version. */
+export class IndexLoadError extends CrossrankError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CROSSRANK_INDEX_LOAD', message, options);
+  }
+}
+
 /** A bug in crossrank: please report it. */
+
 export class InternalError extends CrossrankError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('CROSSRANK_INTERNAL', message, options);
@@ -80,6 +89,7 @@ const byCode: Record<CrossrankErrorCode, new (message: string) => CrossrankError
   CROSSRANK_OUT_OF_MEMORY: OutOfMemoryError,
   CROSSRANK_CUDA_ERROR: CudaError,
   CROSSRANK_NATIVE_LOAD: NativeLoadError,
+  CROSSRANK_INDEX_LOAD: IndexLoadError,
   CROSSRANK_INTERNAL: InternalError,
 };
 

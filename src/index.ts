@@ -9,6 +9,7 @@ export {
   isCrossrankError,
   ModelLoadError,
   NativeLoadError,
+  IndexLoadError,
   OutOfMemoryError,
   type CrossrankErrorCode,
 } from './errors.js';

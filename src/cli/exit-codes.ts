@@ -8,5 +8,6 @@ export const exitCodes: Record<CrossrankErrorCode, number> = {
   CROSSRANK_OUT_OF_MEMORY: 5,
   CROSSRANK_NATIVE_LOAD: 6,
   CROSSRANK_CUDA_ERROR: 7,
+  CROSSRANK_INDEX_LOAD: 8,
   CROSSRANK_INTERNAL: 1,
 };

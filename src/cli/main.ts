@@ -9,6 +9,7 @@ import { registerCalibrate } from './commands/calibrate.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerEval } from './commands/eval.js';
 import { registerEvalPipeline } from './commands/eval-pipeline.js';
+import { registerFuse } from './commands/fuse.js';
 import { registerMakeModel } from './commands/make-model.js';
 import { registerMineNegatives } from './commands/mine-negatives.js';
 import { registerRerank } from './commands/rerank.js';
@@ -30,6 +31,7 @@ registerEval(program);
 registerEvalPipeline(program);
 registerCalibrate(program);
 registerMineNegatives(program);
+registerFuse(program);
 
 try {
   await program.parseAsync(process.argv);

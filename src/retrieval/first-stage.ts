@@ -19,13 +19,13 @@ export function bm25FirstStage(
 ): FirstStage {
   const start = performance.now();
   const index = new Bm25Index(options);
-  for (const [id, text] of corpus) index.add(id, text);
+  for (const [id, text] of corpus) index.addText(id, text);
   const indexMs = performance.now() - start;
   const run: Run = new Map();
   const latenciesMs: number[] = [];
   for (const [qid, query] of queries) {
     const t = performance.now();
-    run.set(qid, index.retrieve(query, k).map((r) => ({ docid: r.id, score: r.score })));
+    run.set(qid, index.retrieveSync(query, k).map((r) => ({ docid: r.id, score: r.score })));
     latenciesMs.push(performance.now() - t);
   }
   return { run, latenciesMs, indexMs };
