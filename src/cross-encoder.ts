@@ -67,6 +67,21 @@ export interface RankResult<D = DocumentInput> {
   document?: D;
 }
 
+/** Scores with, per document, whether its pair was cut to fit maxLength. */
+export interface DetailedScores {
+  scores: Float32Array;
+  truncated: Uint8Array;
+}
+
+export interface CrossEncoderStats {
+  /** Scoring calls (score, scorePairs, rank, ...). */
+  requests: number;
+  /** Backend batches run; fewer than requests when concurrent calls were merged. */
+  batches: number;
+  /** Pairs scored. */
+  rows: number;
+}
+
 export interface CrossEncoderInfo {
   model: string;
   dir: string;
@@ -99,6 +114,7 @@ export class CrossEncoder {
   readonly #truncation: TruncationStrategy;
   readonly #calibration: CalibrationProfile | undefined;
   #disposed = false;
+  #requests = 0;
   readonly #inFlight = new Set<Promise<unknown>>();
 
   private constructor(
@@ -180,9 +196,25 @@ export class CrossEncoder {
 
   /** One score per document for the query, in document order. */
   async score(query: string, docs: readonly DocumentInput[]): Promise<Float32Array> {
+    return (await this.scoreDetailed(query, docs)).scores;
+  }
+
+  /** Scores, and which documents were truncated to fit the model's length. */
+  async scoreDetailed(query: string, docs: readonly DocumentInput[]): Promise<DetailedScores> {
     const texts = documentTexts(docs);
     checkQuery(query);
     return this.#track(this.#scoreTexts([query], texts, new Int32Array(texts.length), Int32Array.from(texts.keys())));
+  }
+
+  /** Tokens each text takes as a document (special tokens excluded); cached like scoring. */
+  async countTokens(texts: readonly string[]): Promise<Int32Array> {
+    if (this.#disposed) throw new InvalidArgumentError('this CrossEncoder has been disposed');
+    return this.#tokenizer.countTokens(documentTexts(texts));
+  }
+
+  /** Calls, backend batches and pairs so far (shows how much concurrent calls were merged). */
+  get stats(): CrossEncoderStats {
+    return { requests: this.#requests, batches: this.#scheduler.stats.batches, rows: this.#scheduler.stats.rows };
   }
 
   /** One score per (query, document) pair. */
@@ -200,7 +232,7 @@ export class CrossEncoder {
       docs.push(pair[1]);
     });
     const texts = documentTexts(docs, 'pair documents');
-    return this.#track(this.#scoreTexts(queries, texts, pairQuery, Int32Array.from(texts.keys())));
+    return (await this.#track(this.#scoreTexts(queries, texts, pairQuery, Int32Array.from(texts.keys())))).scores;
   }
 
   /** Documents sorted by score, best first (ties keep input order). */
@@ -233,28 +265,26 @@ export class CrossEncoder {
     return promise;
   }
 
-  async #scoreTexts(queries: string[], docs: string[], pairQuery: Int32Array, pairDoc: Int32Array): Promise<Float32Array> {
+  async #scoreTexts(queries: string[], docs: string[], pairQuery: Int32Array, pairDoc: Int32Array): Promise<DetailedScores> {
     if (this.#disposed) throw new InvalidArgumentError('this CrossEncoder has been disposed');
+    this.#requests++;
     const rows = pairQuery.length;
     const labels = this.#backend.numLabels;
     const logits = new Float32Array(rows * labels);
+    const truncated = new Uint8Array(rows);
     // Chunks bound the synchronous work between awaits (pair assembly, batch planning),
     // so a call with many thousands of pairs never holds the event loop for long.
     for (let start = 0; start < rows; start += PAIRS_PER_CHUNK) {
       const end = Math.min(rows, start + PAIRS_PER_CHUNK);
-      const chunk = await this.#logits(queries, docs, pairQuery.subarray(start, end), pairDoc.subarray(start, end));
-      logits.set(chunk, start * labels);
+      const pairs = await this.#tokenizer.encodePairs(queries, docs, pairQuery.subarray(start, end), pairDoc.subarray(start, end), {
+        maxLength: this.info.maxLength,
+        truncation: this.#truncation,
+      });
+      truncated.set(pairs.truncated, start);
+      logits.set(await this.#scheduler.submit(pairs), start * labels);
     }
     const scores = await applyScoreHead(logits, headSpec(this.info.head));
     if (this.#calibration) for (let i = 0; i < scores.length; i++) scores[i] = calibrate(this.#calibration.calibrator, scores[i]);
-    return scores;
-  }
-
-  async #logits(queries: string[], docs: string[], pairQuery: Int32Array, pairDoc: Int32Array): Promise<Float32Array> {
-    const pairs = await this.#tokenizer.encodePairs(queries, docs, pairQuery, pairDoc, {
-      maxLength: this.info.maxLength,
-      truncation: this.#truncation,
-    });
-    return this.#scheduler.submit(pairs);
+    return { scores, truncated };
   }
 }

@@ -8,6 +8,8 @@ import { InvalidArgumentError } from '../errors.js';
 export interface ScoredId {
   id: string;
   score: number;
+  /** Retrievers that hold the documents themselves (e.g. PostgreSQL) may return them. */
+  document?: { id: string; text: string; title?: string; metadata?: Record<string, unknown> };
 }
 
 export interface RetrieveOptions {

@@ -42,6 +42,8 @@ export interface PairTokenizer {
     pairDoc: Int32Array,
     options: PairEncodeOptions,
   ): Promise<PairEncodings>;
+  /** How many tokens each text takes on its own, special tokens excluded. */
+  countTokens(texts: string[]): Promise<Int32Array>;
 }
 
 export const truncationStrategies: TruncationStrategy[] = ['longest_first', 'only_second'];
@@ -86,6 +88,10 @@ export class NativeWordPieceTokenizer implements PairTokenizer {
     return out as Int32Array[];
   }
 
+  async countTokens(texts: string[]): Promise<Int32Array> {
+    return Int32Array.from(await this.#docTokens(texts), (ids) => ids.length);
+  }
+
   async encodePairs(
     queries: string[],
     docs: string[],
@@ -115,6 +121,7 @@ interface HfEncoding {
 interface HfTokenizer {
   encode(a: string, b?: string | null): Promise<HfEncoding>;
   setTruncation(maxLength: number, options?: { strategy?: string }): void;
+  disableTruncation(): void;
   disablePadding(): void;
 }
 
@@ -122,6 +129,7 @@ export class HfPairTokenizer implements PairTokenizer {
   readonly kind = 'hf-tokenizers' as const;
   readonly padId: number;
   readonly #tokenizer: HfTokenizer;
+  #specials: number | undefined;
 
   constructor(spec: HfTokenizerSpec) {
     const require = createRequire(import.meta.url);
@@ -152,6 +160,15 @@ export class HfPairTokenizer implements PairTokenizer {
     }
     const a = concat(ids);
     return { ids: a.ids, typeIds: concat(typeIds).ids, offsets: a.offsets, truncated };
+  }
+
+  async countTokens(texts: string[]): Promise<Int32Array> {
+    this.#tokenizer.disableTruncation();
+    // The special tokens the post-processor adds around a single text, counted once.
+    this.#specials ??= (await this.#tokenizer.encode('')).getIds().length;
+    const out = new Int32Array(texts.length);
+    for (let i = 0; i < texts.length; i++) out[i] = (await this.#tokenizer.encode(texts[i])).getIds().length - this.#specials;
+    return out;
   }
 }
 
