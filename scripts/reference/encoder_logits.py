@@ -1,15 +1,18 @@
 #!/usr/bin/python3
-"""Independent reference for synthetic (and real) encoder cross-encoders.
+"""Independent reference for synthetic (and real) encoder cross-encoders and bi-encoders.
 
 Reads config.json + model.safetensors with nothing but the standard library and PyTorch,
 runs a plain PyTorch forward pass of BertForSequenceClassification or
-XLMRobertaForSequenceClassification, and prints the logits as JSON. It also checks the
-model's ONNX graph with onnx.checker (full_check, with shape inference).
+XLMRobertaForSequenceClassification, and prints the logits as JSON. For a bare BertModel /
+XLMRobertaModel (a sentence-transformers bi-encoder) it prints the pooled, normalised
+embeddings instead (pooling from 1_Pooling/config.json: mean over real tokens or [CLS]).
+It also checks the model's ONNX graph with onnx.checker (full_check, with shape inference).
 
     encoder_logits.py <model_dir>  < batch.json  > logits.json
 
 batch.json: {"input_ids": [[...], ...], "attention_mask": [[...], ...], "token_type_ids": [[...], ...]}
-(token_type_ids optional). Output: {"logits": [[...], ...], "onnx_check": "ok" | "<error>"}.
+(token_type_ids optional). Output: {"logits": [[...], ...], "onnx_check": "ok" | "<error>"}, or
+{"embeddings": [[...], ...], ...} for a bi-encoder.
 Used by the test suite (test/native/make-model-parity.test.ts); needs Debian's python3-torch
 and python3-onnx.
 """
@@ -43,7 +46,9 @@ def read_safetensors(path):
 
 def forward(config, w, input_ids, attention_mask, token_type_ids):
     arch = config["architectures"][0]
-    p = "bert" if arch.startswith("Bert") else "roberta"
+    bare = arch in ("BertModel", "XLMRobertaModel", "RobertaModel")
+    bert = arch.startswith("Bert")
+    p = "" if bare else ("bert." if bert else "roberta.")
     H = config["hidden_size"]
     heads = config["num_attention_heads"]
     d = H // heads
@@ -56,7 +61,7 @@ def forward(config, w, input_ids, attention_mask, token_type_ids):
     def layer_norm(x, name):
         return F.layer_norm(x, (H,), w[name + ".weight"], w[name + ".bias"], eps)
 
-    if p == "bert":
+    if bert:
         position_ids = torch.arange(S).unsqueeze(0).expand(B, S)
     else:
         pad = config["pad_token_id"]
@@ -64,14 +69,14 @@ def forward(config, w, input_ids, attention_mask, token_type_ids):
         position_ids = torch.cumsum(not_pad, dim=1) * not_pad + pad
         token_type_ids = torch.zeros_like(input_ids)
     x = (
-        w[p + ".embeddings.word_embeddings.weight"][input_ids]
-        + w[p + ".embeddings.position_embeddings.weight"][position_ids]
-        + w[p + ".embeddings.token_type_embeddings.weight"][token_type_ids]
+        w[p + "embeddings.word_embeddings.weight"][input_ids]
+        + w[p + "embeddings.position_embeddings.weight"][position_ids]
+        + w[p + "embeddings.token_type_embeddings.weight"][token_type_ids]
     )
-    x = layer_norm(x, p + ".embeddings.LayerNorm")
+    x = layer_norm(x, p + "embeddings.LayerNorm")
     masked = attention_mask[:, None, None, :] == 0
     for l in range(config["num_hidden_layers"]):
-        L = f"{p}.encoder.layer.{l}"
+        L = f"{p}encoder.layer.{l}"
         q = linear(x, L + ".attention.self.query").view(B, S, heads, d).transpose(1, 2)
         k = linear(x, L + ".attention.self.key").view(B, S, heads, d).transpose(1, 2)
         v = linear(x, L + ".attention.self.value").view(B, S, heads, d).transpose(1, 2)
@@ -81,10 +86,27 @@ def forward(config, w, input_ids, attention_mask, token_type_ids):
         x = layer_norm(linear(ctx, L + ".attention.output.dense") + x, L + ".attention.output.LayerNorm")
         up = F.gelu(linear(x, L + ".intermediate.dense"))  # exact (erf) GELU
         x = layer_norm(linear(up, L + ".output.dense") + x, L + ".output.LayerNorm")
+    if bare:
+        return x
     first = x[:, 0]
-    if p == "bert":
+    if bert:
         return linear(torch.tanh(linear(first, "bert.pooler.dense")), "classifier")
     return linear(torch.tanh(linear(first, "classifier.dense")), "classifier.out_proj")
+
+
+def pool(model_dir, hidden, attention_mask):
+    """sentence-transformers' Pooling + Normalize, in float64."""
+    try:
+        with open(model_dir + "/1_Pooling/config.json") as f:
+            cls = json.load(f).get("pooling_mode_cls_token", False)
+    except FileNotFoundError:
+        cls = False
+    if cls:
+        v = hidden[:, 0]
+    else:
+        m = attention_mask[:, :, None].to(hidden.dtype)
+        v = (hidden * m).sum(1) / m.sum(1)
+    return F.normalize(v, dim=-1)
 
 
 def onnx_check(model_dir):
@@ -107,8 +129,11 @@ def main():
     attention_mask = torch.tensor(batch["attention_mask"], dtype=torch.long)
     token_type_ids = torch.tensor(batch.get("token_type_ids") or [[0] * input_ids.shape[1]] * input_ids.shape[0])
     with torch.no_grad():
-        logits = forward(config, weights, input_ids, attention_mask, token_type_ids)
-    json.dump({"logits": logits.tolist(), "onnx_check": onnx_check(model_dir)}, sys.stdout)
+        out = forward(config, weights, input_ids, attention_mask, token_type_ids)
+    if out.dim() == 3:
+        json.dump({"embeddings": pool(model_dir, out, attention_mask).tolist(), "onnx_check": onnx_check(model_dir)}, sys.stdout)
+    else:
+        json.dump({"logits": out.tolist(), "onnx_check": onnx_check(model_dir)}, sys.stdout)
 
 
 if __name__ == "__main__":

@@ -24,13 +24,17 @@ export interface EncoderDims extends EncoderShape {
   vocabSize: number;
 }
 
-/** `bert` or `roberta`: the prefix transformers gives the encoder's parameters. */
-export function encoderPrefix(architecture: EncoderShape['architecture']): string {
-  return architecture === 'bert' ? 'bert' : 'roberta';
+/**
+ * The prefix transformers gives the encoder's parameters: `bert.` or `roberta.` inside a
+ * sequence classifier; none in a bare BertModel / XLMRobertaModel (sentence-transformers).
+ */
+export function encoderPrefix(dims: Pick<EncoderShape, 'architecture' | 'task'>): string {
+  if (dims.task === 'embed') return '';
+  return dims.architecture === 'bert' ? 'bert.' : 'roberta.';
 }
 
 export function encoderParameters(d: EncoderDims): ParameterSpec[] {
-  const p = encoderPrefix(d.architecture);
+  const p = encoderPrefix(d);
   const H = d.hiddenSize;
   const out: ParameterSpec[] = [];
   const linear = (name: string, outDim: number, inDim: number) => {
@@ -42,12 +46,12 @@ export function encoderParameters(d: EncoderDims): ParameterSpec[] {
     out.push({ name: `${name}.bias`, shape: [H], init: 'ln-bias' });
   };
 
-  out.push({ name: `${p}.embeddings.word_embeddings.weight`, shape: [d.vocabSize, H], init: 'embedding' });
-  out.push({ name: `${p}.embeddings.position_embeddings.weight`, shape: [d.maxPositions, H], init: 'embedding' });
-  out.push({ name: `${p}.embeddings.token_type_embeddings.weight`, shape: [d.typeVocabSize, H], init: 'embedding' });
-  layerNorm(`${p}.embeddings.LayerNorm`);
+  out.push({ name: `${p}embeddings.word_embeddings.weight`, shape: [d.vocabSize, H], init: 'embedding' });
+  out.push({ name: `${p}embeddings.position_embeddings.weight`, shape: [d.maxPositions, H], init: 'embedding' });
+  out.push({ name: `${p}embeddings.token_type_embeddings.weight`, shape: [d.typeVocabSize, H], init: 'embedding' });
+  layerNorm(`${p}embeddings.LayerNorm`);
   for (let l = 0; l < d.numLayers; l++) {
-    const layer = `${p}.encoder.layer.${l}`;
+    const layer = `${p}encoder.layer.${l}`;
     linear(`${layer}.attention.self.query`, H, H);
     linear(`${layer}.attention.self.key`, H, H);
     linear(`${layer}.attention.self.value`, H, H);
@@ -57,8 +61,12 @@ export function encoderParameters(d: EncoderDims): ParameterSpec[] {
     linear(`${layer}.output.dense`, H, d.intermediateSize);
     layerNorm(`${layer}.output.LayerNorm`);
   }
-  if (d.architecture === 'bert') {
-    linear(`${p}.pooler.dense`, H, H);
+  if (d.task === 'embed') {
+    // A bare model still saves its pooler (BertModel(add_pooling_layer=True)); pooling itself
+    // is sentence-transformers' job.
+    linear(`${p}pooler.dense`, H, H);
+  } else if (d.architecture === 'bert') {
+    linear(`${p}pooler.dense`, H, H);
     linear('classifier', d.numLabels, H);
   } else {
     // RobertaClassificationHead: dense + tanh on the first token, then out_proj.

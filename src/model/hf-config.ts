@@ -38,11 +38,18 @@ export function encoderConfig(
     use_cache: true,
     vocab_size: dims.vocabSize,
   };
+  const embed = dims.task === 'embed';
   const specific =
     dims.architecture === 'bert'
-      ? { architectures: ['BertForSequenceClassification'], model_type: 'bert' }
-      : { architectures: ['XLMRobertaForSequenceClassification'], model_type: 'xlm-roberta', bos_token_id: 0, eos_token_id: 2 };
+      ? { architectures: [embed ? 'BertModel' : 'BertForSequenceClassification'], model_type: 'bert' }
+      : { architectures: [embed ? 'XLMRobertaModel' : 'XLMRobertaForSequenceClassification'], model_type: 'xlm-roberta', bos_token_id: 0, eos_token_id: 2 };
   const config: Record<string, unknown> = { ...common, ...specific };
+  if (embed) {
+    // A bare encoder has no labels.
+    delete config.id2label;
+    delete config.label2id;
+    delete config.classifier_dropout;
+  }
   // transformers writes keys sorted (json.dumps(sort_keys=True)).
   return Object.fromEntries(Object.keys(config).sort().map((k) => [k, config[k]]));
 }

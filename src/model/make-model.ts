@@ -123,6 +123,7 @@ export function makeModel(options: MakeModelOptions): MakeModelResult {
     progress(1, 'onnx');
     const onnx = buildEncoderGraph(dims, weights, { padTokenId: facts.padTokenId, producerVersion: packageVersion });
     writeFileSync(join(temp, 'onnx', 'model.onnx'), onnx);
+    if (dims.task === 'embed') writeSentenceTransformersFiles(temp, dims);
     for (const file of TOKENIZER_FILES) {
       if (!existsSync(join(tokenizerDir, file))) continue;
       copyFileSync(join(tokenizerDir, file), join(temp, file));
@@ -143,6 +144,28 @@ export function makeModel(options: MakeModelOptions): MakeModelResult {
     rmSync(temp, { recursive: true, force: true });
     throw error;
   }
+}
+
+/** modules.json and the Pooling / Normalize modules, as sentence-transformers saves a bi-encoder. */
+function writeSentenceTransformersFiles(dir: string, dims: EncoderDims): void {
+  const json = (path: string, value: unknown) => {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), `${JSON.stringify(value, null, 2)}\n`);
+  };
+  json('modules.json', [
+    { idx: 0, name: '0', path: '', type: 'sentence_transformers.models.Transformer' },
+    { idx: 1, name: '1', path: '1_Pooling', type: 'sentence_transformers.models.Pooling' },
+    { idx: 2, name: '2', path: '2_Normalize', type: 'sentence_transformers.models.Normalize' },
+  ]);
+  json('sentence_bert_config.json', { max_seq_length: Math.min(256, dims.maxPositions), do_lower_case: false });
+  json('1_Pooling/config.json', {
+    word_embedding_dimension: dims.hiddenSize,
+    pooling_mode_cls_token: dims.pooling === 'cls',
+    pooling_mode_mean_tokens: dims.pooling !== 'cls',
+    pooling_mode_max_tokens: false,
+    pooling_mode_mean_sqrt_len_tokens: false,
+  });
+  mkdirSync(join(dir, '2_Normalize'), { recursive: true });
 }
 
 function listFiles(dir: string, prefix = ''): string[] {

@@ -20,6 +20,7 @@ export function onnxModelPath(dir: string, quantized = false): string {
 export function modelFiles(kind: 'onnx' | 'safetensors', quantized = false): { required: string[][]; optional: string[] } {
   return {
     required: [['config.json'], kind === 'onnx' ? onnxCandidates(quantized) : ['model.safetensors'], ['tokenizer.json', 'vocab.txt']],
-    optional: ['tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'],
+    // sentence-transformers' files: how a bi-encoder pools (absent from cross-encoders: skipped).
+    optional: ['tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt', 'modules.json', 'sentence_bert_config.json', '1_Pooling/config.json'],
   };
 }

@@ -5,6 +5,10 @@
 
 export type EncoderArchitecture = 'bert' | 'xlm-roberta';
 
+/** 'rerank': a sequence classifier (cross-encoder); 'embed': a bare encoder with pooling (bi-encoder). */
+export type EncoderTask = 'rerank' | 'embed';
+export type Pooling = 'mean' | 'cls';
+
 export interface EncoderShape {
   architecture: EncoderArchitecture;
   numLayers: number;
@@ -15,6 +19,10 @@ export interface EncoderShape {
   typeVocabSize: number;
   numLabels: number;
   layerNormEps: number;
+  /** Default 'rerank'. */
+  task?: EncoderTask;
+  /** For 'embed': how token vectors become one (sentence-transformers' Pooling module). */
+  pooling?: Pooling;
 }
 
 const bert = { architecture: 'bert', maxPositions: 512, typeVocabSize: 2, numLabels: 1, layerNormEps: 1e-12 } as const;
@@ -34,6 +42,12 @@ export const presets = {
   'bert-large': { ...bert, numLayers: 24, hiddenSize: 1024, numHeads: 16, intermediateSize: 4096 },
   /** The shape of BAAI/bge-reranker-base (with whatever tokenizer is given). */
   'xlmr-base': { ...xlmr, numLayers: 12, hiddenSize: 768, numHeads: 12, intermediateSize: 3072 },
+  /** A bi-encoder for tests: tiny, BertModel layout, mean pooling, normalised. */
+  'tiny-embed': { ...bert, task: 'embed', pooling: 'mean', numLayers: 2, hiddenSize: 32, numHeads: 2, intermediateSize: 64 },
+  /** The shape and layout of sentence-transformers/all-MiniLM-L6-v2 (mean pooling, normalised). */
+  'minilm-l6-embed': { ...bert, task: 'embed', pooling: 'mean', numLayers: 6, hiddenSize: 384, numHeads: 12, intermediateSize: 1536 },
+  /** The shape of BAAI/bge-small-en-v1.5 (CLS pooling, normalised). */
+  'bge-small-embed': { ...bert, task: 'embed', pooling: 'cls', numLayers: 12, hiddenSize: 384, numHeads: 12, intermediateSize: 1536 },
 } satisfies Record<string, EncoderShape>;
 
 export type PresetName = keyof typeof presets;

@@ -2,7 +2,9 @@
  * The ONNX graph of a BERT / XLM-RoBERTa sequence classifier, built node by node the way
  * an Optimum (torch.onnx) export lays it out: int64 inputs `input_ids`, `attention_mask`
  * (and `token_type_ids` for BERT) with dynamic `batch_size` x `sequence_length` axes, and
- * one output `logits` [batch_size, num_labels]. Opset 17 (LayerNormalization), erf GELU.
+ * one output `logits` [batch_size, num_labels] — or, for a bi-encoder (task 'embed'),
+ * `last_hidden_state` [batch_size, sequence_length, hidden]. Opset 17 (LayerNormalization),
+ * erf GELU.
  */
 import { encoderPrefix, type EncoderDims } from '../model/encoder-parameters.js';
 import { DataType, GraphBuilder } from './graph-builder.js';
@@ -31,7 +33,7 @@ export function buildEncoderGraph(
   options: { padTokenId: number; producerVersion: string },
 ): Uint8Array {
   const g = new GraphBuilder();
-  const p = encoderPrefix(dims.architecture);
+  const p = encoderPrefix(dims);
   const H = dims.hiddenSize;
   const headDim = H / dims.numHeads;
   const weight = (name: string) => {
@@ -51,9 +53,9 @@ export function buildEncoderGraph(
     });
 
   // ---- embeddings ------------------------------------------------------------------
-  const words = g.op('Gather', [init(`${p}.embeddings.word_embeddings.weight`, [dims.vocabSize, H]), 'input_ids']);
-  const positionTable = init(`${p}.embeddings.position_embeddings.weight`, [dims.maxPositions, H]);
-  const typeTable = init(`${p}.embeddings.token_type_embeddings.weight`, [dims.typeVocabSize, H]);
+  const words = g.op('Gather', [init(`${p}embeddings.word_embeddings.weight`, [dims.vocabSize, H]), 'input_ids']);
+  const positionTable = init(`${p}embeddings.position_embeddings.weight`, [dims.maxPositions, H]);
+  const typeTable = init(`${p}embeddings.token_type_embeddings.weight`, [dims.typeVocabSize, H]);
   let positions: string;
   let types: string;
   if (dims.architecture === 'bert') {
@@ -72,7 +74,7 @@ export function buildEncoderGraph(
     positions = g.op('Gather', [positionTable, ids]);
     types = g.op('Gather', [typeTable, g.int64Constant(0)]); // token type 0 everywhere: one row, broadcast
   }
-  let hidden = layerNorm(g.op('Add', [g.op('Add', [words, types]), positions]), `${p}.embeddings.LayerNorm`);
+  let hidden = layerNorm(g.op('Add', [g.op('Add', [words, types]), positions]), `${p}embeddings.LayerNorm`);
 
   // ---- additive attention mask: (1 - mask) * finfo.min, shape [B, 1, 1, S] ----------
   const maskFloat = g.op('Cast', [g.op('Unsqueeze', ['attention_mask', g.int64Constant([1, 2])])], {
@@ -85,7 +87,7 @@ export function buildEncoderGraph(
 
   // ---- encoder layers -----------------------------------------------------------------
   for (let l = 0; l < dims.numLayers; l++) {
-    const layer = `${p}.encoder.layer.${l}`;
+    const layer = `${p}encoder.layer.${l}`;
     const heads = (name: string, perm: number[]) =>
       g.op('Transpose', [g.op('Reshape', [linear(hidden, name, H, H), splitHeads])], { perm });
     const q = heads(`${layer}.attention.self.query`, [0, 2, 1, 3]); // [B, h, S, d]
@@ -108,10 +110,28 @@ export function buildEncoderGraph(
     hidden = layerNorm(g.op('Add', [down, hidden]), `${layer}.output.LayerNorm`);
   }
 
+  const dynamic = ['batch_size', 'sequence_length'];
+  const encode = (output: { name: string; shape: (string | number)[] }) =>
+    g.encode({
+      graphName: 'main_graph',
+      inputs: encoderInputNames(dims.architecture).map((name) => ({ name, elemType: DataType.INT64, shape: dynamic })),
+      outputs: [{ name: output.name, elemType: DataType.FLOAT, shape: output.shape }],
+      opset: ONNX_OPSET,
+      irVersion: ONNX_IR_VERSION,
+      producerName: 'crossrank',
+      producerVersion: options.producerVersion,
+    });
+
+  // A bi-encoder's export (Optimum feature-extraction) ends at the token vectors.
+  if (dims.task === 'embed') {
+    g.op('Identity', [hidden], {}, 'last_hidden_state');
+    return encode({ name: 'last_hidden_state', shape: [...dynamic, H] });
+  }
+
   // ---- head on the first token ----------------------------------------------------------
   const first = g.op('Gather', [hidden, g.int64Constant(0)], { axis: 1 }); // [B, H]
   if (dims.architecture === 'bert') {
-    const pooled = g.op('Tanh', [linear(first, `${p}.pooler.dense`, H, H)]);
+    const pooled = g.op('Tanh', [linear(first, `${p}pooler.dense`, H, H)]);
     const logits = linear(pooled, 'classifier', dims.numLabels, H);
     g.op('Identity', [logits], {}, 'logits');
   } else {
@@ -120,14 +140,5 @@ export function buildEncoderGraph(
     g.op('Identity', [logits], {}, 'logits');
   }
 
-  const dynamic = ['batch_size', 'sequence_length'];
-  return g.encode({
-    graphName: 'main_graph',
-    inputs: encoderInputNames(dims.architecture).map((name) => ({ name, elemType: DataType.INT64, shape: dynamic })),
-    outputs: [{ name: 'logits', elemType: DataType.FLOAT, shape: ['batch_size', dims.numLabels] }],
-    opset: ONNX_OPSET,
-    irVersion: ONNX_IR_VERSION,
-    producerName: 'crossrank',
-    producerVersion: options.producerVersion,
-  });
+  return encode({ name: 'logits', shape: ['batch_size', dims.numLabels] });
 }

@@ -44,6 +44,8 @@ export interface PairTokenizer {
   ): Promise<PairEncodings>;
   /** How many tokens each text takes on its own, special tokens excluded. */
   countTokens(texts: string[]): Promise<Int32Array>;
+  /** Single texts with their special tokens ([CLS] text [SEP]), cut to maxLength (for bi-encoders). */
+  encodeSingles(texts: string[], maxLength: number): Promise<PairEncodings>;
 }
 
 export const truncationStrategies: TruncationStrategy[] = ['longest_first', 'only_second'];
@@ -90,6 +92,20 @@ export class NativeWordPieceTokenizer implements PairTokenizer {
 
   async countTokens(texts: string[]): Promise<Int32Array> {
     return Int32Array.from(await this.#docTokens(texts), (ids) => ids.length);
+  }
+
+  async encodeSingles(texts: string[], maxLength: number): Promise<PairEncodings> {
+    const room = Math.max(0, maxLength - 2);
+    const tokens = await this.#docTokens(texts);
+    const lists = tokens.map((ids) => {
+      const out = new Int32Array(Math.min(ids.length, room) + 2);
+      out[0] = this.#spec.clsId;
+      out.set(ids.subarray(0, room), 1);
+      out[out.length - 1] = this.#spec.sepId;
+      return out;
+    });
+    const { ids, offsets } = concat(lists);
+    return { ids, typeIds: new Int32Array(ids.length), offsets, truncated: Uint8Array.from(tokens, (t) => (t.length > room ? 1 : 0)) };
   }
 
   async encodePairs(
@@ -157,6 +173,21 @@ export class HfPairTokenizer implements PairTokenizer {
       ids.push(Int32Array.from(e.getIds()));
       typeIds.push(Int32Array.from(e.getTypeIds()));
       truncated[p] = e.getOverflowing().length > 0 ? 1 : 0;
+    }
+    const a = concat(ids);
+    return { ids: a.ids, typeIds: concat(typeIds).ids, offsets: a.offsets, truncated };
+  }
+
+  async encodeSingles(texts: string[], maxLength: number): Promise<PairEncodings> {
+    this.#tokenizer.setTruncation(maxLength);
+    const ids: Int32Array[] = [];
+    const typeIds: Int32Array[] = [];
+    const truncated = new Uint8Array(texts.length);
+    for (let i = 0; i < texts.length; i++) {
+      const e = await this.#tokenizer.encode(texts[i]);
+      ids.push(Int32Array.from(e.getIds()));
+      typeIds.push(Int32Array.from(e.getTypeIds()));
+      truncated[i] = e.getOverflowing().length > 0 ? 1 : 0;
     }
     const a = concat(ids);
     return { ids: a.ids, typeIds: concat(typeIds).ids, offsets: a.offsets, truncated };

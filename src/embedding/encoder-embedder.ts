@@ -1,0 +1,197 @@
+/**
+ * A bi-encoder run by crossrank: a sentence-transformers model (BertModel / XLMRobertaModel
+ * with a Pooling module) from a directory or the hub. Texts are tokenized as single
+ * sequences ([CLS] text [SEP]), batched by length, run through the model's ONNX export
+ * (`last_hidden_state`) with ONNX Runtime, pooled — mean over the real tokens, or the [CLS]
+ * vector, as 1_Pooling/config.json says — and normalised to unit length.
+ *
+ *   const embedder = await EncoderEmbedder.load('sentence-transformers/all-MiniLM-L6-v2');
+ *   const [v] = await embedder.embed(['what is a cross-encoder']);
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+
+import { planBatches } from '../batching.js';
+import { InvalidArgumentError, ModelLoadError } from '../errors.js';
+import { resolveModel, type ResolveOptions } from '../hub/resolve.js';
+import { readModelConfig } from '../model/model-config.js';
+import { modelMaxLength } from '../model/model-config.js';
+import { onnxModelPath } from '../model/model-files.js';
+import type { Pooling } from '../model/presets.js';
+import { native } from '../native/load.js';
+import { createPairTokenizer, type PairTokenizer } from '../tokenizer/pair-tokenizer.js';
+import { readTokenizerSpec } from '../tokenizer/tokenizer-spec.js';
+import { normalize, type Embedder } from './embedder.js';
+
+export interface EncoderEmbedderOptions extends ResolveOptions {
+  /** Longest text in tokens, special tokens included (default: sentence_bert_config.json's max_seq_length, else the model's limit). */
+  maxLength?: number;
+  /** Override the pooling the model declares. */
+  pooling?: Pooling;
+  /** Padded tokens per ONNX Runtime batch (default 8192). */
+  batchTokens?: number;
+  /** ONNX Runtime intra-op threads (default: all cores). */
+  threads?: number;
+  quantized?: boolean;
+}
+
+type TensorConstructor = new (type: 'int64', data: BigInt64Array, dims: number[]) => unknown;
+
+interface OrtSession {
+  inputNames: readonly string[];
+  outputNames: readonly string[];
+  run(feeds: Record<string, unknown>): Promise<Record<string, { data: unknown; dims: readonly number[]; type: string }>>;
+  release(): Promise<void>;
+}
+
+/** The pooling a sentence-transformers model declares (mean when it says nothing). */
+function declaredPooling(dir: string): Pooling {
+  const path = join(dir, '1_Pooling', 'config.json');
+  if (!existsSync(path)) return 'mean';
+  let c: Record<string, unknown>;
+  try {
+    c = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new ModelLoadError(`${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (c.pooling_mode_cls_token) return 'cls';
+  if (c.pooling_mode_mean_tokens) return 'mean';
+  const other = Object.entries(c).filter(([k, v]) => k.startsWith('pooling_mode_') && v).map(([k]) => k);
+  throw new ModelLoadError(`${path} asks for ${other.join(', ') || 'no pooling'}; crossrank pools by mean or CLS token`);
+}
+
+function declaredMaxLength(dir: string): number | undefined {
+  const path = join(dir, 'sentence_bert_config.json');
+  if (!existsSync(path)) return undefined;
+  try {
+    const v = (JSON.parse(readFileSync(path, 'utf8')) as { max_seq_length?: unknown }).max_seq_length;
+    return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export class EncoderEmbedder implements Embedder {
+  readonly dimension: number;
+  readonly info: { model: string; dir: string; pooling: Pooling; maxLength: number };
+  readonly #session: OrtSession;
+  readonly #tensor: TensorConstructor;
+  readonly #tokenizer: PairTokenizer;
+  readonly #padId: number;
+  readonly #batchTokens: number;
+  #disposed = false;
+
+  private constructor(
+    info: EncoderEmbedder['info'],
+    dimension: number,
+    session: OrtSession,
+    tensor: TensorConstructor,
+    tokenizer: PairTokenizer,
+    padId: number,
+    batchTokens: number,
+  ) {
+    this.info = info;
+    this.dimension = dimension;
+    this.#session = session;
+    this.#tensor = tensor;
+    this.#tokenizer = tokenizer;
+    this.#padId = padId;
+    this.#batchTokens = batchTokens;
+  }
+
+  static async load(idOrDir: string, options: EncoderEmbedderOptions = {}): Promise<EncoderEmbedder> {
+    if (typeof idOrDir !== 'string' || idOrDir === '') throw new InvalidArgumentError('embedder model must be a hub id or a directory');
+    if (options.maxLength !== undefined && (!Number.isInteger(options.maxLength) || options.maxLength < 3)) {
+      throw new InvalidArgumentError(`maxLength must be an integer >= 3, got ${options.maxLength}`);
+    }
+    if (options.pooling !== undefined && options.pooling !== 'mean' && options.pooling !== 'cls') {
+      throw new InvalidArgumentError(`pooling must be 'mean' or 'cls', got ${JSON.stringify(options.pooling)}`);
+    }
+    const batchTokens = options.batchTokens ?? 8192;
+    if (!Number.isInteger(batchTokens) || batchTokens < 1) throw new InvalidArgumentError(`batchTokens must be a positive integer, got ${batchTokens}`);
+    const resolved = await resolveModel(idOrDir, { ...options, files: 'onnx' });
+    const config = readModelConfig(resolved.dir);
+    const hidden = config.raw.hidden_size;
+    if (typeof hidden !== 'number' || !Number.isInteger(hidden) || hidden < 1) throw new ModelLoadError(`${resolved.dir}/config.json has no valid hidden_size`);
+    const pooling = options.pooling ?? declaredPooling(resolved.dir);
+    const limit = modelMaxLength(resolved.dir, config);
+    const maxLength = Math.min(options.maxLength ?? declaredMaxLength(resolved.dir) ?? limit, limit);
+    const tokenizer = createPairTokenizer(readTokenizerSpec(resolved.dir));
+
+    const ort = (await import('onnxruntime-node')).default;
+    const path = onnxModelPath(resolved.dir, options.quantized);
+    let session: OrtSession;
+    try {
+      session = (await ort.InferenceSession.create(path, {
+        executionProviders: ['cpu'],
+        graphOptimizationLevel: 'all',
+        intraOpNumThreads: options.threads ?? availableParallelism(),
+      })) as unknown as OrtSession;
+    } catch (error) {
+      throw new ModelLoadError(`cannot load ONNX model ${path}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
+    }
+    if (!session.outputNames.includes('last_hidden_state')) {
+      await session.release();
+      throw new ModelLoadError(
+        `${path} has outputs ${session.outputNames.join(', ')}; an embedding model's export gives last_hidden_state (is this a cross-encoder?)`,
+      );
+    }
+    return new EncoderEmbedder(
+      { model: idOrDir, dir: resolved.dir, pooling, maxLength },
+      hidden,
+      session,
+      ort.Tensor as unknown as TensorConstructor,
+      tokenizer,
+      config.padTokenId,
+      batchTokens,
+    );
+  }
+
+  async embed(texts: readonly string[]): Promise<Float32Array[]> {
+    if (this.#disposed) throw new InvalidArgumentError('this EncoderEmbedder has been disposed');
+    if (!Array.isArray(texts)) throw new InvalidArgumentError('texts must be an array of strings');
+    texts.forEach((t, i) => {
+      if (typeof t !== 'string') throw new InvalidArgumentError(`texts[${i}] must be a string, got ${typeof t}`);
+    });
+    if (texts.length === 0) return [];
+    const encoded = await this.#tokenizer.encodeSingles([...texts], this.info.maxLength);
+    const lengths = Int32Array.from(texts, (_, i) => encoded.offsets[i + 1] - encoded.offsets[i]);
+    const out: Float32Array[] = new Array(texts.length);
+    for (const rows of planBatches(lengths, { batchTokens: this.#batchTokens })) {
+      const batch = native().padBatch(encoded.ids, encoded.typeIds, encoded.offsets, rows, this.#padId);
+      const dims = [rows.length, batch.seqLen];
+      const feeds: Record<string, unknown> = {};
+      for (const name of this.#session.inputNames) {
+        const data = name === 'input_ids' ? batch.inputIds : name === 'attention_mask' ? batch.attentionMask : batch.tokenTypeIds;
+        feeds[name] = new this.#tensor('int64', data, dims);
+      }
+      const result = (await this.#session.run(feeds)).last_hidden_state;
+      const H = this.dimension;
+      const hidden = result.data as Float32Array;
+      if (result.type !== 'float32' || hidden.length !== rows.length * batch.seqLen * H) {
+        throw new ModelLoadError(`last_hidden_state has type ${result.type} and shape [${result.dims}], expected float32 [${rows.length}, ${batch.seqLen}, ${H}]`);
+      }
+      rows.forEach((row, r) => {
+        const v = new Float32Array(H);
+        const base = r * batch.seqLen * H;
+        if (this.info.pooling === 'cls') {
+          v.set(hidden.subarray(base, base + H));
+        } else {
+          // Mean over the real tokens ([CLS] and [SEP] included), as sentence-transformers does.
+          const n = lengths[row];
+          for (let t = 0; t < n; t++) for (let h = 0; h < H; h++) v[h] += hidden[base + t * H + h];
+          for (let h = 0; h < H; h++) v[h] /= n;
+        }
+        out[row] = normalize(v);
+      });
+    }
+    return out;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    await this.#session.release();
+  }
+}
