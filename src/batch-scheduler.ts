@@ -4,8 +4,12 @@
  * length and cut into batches by the token budget (rows x longest), so short requests
  * arriving together share one batch instead of running one after another, and a GPU gets
  * full batches. Logits are scattered back to their requests; a failed batch rejects only
- * the requests that had rows in it.
+ * the requests that had rows in it. A request whose AbortSignal fires before its rows run
+ * is rejected with the signal's reason and its rows are dropped, so abandoned work (a search
+ * past its deadline) does not hold up the others.
  */
+import { performance } from 'node:perf_hooks';
+
 import { planBatches } from './batching.js';
 import type { Backend } from './backends/backend.js';
 import type { PairEncodings } from './tokenizer/pair-tokenizer.js';
@@ -30,19 +34,27 @@ interface QueuedRow {
   request: Request;
   row: number;
   length: number;
+  /** Its batch has run (or is running). */
+  done?: boolean;
 }
 
 export interface SchedulerStats {
   batches: number;
   rows: number;
+  /** Requests abandoned through their AbortSignal. */
+  aborted: number;
+  /** Recent backend time per token (unpadded), an exponential moving average; 0 before the first batch. */
+  msPerToken: number;
 }
 
 export class BatchScheduler {
-  readonly stats: SchedulerStats = { batches: 0, rows: 0 };
+  readonly stats: SchedulerStats = { batches: 0, rows: 0, aborted: 0, msPerToken: 0 };
   readonly #backend: Backend;
   readonly #padId: number;
   readonly #options: BatchSchedulerOptions;
   #queue: QueuedRow[] = [];
+  /** The round being run: rows taken from the queue, not all run yet. */
+  #round: QueuedRow[] = [];
   #scheduled = false;
   #running = false;
 
@@ -53,17 +65,46 @@ export class BatchScheduler {
   }
 
   /** Raw logits (rows x numLabels) for every pair of `pairs`, in order. */
-  submit(pairs: PairEncodings): Promise<Float32Array> {
+  submit(pairs: PairEncodings, signal?: AbortSignal): Promise<Float32Array> {
     const rows = pairs.offsets.length - 1;
     const logits = new Float32Array(rows * this.#backend.numLabels);
+    if (signal?.aborted) return Promise.reject(signal.reason);
     if (rows === 0) return Promise.resolve(logits);
     return new Promise((resolve, reject) => {
-      const request: Request = { pairs, logits, remaining: rows, failed: false, resolve, reject };
+      const onAbort = () => {
+        if (request.failed || request.remaining === 0) return;
+        request.failed = true; // queued rows are skipped; a batch already running finishes
+        this.stats.aborted++;
+        reject(signal!.reason);
+      };
+      const request: Request = {
+        pairs,
+        logits,
+        remaining: rows,
+        failed: false,
+        resolve: (value) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        reject: (error) => {
+          signal?.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
       for (let row = 0; row < rows; row++) {
         this.#queue.push({ request, row, length: pairs.offsets[row + 1] - pairs.offsets[row] });
       }
       this.#schedule();
     });
+  }
+
+  /** Tokens waiting to run (queued, or in the current round and not yet run): the backlog a new request waits behind. */
+  pendingTokens(): number {
+    let tokens = 0;
+    for (const q of this.#queue) if (!q.request.failed) tokens += q.length;
+    for (const q of this.#round) if (!q.request.failed && !q.done) tokens += q.length;
+    return tokens;
   }
 
   #schedule(): void {
@@ -83,6 +124,7 @@ export class BatchScheduler {
       while (this.#queue.length > 0) {
         const round = this.#queue.filter((q) => !q.request.failed);
         this.#queue = [];
+        this.#round = round;
         const batches = planBatches(
           round.map((q) => q.length),
           { batchTokens: this.#options.batchTokens },
@@ -90,15 +132,18 @@ export class BatchScheduler {
         for (const batch of batches) await this.#runBatch(batch, round);
       }
     } finally {
+      this.#round = [];
       this.#running = false;
     }
   }
 
   async #runBatch(batch: Int32Array, round: QueuedRow[]): Promise<void> {
     const members = Array.from(batch, (i) => round[i]).filter((q) => !q.request.failed);
+    for (const i of batch) round[i].done = true;
     if (members.length === 0) return;
     const merged = mergeRows(members);
     let out: Float32Array;
+    const started = performance.now();
     try {
       out = await this.#backend.run(merged, Int32Array.from(members.keys()), this.#padId);
     } catch (error) {
@@ -109,6 +154,9 @@ export class BatchScheduler {
       }
       return;
     }
+    const tokens = merged.offsets[members.length];
+    const rate = (performance.now() - started) / Math.max(1, tokens);
+    this.stats.msPerToken = this.stats.batches === 0 ? rate : 0.8 * this.stats.msPerToken + 0.2 * rate;
     this.stats.batches++;
     this.stats.rows += members.length;
     const labels = this.#backend.numLabels;

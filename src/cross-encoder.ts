@@ -80,6 +80,8 @@ export interface CrossEncoderStats {
   batches: number;
   /** Pairs scored. */
   rows: number;
+  /** Calls abandoned through their AbortSignal. */
+  aborted: number;
 }
 
 export interface CrossEncoderInfo {
@@ -199,11 +201,14 @@ export class CrossEncoder {
     return (await this.scoreDetailed(query, docs)).scores;
   }
 
-  /** Scores, and which documents were truncated to fit the model's length. */
-  async scoreDetailed(query: string, docs: readonly DocumentInput[]): Promise<DetailedScores> {
+  /**
+   * Scores, and which documents were truncated to fit the model's length. With `signal`,
+   * aborting rejects the call with the signal's reason and drops its rows not yet run.
+   */
+  async scoreDetailed(query: string, docs: readonly DocumentInput[], options: { signal?: AbortSignal } = {}): Promise<DetailedScores> {
     const texts = documentTexts(docs);
     checkQuery(query);
-    return this.#track(this.#scoreTexts([query], texts, new Int32Array(texts.length), Int32Array.from(texts.keys())));
+    return this.#track(this.#scoreTexts([query], texts, new Int32Array(texts.length), Int32Array.from(texts.keys()), options.signal));
   }
 
   /** Tokens each text takes as a document (special tokens excluded); cached like scoring. */
@@ -214,7 +219,16 @@ export class CrossEncoder {
 
   /** Calls, backend batches and pairs so far (shows how much concurrent calls were merged). */
   get stats(): CrossEncoderStats {
-    return { requests: this.#requests, batches: this.#scheduler.stats.batches, rows: this.#scheduler.stats.rows };
+    const s = this.#scheduler.stats;
+    return { requests: this.#requests, batches: s.batches, rows: s.rows, aborted: s.aborted };
+  }
+
+  /**
+   * The backend's current load: tokens waiting to be scored (a new call waits behind them)
+   * and the recent backend time per token. The pipeline's latency planner reads this.
+   */
+  load(): { pendingTokens: number; msPerToken: number } {
+    return { pendingTokens: this.#scheduler.pendingTokens(), msPerToken: this.#scheduler.stats.msPerToken };
   }
 
   /** One score per (query, document) pair. */
@@ -265,8 +279,9 @@ export class CrossEncoder {
     return promise;
   }
 
-  async #scoreTexts(queries: string[], docs: string[], pairQuery: Int32Array, pairDoc: Int32Array): Promise<DetailedScores> {
+  async #scoreTexts(queries: string[], docs: string[], pairQuery: Int32Array, pairDoc: Int32Array, signal?: AbortSignal): Promise<DetailedScores> {
     if (this.#disposed) throw new InvalidArgumentError('this CrossEncoder has been disposed');
+    signal?.throwIfAborted();
     this.#requests++;
     const rows = pairQuery.length;
     const labels = this.#backend.numLabels;
@@ -281,7 +296,7 @@ export class CrossEncoder {
         truncation: this.#truncation,
       });
       truncated.set(pairs.truncated, start);
-      logits.set(await this.#scheduler.submit(pairs), start * labels);
+      logits.set(await this.#scheduler.submit(pairs, signal), start * labels);
     }
     const scores = await applyScoreHead(logits, headSpec(this.info.head));
     if (this.#calibration) for (let i = 0; i < scores.length; i++) scores[i] = calibrate(this.#calibration.calibrator, scores[i]);

@@ -20,7 +20,15 @@ export { makeModel, type MakeModelOptions, type MakeModelResult } from './model/
 export { presetNames, presets, type EncoderShape, type PresetName } from './model/presets.js';
 export { parseSafetensorsHeader, writeSafetensors, type SafetensorsHeader } from './model/safetensors.js';
 export { packageVersion } from './package-info.js';
-export { CrossEncoder, type CrossEncoderInfo, type CrossEncoderOptions, type RankOptions, type RankResult } from './cross-encoder.js';
+export {
+  CrossEncoder,
+  type CrossEncoderInfo,
+  type CrossEncoderOptions,
+  type CrossEncoderStats,
+  type DetailedScores,
+  type RankOptions,
+  type RankResult,
+} from './cross-encoder.js';
 export type { DocumentInput } from './documents.js';
 export type { Activation, Head } from './model/head.js';
 export type { TruncationStrategy } from './tokenizer/pair-tokenizer.js';
@@ -42,5 +50,26 @@ export { applyProfile, fitProfile, loadProfile, saveProfile, type CalibrationPro
 export { loadDataset, type Dataset } from './eval/dataset.js';
 export { evaluatePipeline, type PipelineEvalOptions, type PipelineReport } from './eval/pipeline-eval.js';
 export { mineNegatives, formatExamples, type MinedExample, type MineOptions } from './eval/mine-negatives.js';
-export { Bm25Index, bm25Tokens, type Bm25Options, type ScoredId } from './retrieval/bm25.js';
+export { Bm25Index, bm25Tokens, type Bm25Options } from './retrieval/bm25.js';
+export type { IndexDocument, IndexingRetriever, RetrieveOptions, Retriever, ScoredId } from './retrieval/retriever.js';
+export { DocumentStore, matchesFilter, type DocumentFilter, type FilterCondition, type StoredDocument } from './retrieval/document-store.js';
+export { HnswRetriever, type HnswOptions } from './retrieval/hnsw.js';
+export { HybridRetriever, type HybridOptions } from './retrieval/hybrid.js';
+export { RunRetriever } from './retrieval/run-retriever.js';
+export { fuseLists, fuseRuns, type FusionMethod, type FusionOptions } from './retrieval/fusion.js';
+export { SearchIndex, type CreateIndexOptions, type IndexManifest, type RetrieverKind } from './retrieval/search-index.js';
+export { FunctionEmbedder, type EmbedFunction, type Embedder } from './embedding/embedder.js';
+export { EncoderEmbedder, type EncoderEmbedderOptions } from './embedding/encoder-embedder.js';
+export {
+  Pipeline,
+  type DocumentSource,
+  type PipelineOptions,
+  type SearchOptions,
+  type SearchResponse,
+  type SearchResult,
+} from './pipeline/pipeline.js';
+export { CostModel, type CostProfile } from './pipeline/cost-model.js';
+export type { PassageAggregate, PassageOptions } from './pipeline/passages.js';
+export type { Reranker } from './pipeline/reranker.js';
+export type { Boost, CascadeStage, MmrStage, RulesStage, Stage } from './pipeline/stages.js';
 export { bm25FirstStage, type FirstStage } from './retrieval/first-stage.js';

@@ -4,12 +4,12 @@
  * never a crash). Feeds only the inputs the graph declares.
  */
 import { availableParallelism } from 'node:os';
-import ort from 'onnxruntime-node';
 
-import { BackendUnavailableError, InvalidArgumentError, ModelLoadError } from '../errors.js';
+import { BackendUnavailableError, CrossrankError, InternalError, InvalidArgumentError, ModelLoadError } from '../errors.js';
 import { native } from '../native/load.js';
 import type { PairEncodings } from '../tokenizer/pair-tokenizer.js';
 import type { Backend } from './backend.js';
+import { OrtWorkerSession, type WorkerTensor } from './ort-worker-session.js';
 
 export interface OnnxBackendOptions {
   device?: string;
@@ -23,10 +23,10 @@ export class OnnxBackend implements Backend {
   readonly name = 'onnx' as const;
   readonly device: string;
   readonly numLabels: number;
-  readonly #session: ort.InferenceSession;
+  readonly #session: OrtWorkerSession;
   readonly #outputName: string;
 
-  private constructor(session: ort.InferenceSession, device: string, numLabels: number, outputName: string) {
+  private constructor(session: OrtWorkerSession, device: string, numLabels: number, outputName: string) {
     this.#session = session;
     this.device = device;
     this.numLabels = numLabels;
@@ -37,12 +37,11 @@ export class OnnxBackend implements Backend {
     const device = options.device ?? 'cpu';
     const cuda = /^cuda(:(\d+))?$/.exec(device);
     if (device !== 'cpu' && !cuda) throw new InvalidArgumentError(`device must be 'cpu', 'cuda' or 'cuda:N', got ${device}`);
-    const executionProviders: ort.InferenceSession.ExecutionProviderConfig[] = cuda
-      ? [{ name: 'cuda', deviceId: Number(cuda[2] ?? 0) } as ort.InferenceSession.ExecutionProviderConfig]
-      : ['cpu'];
-    let session: ort.InferenceSession;
+    const executionProviders = cuda ? [{ name: 'cuda', deviceId: Number(cuda[2] ?? 0) }] : ['cpu'];
+    let session: OrtWorkerSession;
     try {
-      session = await ort.InferenceSession.create(path, {
+      // On a worker thread: ONNX Runtime computes on the thread that calls run().
+      session = await OrtWorkerSession.create(path, {
         executionProviders,
         graphOptimizationLevel: 'all',
         intraOpNumThreads: options.threads ?? availableParallelism(),
@@ -74,12 +73,19 @@ export class OnnxBackend implements Backend {
     const batch = native().padBatch(pairs.ids, pairs.typeIds, pairs.offsets, rowIndices, padId);
     const rows = rowIndices.length;
     const dims = [rows, batch.seqLen];
-    const feeds: Record<string, ort.Tensor> = {};
+    const feeds: Record<string, WorkerTensor> = {};
     for (const name of this.#session.inputNames) {
       const data = name === 'input_ids' ? batch.inputIds : name === 'attention_mask' ? batch.attentionMask : batch.tokenTypeIds;
-      feeds[name] = new ort.Tensor('int64', data, dims);
+      feeds[name] = { type: 'int64', data, dims };
     }
-    const output = (await this.#session.run(feeds))[this.#outputName];
+    let outputs: Record<string, WorkerTensor>;
+    try {
+      outputs = await this.#session.run(feeds);
+    } catch (error) {
+      if (error instanceof CrossrankError) throw error;
+      throw new InternalError(`ONNX Runtime failed on a batch of ${rows} x ${batch.seqLen}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
+    }
+    const output = outputs[this.#outputName];
     const data = output.data as Float32Array;
     if (output.type !== 'float32' || data.length !== rows * this.numLabels) {
       throw new ModelLoadError(

@@ -10,6 +10,8 @@ import { registerDoctor } from './commands/doctor.js';
 import { registerEval } from './commands/eval.js';
 import { registerEvalPipeline } from './commands/eval-pipeline.js';
 import { registerFuse } from './commands/fuse.js';
+import { registerIndex } from './commands/index-command.js';
+import { registerSearch } from './commands/search.js';
 import { registerMakeModel } from './commands/make-model.js';
 import { registerMineNegatives } from './commands/mine-negatives.js';
 import { registerRerank } from './commands/rerank.js';
@@ -32,6 +34,8 @@ registerEvalPipeline(program);
 registerCalibrate(program);
 registerMineNegatives(program);
 registerFuse(program);
+registerIndex(program);
+registerSearch(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
+import { OrtWorkerSession, type WorkerTensor } from '../backends/ort-worker-session.js';
 import { planBatches } from '../batching.js';
 import { InvalidArgumentError, ModelLoadError } from '../errors.js';
 import { resolveModel, type ResolveOptions } from '../hub/resolve.js';
@@ -36,14 +37,6 @@ export interface EncoderEmbedderOptions extends ResolveOptions {
   quantized?: boolean;
 }
 
-type TensorConstructor = new (type: 'int64', data: BigInt64Array, dims: number[]) => unknown;
-
-interface OrtSession {
-  inputNames: readonly string[];
-  outputNames: readonly string[];
-  run(feeds: Record<string, unknown>): Promise<Record<string, { data: unknown; dims: readonly number[]; type: string }>>;
-  release(): Promise<void>;
-}
 
 /** The pooling a sentence-transformers model declares (mean when it says nothing). */
 function declaredPooling(dir: string): Pooling {
@@ -75,8 +68,7 @@ function declaredMaxLength(dir: string): number | undefined {
 export class EncoderEmbedder implements Embedder {
   readonly dimension: number;
   readonly info: { model: string; dir: string; pooling: Pooling; maxLength: number };
-  readonly #session: OrtSession;
-  readonly #tensor: TensorConstructor;
+  readonly #session: OrtWorkerSession;
   readonly #tokenizer: PairTokenizer;
   readonly #padId: number;
   readonly #batchTokens: number;
@@ -85,8 +77,7 @@ export class EncoderEmbedder implements Embedder {
   private constructor(
     info: EncoderEmbedder['info'],
     dimension: number,
-    session: OrtSession,
-    tensor: TensorConstructor,
+    session: OrtWorkerSession,
     tokenizer: PairTokenizer,
     padId: number,
     batchTokens: number,
@@ -94,7 +85,6 @@ export class EncoderEmbedder implements Embedder {
     this.info = info;
     this.dimension = dimension;
     this.#session = session;
-    this.#tensor = tensor;
     this.#tokenizer = tokenizer;
     this.#padId = padId;
     this.#batchTokens = batchTokens;
@@ -119,15 +109,14 @@ export class EncoderEmbedder implements Embedder {
     const maxLength = Math.min(options.maxLength ?? declaredMaxLength(resolved.dir) ?? limit, limit);
     const tokenizer = createPairTokenizer(readTokenizerSpec(resolved.dir));
 
-    const ort = (await import('onnxruntime-node')).default;
     const path = onnxModelPath(resolved.dir, options.quantized);
-    let session: OrtSession;
+    let session: OrtWorkerSession;
     try {
-      session = (await ort.InferenceSession.create(path, {
+      session = await OrtWorkerSession.create(path, {
         executionProviders: ['cpu'],
         graphOptimizationLevel: 'all',
         intraOpNumThreads: options.threads ?? availableParallelism(),
-      })) as unknown as OrtSession;
+      });
     } catch (error) {
       throw new ModelLoadError(`cannot load ONNX model ${path}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
     }
@@ -141,7 +130,6 @@ export class EncoderEmbedder implements Embedder {
       { model: idOrDir, dir: resolved.dir, pooling, maxLength },
       hidden,
       session,
-      ort.Tensor as unknown as TensorConstructor,
       tokenizer,
       config.padTokenId,
       batchTokens,
@@ -161,10 +149,10 @@ export class EncoderEmbedder implements Embedder {
     for (const rows of planBatches(lengths, { batchTokens: this.#batchTokens })) {
       const batch = native().padBatch(encoded.ids, encoded.typeIds, encoded.offsets, rows, this.#padId);
       const dims = [rows.length, batch.seqLen];
-      const feeds: Record<string, unknown> = {};
+      const feeds: Record<string, WorkerTensor> = {};
       for (const name of this.#session.inputNames) {
         const data = name === 'input_ids' ? batch.inputIds : name === 'attention_mask' ? batch.attentionMask : batch.tokenTypeIds;
-        feeds[name] = new this.#tensor('int64', data, dims);
+        feeds[name] = { type: 'int64', data, dims };
       }
       const result = (await this.#session.run(feeds)).last_hidden_state;
       const H = this.dimension;

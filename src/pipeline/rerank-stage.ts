@@ -5,8 +5,9 @@
  * Without a deadline everything goes to the reranker in one call (its batch scheduler merges
  * it with concurrent searches). With one, the plan (plan.ts) picks how many candidates fit,
  * they are scored in small chunks in stage-1 order, and at the deadline the stage stops
- * waiting: what was scored is kept and the rest is marked unscored. A chunk still running at
- * the deadline finishes in the background and is discarded.
+ * waiting — for token counts as for scores: what was scored is kept and the rest is marked
+ * unscored. The reranker's signal is aborted then, so chunks still queued are dropped (a batch
+ * already running finishes and is discarded).
  */
 import { performance } from 'node:perf_hooks';
 
@@ -50,23 +51,61 @@ function cutToTokens(text: string, textTokens: number, tokens: number): string {
   return words.slice(0, keep).join(' ');
 }
 
-const sleepUntil = (deadline: number) => {
+const DEADLINE = Symbol('deadline');
+
+/** Races promises against a deadline; a promise that loses is left to settle quietly. */
+function deadlineRace(deadline: number | undefined) {
   let timer: NodeJS.Timeout | undefined;
-  const promise = new Promise<'deadline'>((resolve) => {
-    timer = setTimeout(() => resolve('deadline'), Math.max(0, deadline - performance.now()));
-  });
-  return { promise, cancel: () => clearTimeout(timer) };
-};
+  const expired =
+    deadline === undefined
+      ? new Promise<typeof DEADLINE>(() => {})
+      : new Promise<typeof DEADLINE>((resolve) => {
+          timer = setTimeout(() => resolve(DEADLINE), Math.max(0, deadline - performance.now()));
+        });
+  return {
+    race<T>(promise: Promise<T>): Promise<T | typeof DEADLINE> {
+      promise.catch(() => {}); // if it loses and later rejects (aborted), that is expected
+      return Promise.race([promise, expired]);
+    },
+    cancel: () => clearTimeout(timer),
+  };
+}
 
 export async function rerankStage(reranker: Reranker, query: string, texts: readonly string[], options: RerankStageOptions = {}): Promise<RerankOutcome> {
   const n = texts.length;
   const out: RerankOutcome = { scores: Array(n).fill(null), truncated: Array(n).fill(false), passages: Array(n).fill(0), partial: false };
   if (n === 0) return out;
+  const timer = deadlineRace(options.deadline);
+  const controller = new AbortController();
+  try {
+    return await rerankWithin(reranker, query, texts, options, out, timer.race, controller.signal);
+  } finally {
+    timer.cancel();
+    // Anything still queued for this search is abandoned.
+    controller.abort(new Error('the search reached its deadline'));
+  }
+}
+
+async function rerankWithin(
+  reranker: Reranker,
+  query: string,
+  texts: readonly string[],
+  options: RerankStageOptions,
+  out: RerankOutcome,
+  race: <T>(promise: Promise<T>) => Promise<T | typeof DEADLINE>,
+  signal: AbortSignal,
+): Promise<RerankOutcome> {
+  const n = texts.length;
   const { passages, deadline, cost } = options;
   const maxLength = reranker.info?.maxLength ?? Infinity;
   const needTokens = passages !== undefined || (deadline !== undefined && cost !== undefined);
-  const [queryTokens] = needTokens ? await countTokens(reranker, [query]) : [0];
-  let docTokens = needTokens ? await countTokens(reranker, texts) : new Int32Array(n);
+  let queryTokens = 0;
+  let docTokens: Int32Array = new Int32Array(n);
+  if (needTokens) {
+    const counted = await race(Promise.all([countTokens(reranker, [query]), countTokens(reranker, texts)]));
+    if (counted === DEADLINE) return { ...out, partial: true };
+    [[queryTokens], docTokens] = counted;
+  }
   let work = [...texts];
 
   // The plan, when a deadline applies.
@@ -76,8 +115,13 @@ export async function rerankStage(reranker: Reranker, query: string, texts: read
     const room = Math.max(1, maxLength - queryTokens - 3);
     const pairCounts = work.map((t, i) => (passages ? splitPassages(t, docTokens[i], room, passages).passages.length : 1));
     const pairTokens = work.map((_, i) => Math.min(maxLength, queryTokens + docTokens[i] + 3 * pairCounts[i]));
+    // Under load a new chunk waits behind the backlog of other searches: plan in the time
+    // left after it, at the backend's recent speed.
+    const load = reranker.load?.();
+    if (load && load.msPerToken > 0) cost.perTokenMs = load.msPerToken;
+    const waitMs = load ? load.pendingTokens * cost.perTokenMs : 0;
     const plan = planRerank({
-      cost, remainingMs: deadline - performance.now(), pairTokens, pairCounts, queryTokens, chunkSize,
+      cost, remainingMs: deadline - performance.now() - waitMs, pairTokens, pairCounts, queryTokens, chunkSize,
       minCandidates: options.minCandidates ?? 10,
     });
     count = plan.count;
@@ -103,29 +147,23 @@ export async function rerankStage(reranker: Reranker, query: string, texts: read
 
   const unitScores: number[] = [];
   const unitTruncated: boolean[] = [];
-  if (deadline === undefined) {
-    const r = await scoreDetailed(reranker, query, units.map((u) => u.text));
-    unitScores.push(...r.scores);
-    r.truncated.forEach((t) => unitTruncated.push(t === 1));
-  } else {
-    const timer = sleepUntil(deadline);
-    try {
-      for (let start = 0; start < units.length; start += chunkSize) {
-        const chunk = units.slice(start, start + chunkSize);
-        const began = performance.now();
-        const result = await Promise.race([scoreDetailed(reranker, query, chunk.map((u) => u.text)), timer.promise]);
-        if (result === 'deadline') {
-          out.partial = true;
-          break;
-        }
-        const ms = performance.now() - began;
-        if (cost) cost.observe(chunk.reduce((sum, u) => sum + Math.min(maxLength, queryTokens + docTokens[u.candidate] + 3), 0), ms);
-        unitScores.push(...result.scores);
-        result.truncated.forEach((t) => unitTruncated.push(t === 1));
-      }
-    } finally {
-      timer.cancel();
+  // Without a deadline: one call (the reranker batches it); with one: chunks, so that what
+  // is done by the deadline is usable.
+  const step = deadline === undefined ? Math.max(1, units.length) : chunkSize;
+  for (let start = 0; start < units.length; start += step) {
+    const chunk = units.slice(start, start + step);
+    const began = performance.now();
+    const result = await race(scoreDetailed(reranker, query, chunk.map((u) => u.text), signal));
+    const tokens = chunk.reduce((sum, u) => sum + Math.min(maxLength, queryTokens + docTokens[u.candidate] + 3), 0);
+    if (result === DEADLINE) {
+      out.partial = true;
+      break;
     }
+    // A reranker that reports its load keeps the cost model current itself (above); for
+    // others the time of a finished chunk is the best evidence there is.
+    if (!reranker.load) cost?.observe(tokens, performance.now() - began);
+    unitScores.push(...result.scores);
+    result.truncated.forEach((t) => unitTruncated.push(t === 1));
   }
 
   // Back to candidates: a candidate counts as scored only when all its passages were.
