@@ -2,7 +2,8 @@
 # Sets up a fresh Debian/Ubuntu machine for crossrank development and CI:
 #   system packages  cmake, g++, ninja (native build); python3-torch, python3-onnx
 #                    (the independent reference the tests compare against); chromium
-#                    (the HTML report test renders in it)
+#                    (the HTML report test renders in it); postgresql (the tests start
+#                    their own throwaway server for the PostgreSQL retriever)
 #   npm packages     npm ci (onnxruntime-node's CUDA download skipped)
 #   builds           TypeScript (dist/), the native addon and, when nvcc is on PATH,
 #                    the CUDA backend library; then the prebuilt binaries (prebuilds/)
@@ -10,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake g++ ninja-build python3 python3-torch python3-onnx python3-numpy chromium)
+packages=(cmake g++ ninja-build python3 python3-torch python3-onnx python3-numpy chromium postgresql)
 if command -v apt-get >/dev/null 2>&1; then
   missing=()
   for p in "${packages[@]}"; do

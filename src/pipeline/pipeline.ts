@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 
 import { InvalidArgumentError } from '../errors.js';
 import { checkQuery } from '../documents.js';
-import type { DocumentFilter, StoredDocument } from '../retrieval/document-store.js';
+import { checkFilter, type DocumentFilter, type StoredDocument } from '../retrieval/document-store.js';
 import { indexText, type Retriever } from '../retrieval/retriever.js';
 import { CostModel, type CostProfile } from './cost-model.js';
 import { orderHits, type PipelineHit } from './hit.js';
@@ -149,9 +149,15 @@ export class Pipeline {
     const t0 = performance.now();
     const deadline = budgetMs === undefined ? undefined : start + budgetMs - Math.max(RESERVE_MS, budgetMs * RESERVE_SHARE);
 
-    const accept = documents?.accept(options.filter);
-    if (options.filter !== undefined && !documents) throw new InvalidArgumentError('filters need a document source (documents) to read metadata from');
-    const hits1 = await retriever.retrieve(query, candidates, { accept });
+    let accept: ((id: string) => boolean) | undefined;
+    if (options.filter !== undefined) {
+      checkFilter(options.filter);
+      if (!retriever.filtersMetadata) {
+        if (!documents) throw new InvalidArgumentError('filters need a document source (documents) to read metadata from');
+        accept = documents.accept(options.filter);
+      }
+    }
+    const hits1 = await retriever.retrieve(query, candidates, { accept, filter: options.filter });
     const hits: PipelineHit[] = hits1.map((h, i) => ({
       id: h.id,
       score: h.score,

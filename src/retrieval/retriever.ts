@@ -19,11 +19,18 @@ export interface RetrieveOptions {
    * the same way and during the search, not after (k results are still returned).
    */
   accept?: (id: string) => boolean;
+  /** The metadata filter itself, for retrievers that apply it (filtersMetadata). */
+  filter?: import('./document-store.js').DocumentFilter;
 }
 
 export interface Retriever {
   /** A short name for reports and timings ('bm25', 'hnsw', 'run:bm25.trec', ...). */
   readonly name: string;
+  /**
+   * True when the retriever reads metadata itself and applies `options.filter` (PostgreSQL);
+   * otherwise the pipeline turns the filter into `accept` through its document store.
+   */
+  readonly filtersMetadata?: boolean;
   retrieve(query: string, k: number, options?: RetrieveOptions): Promise<ScoredId[]>;
 }
 
