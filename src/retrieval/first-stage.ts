@@ -1,8 +1,9 @@
-/** A first-stage run computed by BM25 over a corpus, with the per-query latency. */
+/** A first-stage run over a set of queries — from BM25 over a corpus, or from any retriever — with the per-query latency. */
 import { performance } from 'node:perf_hooks';
 
 import type { Run } from '../eval/trec-files.js';
 import { Bm25Index, type Bm25Options } from './bm25.js';
+import type { Retriever } from './retriever.js';
 
 export interface FirstStage {
   run: Run;
@@ -26,6 +27,18 @@ export function bm25FirstStage(
   for (const [qid, query] of queries) {
     const t = performance.now();
     run.set(qid, index.retrieveSync(query, k).map((r) => ({ docid: r.id, score: r.score })));
+    latenciesMs.push(performance.now() - t);
+  }
+  return { run, latenciesMs, indexMs };
+}
+
+/** Runs `retriever` for every query (`indexMs`: the time spent building it, if the caller did). */
+export async function retrieverFirstStage(retriever: Retriever, queries: Map<string, string>, k: number, indexMs = 0): Promise<FirstStage> {
+  const run: Run = new Map();
+  const latenciesMs: number[] = [];
+  for (const [qid, query] of queries) {
+    const t = performance.now();
+    run.set(qid, (await retriever.retrieve(query, k)).map((r) => ({ docid: r.id, score: r.score })));
     latenciesMs.push(performance.now() - t);
   }
   return { run, latenciesMs, indexMs };

@@ -70,6 +70,18 @@ describe('crossrank index / search', () => {
     }
   });
 
+  it('eval-pipeline and mine-negatives take an HNSW, hybrid or saved-index first stage', () => {
+    const ev = runCli(['eval-pipeline', '--data', cranfield, '--retriever', 'hnsw', '--embedder', embedder, '--reranker', reranker, '--queries', '5', '--top-k', '20', '--json']);
+    expect(ev.status, ev.stderr).toBe(0);
+    expect(JSON.parse(ev.stdout).queries).toBe(5);
+    const out = join(dir.path, 'negatives.jsonl');
+    const mine = runCli(['mine-negatives', '--queries', join(cranfield, 'queries.tsv'), '--qrels', join(cranfield, 'qrels.txt'),
+      '--corpus', join(cranfield, 'docs.jsonl'), '--index', both, '--retriever', 'hybrid', '--out', out, '--top-k', '20']);
+    expect(mine.status, mine.stderr).toBe(0);
+    expect(readFileSync(out, 'utf8').trim().split('\n').length).toBeGreaterThan(100);
+    expect(runCli(['eval-pipeline', '--data', cranfield, '--retriever', 'hnsw', '--reranker', reranker]).stderr).toMatch(/needs --embedder/);
+  });
+
   it('appends and replaces by id; refuses to overwrite without --append or --force', () => {
     const extra = join(dir.path, 'extra.jsonl');
     writeFileSync(extra, '{"id": "1", "text": "a zeppelin replaced document one", "lang": "en"}\n{"id": "new", "text": "zeppelin airship"}\n');

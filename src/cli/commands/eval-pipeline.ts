@@ -7,9 +7,9 @@ import { loadDataset } from '../../eval/dataset.js';
 import { evaluatePipeline, type PipelineReport } from '../../eval/pipeline-eval.js';
 import { renderReportHtml } from '../../eval/report-html.js';
 import { readRun } from '../../eval/trec-files.js';
-import { bm25FirstStage } from '../../retrieval/first-stage.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { integer } from '../options.js';
+import { addFirstStageOptions, runFirstStage, type FirstStageCliOptions } from '../first-stage-options.js';
 import { progressLine } from '../progress.js';
 
 const latency = (l: { p50: number; p95: number } | null) => (l ? `${l.p50.toFixed(1)} / ${l.p95.toFixed(1)}` : '');
@@ -32,12 +32,11 @@ function formatReport(r: PipelineReport): string {
 }
 
 export function registerEvalPipeline(program: Command): void {
-  program
+  const command = program
     .command('eval-pipeline')
     .description('evaluate stage 1 and its reranked top-K side by side, with diagnostics')
     .requiredOption('--data <dir>', 'dataset folder (queries.tsv, qrels.txt, docs.jsonl / passages.jsonl; or BEIR)')
     .option('--run <file>', 'stage-1 run (TREC); without it, --retriever runs over the dataset')
-    .option('--retriever <name>', 'first stage when no --run is given: bm25 (k1 0.9, b 0.4)', 'bm25')
     .option('--reranker <id|dir>', 'the reranking model')
     .option('--reranker-run <file>', 'or the reranked output as a TREC run')
     .option('--top-k <n>', 'candidates reranked per query', integer('--top-k', 1), 100)
@@ -46,12 +45,12 @@ export function registerEvalPipeline(program: Command): void {
     .option('--backend <name>', 'reranker backend: onnx or native', 'onnx')
     .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
     .option('--report <file.html>', 'also write a self-contained HTML report with charts')
-    .option('--json', 'print the whole report as JSON')
-    .action(async (o: { data: string; run?: string; retriever: string; reranker?: string; rerankerRun?: string; topK: number; relLevel: number; queries?: number; backend: 'onnx' | 'native'; device: string; json?: boolean; report?: string }) => {
+    .option('--json', 'print the whole report as JSON');
+  addFirstStageOptions(command)
+    .action(async (o: FirstStageCliOptions & { data: string; run?: string; reranker?: string; rerankerRun?: string; topK: number; relLevel: number; queries?: number; backend: 'onnx' | 'native'; device: string; json?: boolean; report?: string }) => {
       if (!o.reranker === !o.rerankerRun) throw new InvalidArgumentError('give exactly one of --reranker and --reranker-run');
       const dataset = await loadDataset(o.data);
-      if (!o.run && o.retriever !== 'bm25') throw new InvalidArgumentError(`unknown retriever ${o.retriever}; use bm25 or pass --run`);
-      const firstStage = o.run ? undefined : bm25FirstStage(dataset.corpus, dataset.queries, o.topK);
+      const firstStage = o.run ? undefined : await runFirstStage(o, dataset.corpus, dataset.queries, o.topK);
       const model = o.reranker ? await CrossEncoder.load(o.reranker, { backend: o.backend, device: o.device }) : undefined;
       const progress = progressLine('eval-pipeline');
       try {

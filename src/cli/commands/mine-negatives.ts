@@ -5,10 +5,10 @@ import { CrossEncoder } from '../../cross-encoder.js';
 import { documentText, readCorpus } from '../../eval/corpus.js';
 import { formatExamples, mineNegatives } from '../../eval/mine-negatives.js';
 import { readQrels, readQueries, readRun } from '../../eval/trec-files.js';
-import { bm25FirstStage } from '../../retrieval/first-stage.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { integer, number } from '../options.js';
 import { progressLine } from '../progress.js';
+import { addFirstStageOptions, runFirstStage } from '../first-stage-options.js';
 
 interface MineCliOptions {
   queries: string;
@@ -16,6 +16,8 @@ interface MineCliOptions {
   corpus: string;
   run?: string;
   retriever: string;
+  embedder?: string;
+  index?: string;
   out: string;
   topK: number;
   skip: number;
@@ -28,14 +30,13 @@ interface MineCliOptions {
 }
 
 export function registerMineNegatives(program: Command): void {
-  program
+  const command = program
     .command('mine-negatives')
     .description("mine hard negatives from a first stage's ranking into sentence-transformers training data")
     .requiredOption('--queries <file>', 'queries.tsv (qid<TAB>text)')
     .requiredOption('--qrels <file>', 'TREC qrels')
     .requiredOption('--corpus <file>', 'JSONL documents {"id", "text"} (BEIR corpus.jsonl works)')
     .option('--run <file>', 'first-stage TREC run; without it, --retriever runs over the corpus')
-    .option('--retriever <name>', 'first stage when no --run is given: bm25', 'bm25')
     .requiredOption('--out <file>', 'output JSONL')
     .option('--top-k <n>', 'candidates per query', integer('--top-k', 1), 50)
     .option('--skip <n>', 'skip the first N candidates (likely unjudged positives)', integer('--skip', 0), 0)
@@ -44,14 +45,14 @@ export function registerMineNegatives(program: Command): void {
     .option('--format <name>', 'triplets ({query, positive, negative}) or list ({query, positive, negatives})', 'triplets')
     .option('--reranker <id|dir>', 'score candidates and drop likely false negatives')
     .option('--margin <score>', 'with --reranker: keep negatives scoring below the weakest positive minus this', number('--margin'), 0)
-    .option('--curriculum', 'order examples from easy to hard negatives')
+    .option('--curriculum', 'order examples from easy to hard negatives');
+  addFirstStageOptions(command)
     .action(async (o: MineCliOptions) => {
       if (o.format !== 'triplets' && o.format !== 'list') throw new InvalidArgumentError(`--format must be triplets or list, got ${o.format}`);
       const corpus = await readCorpus(o.corpus);
       const texts = new Map([...corpus].map(([id, d]) => [id, documentText(d)]));
       const queries = readQueries(o.queries);
-      if (!o.run && o.retriever !== 'bm25') throw new InvalidArgumentError(`unknown retriever ${o.retriever}; use bm25 or pass --run`);
-      const run = o.run ? readRun(o.run) : bm25FirstStage(texts, queries, o.skip + o.topK).run;
+      const run = o.run ? readRun(o.run) : (await runFirstStage(o, texts, queries, o.skip + o.topK)).run;
       const reranker = o.reranker ? await CrossEncoder.load(o.reranker) : undefined;
       const progress = progressLine('mine-negatives');
       try {
