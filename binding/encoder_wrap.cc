@@ -1,7 +1,7 @@
 // NativeEncoder: the native engine's encoder model for JS.
 //   loadEncoder(path, config, threads, device) -> Promise<NativeEncoder>
 //     (mmap, validate, convert off-thread; device -1 = CPU reference, >= 0 = that GPU)
-//   encoder.forward(tokenIds, typeIds, cuSeqlens) -> Promise<Float32Array> raw logits
+//   encoder.forward(tokenIds, typeIds, cuSeqlens) -> Promise<Float32Array> raw logits (a bare encoder: hidden states)
 //   encoder.dispose()  frees the weights once forwards in flight have finished
 #include <memory>
 #include <string>
@@ -165,6 +165,8 @@ Napi::Value LoadEncoder(const Napi::CallbackInfo& info) {
   c.type_vocab_size = Field(o, "typeVocabSize");
   c.num_labels = Field(o, "numLabels");
   c.pad_token_id = Field(o, "padTokenId");
+  Napi::Value bare = o.Get("bare");
+  c.bare = bare.IsBoolean() && bare.As<Napi::Boolean>().Value();
   Napi::Value eps = o.Get("layerNormEps");
   if (!eps.IsNumber()) ThrowInvalidArgument(env, "encoder config.layerNormEps must be a number");
   c.layer_norm_eps = eps.As<Napi::Number>().FloatValue();

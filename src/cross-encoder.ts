@@ -7,13 +7,14 @@
  * Pipeline per call: pair tokenization (native WordPiece, or HF tokenizers), length-aware
  * batches by token budget, the backend's raw logits, then the score head once.
  */
-import { InvalidArgumentError } from './errors.js';
+import { InvalidArgumentError, ModelLoadError } from './errors.js';
 import type { Backend } from './backends/backend.js';
 import { NativeBackend } from './backends/native-backend.js';
 import { BatchScheduler } from './batch-scheduler.js';
 import { checkQuery, documentTexts, type DocumentInput } from './documents.js';
 import { calibrate } from './eval/calibration.js';
 import { loadProfile, type CalibrationProfile } from './eval/calibration-profile.js';
+import { isBareEncoder } from './model/encoder-config.js';
 import { headSpec, parseActivation, resolveHead, type Activation, type Head } from './model/head.js';
 import { modelMaxLength, readModelConfig, type ModelConfig } from './model/model-config.js';
 import { onnxModelPath } from './model/model-files.js';
@@ -159,6 +160,9 @@ export class CrossEncoder {
 
     const resolved = await resolveModel(idOrDir, { ...options, files: backendName === 'onnx' ? 'onnx' : 'safetensors' });
     const config = readModelConfig(resolved.dir);
+    if (isBareEncoder(config.architecture)) {
+      throw new ModelLoadError(`${idOrDir} is an embedding model (${config.architecture}), not a cross-encoder; load it with EncoderEmbedder`);
+    }
     const head = resolveHead(config, activation);
     const limit = modelMaxLength(resolved.dir, config);
     const maxLength = Math.min(requestedMax ?? limit, config.maxPositions);

@@ -82,15 +82,16 @@ class Reader {
 Status LoadEncoderWeights(const SafetensorsFile& file, const EncoderConfig& c, EncoderWeights* w) {
   RETURN_IF_ERROR(c.Validate());
   Reader r(file);
-  const std::string p = c.arch == EncoderArch::kBert ? "bert" : "roberta";
+  // "bert." / "roberta." inside a classifier; nothing in a bare encoder.
+  const std::string p = c.bare ? "" : c.arch == EncoderArch::kBert ? "bert." : "roberta.";
   const int32_t H = c.hidden_size;
-  RETURN_IF_ERROR(r.Tensor(p + ".embeddings.word_embeddings.weight", {c.vocab_size, H}, &w->word_embeddings));
-  RETURN_IF_ERROR(r.Tensor(p + ".embeddings.position_embeddings.weight", {c.max_positions, H}, &w->position_embeddings));
-  RETURN_IF_ERROR(r.Tensor(p + ".embeddings.token_type_embeddings.weight", {c.type_vocab_size, H}, &w->token_type_embeddings));
-  RETURN_IF_ERROR(r.Norm(p + ".embeddings.LayerNorm", H, &w->embedding_norm));
+  RETURN_IF_ERROR(r.Tensor(p + "embeddings.word_embeddings.weight", {c.vocab_size, H}, &w->word_embeddings));
+  RETURN_IF_ERROR(r.Tensor(p + "embeddings.position_embeddings.weight", {c.max_positions, H}, &w->position_embeddings));
+  RETURN_IF_ERROR(r.Tensor(p + "embeddings.token_type_embeddings.weight", {c.type_vocab_size, H}, &w->token_type_embeddings));
+  RETURN_IF_ERROR(r.Norm(p + "embeddings.LayerNorm", H, &w->embedding_norm));
   w->layers.resize(c.num_layers);
   for (int32_t l = 0; l < c.num_layers; ++l) {
-    const std::string L = p + ".encoder.layer." + std::to_string(l);
+    const std::string L = p + "encoder.layer." + std::to_string(l);
     EncoderLayerWeights& lw = w->layers[l];
     RETURN_IF_ERROR(r.LinearLayer(L + ".attention.self.query", H, H, &lw.query));
     RETURN_IF_ERROR(r.LinearLayer(L + ".attention.self.key", H, H, &lw.key));
@@ -101,6 +102,7 @@ Status LoadEncoderWeights(const SafetensorsFile& file, const EncoderConfig& c, E
     RETURN_IF_ERROR(r.LinearLayer(L + ".output.dense", H, c.intermediate_size, &lw.output));
     RETURN_IF_ERROR(r.Norm(L + ".output.LayerNorm", H, &lw.output_norm));
   }
+  if (c.bare) return Status::Ok();  // pooling happens outside; the pooler is unused
   if (c.arch == EncoderArch::kBert) {
     RETURN_IF_ERROR(r.LinearLayer("bert.pooler.dense", H, H, &w->head_dense));
     RETURN_IF_ERROR(r.LinearLayer("classifier", c.num_labels, H, &w->classifier));
@@ -120,6 +122,9 @@ crossrank_cuda_norm CudaNorm(const LayerNormParams& n) { return {n.gamma.data(),
 
 Status EncoderModel::Load(const std::string& path, const EncoderConfig& config, int threads, int device,
                           std::unique_ptr<EncoderModel>* out) {
+  if (device >= 0 && config.bare) {
+    return Status::BackendUnavailable("the CUDA backend runs cross-encoders only; embed on the CPU (device 'cpu')");
+  }
   if (device >= 0) RETURN_IF_ERROR(CudaLibrary::Instance().CheckDevice(device));  // fail before reading weights
   std::unique_ptr<SafetensorsFile> file;
   RETURN_IF_ERROR(SafetensorsFile::Open(path, &file));
@@ -165,7 +170,7 @@ Status EncoderModel::Load(const std::string& path, const EncoderConfig& config, 
 
 EncoderModel::~EncoderModel() { CudaLibrary::Instance().DestroyEncoder(cuda_encoder_); }
 
-Status EncoderModel::Forward(const PackedBatch& batch, std::vector<float>* logits) {
+Status EncoderModel::Forward(const PackedBatch& batch, std::vector<float>* out) {
   RETURN_IF_ERROR(ValidatePackedBatch(batch, config_.max_sequence_length()));
   for (size_t i = 0; i < batch.token_ids.size(); ++i) {
     if (batch.token_ids[i] < 0 || batch.token_ids[i] >= config_.vocab_size) {
@@ -181,10 +186,10 @@ Status EncoderModel::Forward(const PackedBatch& batch, std::vector<float>* logit
   if (device_ >= 0) {
     std::vector<int32_t> positions;
     EncoderPositions(config_, batch, &positions);
-    return CudaLibrary::Instance().EncoderForward(cuda_encoder_, batch, positions, config_.num_labels, logits);
+    return CudaLibrary::Instance().EncoderForward(cuda_encoder_, batch, positions, config_.num_labels, out);
   }
   std::lock_guard<std::mutex> lock(mutex_);
-  return EncoderForwardReference(config_, weights_, batch, *pool_, logits);
+  return EncoderForwardReference(config_, weights_, batch, *pool_, out);
 }
 
 }  // namespace crossrank

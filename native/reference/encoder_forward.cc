@@ -24,7 +24,7 @@ void EncoderPositions(const EncoderConfig& c, const PackedBatch& batch, std::vec
 }
 
 Status EncoderForwardReference(const EncoderConfig& c, const EncoderWeights& w, const PackedBatch& batch,
-                               ThreadPool& pool, std::vector<float>* logits) {
+                               ThreadPool& pool, std::vector<float>* out) {
   const size_t T = static_cast<size_t>(batch.total_tokens());
   const size_t H = static_cast<size_t>(c.hidden_size);
   const int32_t num_seqs = batch.num_seqs();
@@ -67,6 +67,12 @@ Status EncoderForwardReference(const EncoderConfig& c, const EncoderWeights& w, 
     x.swap(down);
   }
 
+  // ---- a bare encoder ends here: the token vectors, for the caller to pool ------------
+  if (c.bare) {
+    *out = std::move(x);
+    return Status::Ok();
+  }
+
   // ---- head on each sequence's first token: tanh(dense), then the classifier --------
   std::vector<float> first(static_cast<size_t>(num_seqs) * H), pooled(static_cast<size_t>(num_seqs) * H);
   for (int32_t s = 0; s < num_seqs; ++s) {
@@ -74,8 +80,8 @@ Status EncoderForwardReference(const EncoderConfig& c, const EncoderWeights& w, 
   }
   ref::LinearForward(pool, first.data(), num_seqs, w.head_dense, pooled.data());
   for (float& p : pooled) p = std::tanh(p);
-  logits->resize(static_cast<size_t>(num_seqs) * c.num_labels);
-  ref::LinearForward(pool, pooled.data(), num_seqs, w.classifier, logits->data());
+  out->resize(static_cast<size_t>(num_seqs) * c.num_labels);
+  ref::LinearForward(pool, pooled.data(), num_seqs, w.classifier, out->data());
   return Status::Ok();
 }
 

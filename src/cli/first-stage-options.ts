@@ -18,6 +18,7 @@ import { SearchIndex, type RetrieverKind } from '../retrieval/search-index.js';
 export interface FirstStageCliOptions {
   retriever: string;
   embedder?: string;
+  embedderBackend?: 'onnx' | 'native';
   index?: string;
 }
 
@@ -25,6 +26,7 @@ export function addFirstStageOptions(command: Command): Command {
   return command
     .option('--retriever <kind>', 'first stage when no --run is given: bm25 (k1 0.9, b 0.4), hnsw or hybrid (RRF of both)', 'bm25')
     .option('--embedder <id|dir>', 'bi-encoder for --retriever hnsw/hybrid')
+    .option('--embedder-backend <name>', 'bi-encoder backend: onnx or native', 'onnx')
     .option('--index <dir>', 'search a saved index (crossrank index) instead of indexing the corpus');
 }
 
@@ -36,12 +38,12 @@ export async function runFirstStage(o: FirstStageCliOptions, corpus: Map<string,
   try {
     if (o.index) {
       const manifest = SearchIndex.readManifest(o.index);
-      if (manifest.hnsw && kind !== 'bm25') embedder = await EncoderEmbedder.load(o.embedder ?? manifest.hnsw.embedder);
+      if (manifest.hnsw && kind !== 'bm25') embedder = await EncoderEmbedder.load(o.embedder ?? manifest.hnsw.embedder, { backend: o.embedderBackend });
       const index = await SearchIndex.open(o.index, { embedder });
       return await retrieverFirstStage(index.retriever(kind), queries, k);
     }
     if (!o.embedder) throw new InvalidArgumentError(`--retriever ${kind} needs --embedder <model>`);
-    embedder = await EncoderEmbedder.load(o.embedder);
+    embedder = await EncoderEmbedder.load(o.embedder, { backend: o.embedderBackend });
     const start = performance.now();
     const docs = [...corpus].map(([id, text]) => ({ id, text }));
     const hnsw = new HnswRetriever(embedder);

@@ -2,8 +2,9 @@
  * A bi-encoder run by crossrank: a sentence-transformers model (BertModel / XLMRobertaModel
  * with a Pooling module) from a directory or the hub. Texts are tokenized as single
  * sequences ([CLS] text [SEP]), batched by length, run through the model's ONNX export
- * (`last_hidden_state`) with ONNX Runtime, pooled — mean over the real tokens, or the [CLS]
- * vector, as 1_Pooling/config.json says — and normalised to unit length.
+ * (`last_hidden_state`) with ONNX Runtime — or, with `backend: 'native'`, through crossrank's
+ * own engine from model.safetensors (packed, no padding) — then pooled (mean over the real
+ * tokens, or the [CLS] vector, as 1_Pooling/config.json says) and normalised to unit length.
  *
  *   const embedder = await EncoderEmbedder.load('sentence-transformers/all-MiniLM-L6-v2');
  *   const [v] = await embedder.embed(['what is a cross-encoder']);
@@ -12,20 +13,24 @@ import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
+import { packRows } from '../backends/native-backend.js';
 import { OrtWorkerSession, type WorkerTensor } from '../backends/ort-worker-session.js';
 import { planBatches } from '../batching.js';
 import { InvalidArgumentError, ModelLoadError } from '../errors.js';
 import { resolveModel, type ResolveOptions } from '../hub/resolve.js';
-import { readModelConfig } from '../model/model-config.js';
-import { modelMaxLength } from '../model/model-config.js';
+import { isBareEncoder, nativeEncoderConfig } from '../model/encoder-config.js';
+import { modelMaxLength, readModelConfig, type ModelConfig } from '../model/model-config.js';
+import type { NativeEncoderInstance } from '../native/binding.js';
 import { onnxModelPath } from '../model/model-files.js';
 import type { Pooling } from '../model/presets.js';
 import { native } from '../native/load.js';
-import { createPairTokenizer, type PairTokenizer } from '../tokenizer/pair-tokenizer.js';
+import { createPairTokenizer, type PairEncodings, type PairTokenizer } from '../tokenizer/pair-tokenizer.js';
 import { readTokenizerSpec } from '../tokenizer/tokenizer-spec.js';
 import { normalize, type Embedder } from './embedder.js';
 
 export interface EncoderEmbedderOptions extends ResolveOptions {
+  /** 'onnx' (ONNX Runtime, default) or 'native' (crossrank's engine on the CPU, model.safetensors). */
+  backend?: 'onnx' | 'native';
   /** Longest text in tokens, special tokens included (default: sentence_bert_config.json's max_seq_length, else the model's limit). */
   maxLength?: number;
   /** Override the pooling the model declares. */
@@ -67,8 +72,8 @@ function declaredMaxLength(dir: string): number | undefined {
 
 export class EncoderEmbedder implements Embedder {
   readonly dimension: number;
-  readonly info: { model: string; dir: string; pooling: Pooling; maxLength: number };
-  readonly #session: OrtWorkerSession;
+  readonly info: { model: string; dir: string; pooling: Pooling; maxLength: number; backend: 'onnx' | 'native' };
+  readonly #runner: HiddenStates;
   readonly #tokenizer: PairTokenizer;
   readonly #padId: number;
   readonly #batchTokens: number;
@@ -77,14 +82,14 @@ export class EncoderEmbedder implements Embedder {
   private constructor(
     info: EncoderEmbedder['info'],
     dimension: number,
-    session: OrtWorkerSession,
+    runner: HiddenStates,
     tokenizer: PairTokenizer,
     padId: number,
     batchTokens: number,
   ) {
     this.info = info;
     this.dimension = dimension;
-    this.#session = session;
+    this.#runner = runner;
     this.#tokenizer = tokenizer;
     this.#padId = padId;
     this.#batchTokens = batchTokens;
@@ -100,7 +105,9 @@ export class EncoderEmbedder implements Embedder {
     }
     const batchTokens = options.batchTokens ?? 8192;
     if (!Number.isInteger(batchTokens) || batchTokens < 1) throw new InvalidArgumentError(`batchTokens must be a positive integer, got ${batchTokens}`);
-    const resolved = await resolveModel(idOrDir, { ...options, files: 'onnx' });
+    const backend = options.backend ?? 'onnx';
+    if (backend !== 'onnx' && backend !== 'native') throw new InvalidArgumentError(`backend must be 'onnx' or 'native', got ${JSON.stringify(backend)}`);
+    const resolved = await resolveModel(idOrDir, { ...options, files: backend === 'native' ? 'safetensors' : 'onnx' });
     const config = readModelConfig(resolved.dir);
     const hidden = config.raw.hidden_size;
     if (typeof hidden !== 'number' || !Number.isInteger(hidden) || hidden < 1) throw new ModelLoadError(`${resolved.dir}/config.json has no valid hidden_size`);
@@ -109,31 +116,8 @@ export class EncoderEmbedder implements Embedder {
     const maxLength = Math.min(options.maxLength ?? declaredMaxLength(resolved.dir) ?? limit, limit);
     const tokenizer = createPairTokenizer(readTokenizerSpec(resolved.dir));
 
-    const path = onnxModelPath(resolved.dir, options.quantized);
-    let session: OrtWorkerSession;
-    try {
-      session = await OrtWorkerSession.create(path, {
-        executionProviders: ['cpu'],
-        graphOptimizationLevel: 'all',
-        intraOpNumThreads: options.threads ?? availableParallelism(),
-      });
-    } catch (error) {
-      throw new ModelLoadError(`cannot load ONNX model ${path}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
-    }
-    if (!session.outputNames.includes('last_hidden_state')) {
-      await session.release();
-      throw new ModelLoadError(
-        `${path} has outputs ${session.outputNames.join(', ')}; an embedding model's export gives last_hidden_state (is this a cross-encoder?)`,
-      );
-    }
-    return new EncoderEmbedder(
-      { model: idOrDir, dir: resolved.dir, pooling, maxLength },
-      hidden,
-      session,
-      tokenizer,
-      config.padTokenId,
-      batchTokens,
-    );
+    const runner = backend === 'onnx' ? await OnnxHiddenStates.create(resolved.dir, options) : await NativeHiddenStates.create(resolved.dir, config, options);
+    return new EncoderEmbedder({ model: idOrDir, dir: resolved.dir, pooling, maxLength, backend }, hidden, runner, tokenizer, config.padTokenId, batchTokens);
   }
 
   async embed(texts: readonly string[]): Promise<Float32Array[]> {
@@ -146,23 +130,12 @@ export class EncoderEmbedder implements Embedder {
     const encoded = await this.#tokenizer.encodeSingles([...texts], this.info.maxLength);
     const lengths = Int32Array.from(texts, (_, i) => encoded.offsets[i + 1] - encoded.offsets[i]);
     const out: Float32Array[] = new Array(texts.length);
+    const H = this.dimension;
     for (const rows of planBatches(lengths, { batchTokens: this.#batchTokens })) {
-      const batch = native().padBatch(encoded.ids, encoded.typeIds, encoded.offsets, rows, this.#padId);
-      const dims = [rows.length, batch.seqLen];
-      const feeds: Record<string, WorkerTensor> = {};
-      for (const name of this.#session.inputNames) {
-        const data = name === 'input_ids' ? batch.inputIds : name === 'attention_mask' ? batch.attentionMask : batch.tokenTypeIds;
-        feeds[name] = { type: 'int64', data, dims };
-      }
-      const result = (await this.#session.run(feeds)).last_hidden_state;
-      const H = this.dimension;
-      const hidden = result.data as Float32Array;
-      if (result.type !== 'float32' || hidden.length !== rows.length * batch.seqLen * H) {
-        throw new ModelLoadError(`last_hidden_state has type ${result.type} and shape [${result.dims}], expected float32 [${rows.length}, ${batch.seqLen}, ${H}]`);
-      }
+      const { hidden, starts } = await this.#runner.run(encoded, rows, this.#padId, H);
       rows.forEach((row, r) => {
         const v = new Float32Array(H);
-        const base = r * batch.seqLen * H;
+        const base = starts[r] * H;
         if (this.info.pooling === 'cls') {
           v.set(hidden.subarray(base, base + H));
         } else {
@@ -180,6 +153,87 @@ export class EncoderEmbedder implements Embedder {
   async dispose(): Promise<void> {
     if (this.#disposed) return;
     this.#disposed = true;
-    await this.#session.release();
+    await this.#runner.dispose();
+  }
+}
+
+/** Token vectors of a batch: `hidden`, with row r's first token at token index starts[r]. */
+interface HiddenStates {
+  run(encoded: PairEncodings, rows: Int32Array, padId: number, hiddenSize: number): Promise<{ hidden: Float32Array; starts: number[] }>;
+  dispose(): Promise<void>;
+}
+
+/** ONNX Runtime on a worker thread; rows padded to the batch's longest. */
+class OnnxHiddenStates implements HiddenStates {
+  private constructor(readonly session: OrtWorkerSession) {}
+
+  static async create(dir: string, options: EncoderEmbedderOptions): Promise<OnnxHiddenStates> {
+    const path = onnxModelPath(dir, options.quantized);
+    let session: OrtWorkerSession;
+    try {
+      session = await OrtWorkerSession.create(path, {
+        executionProviders: ['cpu'],
+        graphOptimizationLevel: 'all',
+        intraOpNumThreads: options.threads ?? availableParallelism(),
+      });
+    } catch (error) {
+      throw new ModelLoadError(`cannot load ONNX model ${path}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
+    }
+    if (!session.outputNames.includes('last_hidden_state')) {
+      await session.release();
+      throw new ModelLoadError(
+        `${path} has outputs ${session.outputNames.join(', ')}; an embedding model's export gives last_hidden_state (is this a cross-encoder?)`,
+      );
+    }
+    return new OnnxHiddenStates(session);
+  }
+
+  async run(encoded: PairEncodings, rows: Int32Array, padId: number, H: number) {
+    const batch = native().padBatch(encoded.ids, encoded.typeIds, encoded.offsets, rows, padId);
+    const dims = [rows.length, batch.seqLen];
+    const feeds: Record<string, WorkerTensor> = {};
+    for (const name of this.session.inputNames) {
+      const data = name === 'input_ids' ? batch.inputIds : name === 'attention_mask' ? batch.attentionMask : batch.tokenTypeIds;
+      feeds[name] = { type: 'int64', data, dims };
+    }
+    const result = (await this.session.run(feeds)).last_hidden_state;
+    const hidden = result.data as Float32Array;
+    if (result.type !== 'float32' || hidden.length !== rows.length * batch.seqLen * H) {
+      throw new ModelLoadError(`last_hidden_state has type ${result.type} and shape [${result.dims}], expected float32 [${rows.length}, ${batch.seqLen}, ${H}]`);
+    }
+    return { hidden, starts: Array.from(rows, (_, r) => r * batch.seqLen) };
+  }
+
+  dispose() {
+    return this.session.release();
+  }
+}
+
+/** crossrank's engine (C++ reference forward pass, off the JS thread); rows packed without padding. */
+class NativeHiddenStates implements HiddenStates {
+  private constructor(readonly encoder: NativeEncoderInstance) {}
+
+  static async create(dir: string, config: ModelConfig, options: EncoderEmbedderOptions): Promise<NativeHiddenStates> {
+    if (!isBareEncoder(config.architecture)) {
+      throw new ModelLoadError(`${dir}: ${config.architecture} is not an embedding model (BertModel, XLMRobertaModel)`);
+    }
+    const encoder = await native().loadEncoder(
+      join(dir, 'model.safetensors'),
+      nativeEncoderConfig(config, join(dir, 'config.json')),
+      options.threads ?? availableParallelism(),
+      -1,
+    );
+    return new NativeHiddenStates(encoder);
+  }
+
+  async run(encoded: PairEncodings, rows: Int32Array, _padId: number, H: number) {
+    const packed = packRows(encoded, rows);
+    const hidden = await this.encoder.forward(packed.tokenIds, packed.typeIds, packed.cuSeqlens);
+    if (hidden.length !== packed.tokenIds.length * H) throw new ModelLoadError(`the native engine returned ${hidden.length} values for ${packed.tokenIds.length} tokens of ${H}`);
+    return { hidden, starts: Array.from(rows, (_, r) => packed.cuSeqlens[r]) };
+  }
+
+  async dispose() {
+    this.encoder.dispose();
   }
 }

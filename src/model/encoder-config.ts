@@ -7,7 +7,14 @@ const architectures: Record<string, NativeEncoderArch> = {
   BertForSequenceClassification: NativeEncoderArch.Bert,
   XLMRobertaForSequenceClassification: NativeEncoderArch.Roberta,
   RobertaForSequenceClassification: NativeEncoderArch.Roberta,
+  // Bare encoders: sentence-transformers bi-encoders (embeddings, not scores).
+  BertModel: NativeEncoderArch.Bert,
+  XLMRobertaModel: NativeEncoderArch.Roberta,
+  RobertaModel: NativeEncoderArch.Roberta,
 };
+
+/** A bare encoder (BertModel, ...): the native engine returns its hidden states. */
+export const isBareEncoder = (architecture: string) => /^(Bert|XLMRoberta|Roberta)Model$/.test(architecture);
 
 export function nativeEncoderConfig(config: ModelConfig, source: string): NativeEncoderConfig {
   const raw = config.raw;
@@ -49,5 +56,6 @@ export function nativeEncoderConfig(config: ModelConfig, source: string): Native
     numLabels: config.numLabels,
     layerNormEps: eps,
     padTokenId: config.padTokenId,
+    bare: isBareEncoder(config.architecture),
   };
 }

@@ -100,10 +100,12 @@ export interface NativeEncoderConfig {
   numLabels: number;
   layerNormEps: number;
   padTokenId: number;
+  /** A bare encoder (BertModel): no prefix, no classifier; forward returns hidden states. */
+  bare?: boolean;
 }
 
 export interface NativeEncoderInstance {
-  /** Raw logits [sequences x numLabels] of a packed batch (no padding). */
+  /** Raw logits [sequences x numLabels] of a packed batch (no padding); for a bare encoder the hidden states [tokens x hidden]. */
   forward(tokenIds: Int32Array, typeIds: Int32Array, cuSeqlens: Int32Array): Promise<Float32Array>;
   /** Frees the weights once forwards in flight have finished. */
   dispose(): void;
@@ -146,4 +148,4 @@ export interface NativeBinding {
   loadEncoder(path: string, config: NativeEncoderConfig, threads: number, device: number): Promise<NativeEncoderInstance>;
 }
 
-export const NATIVE_ABI_VERSION = 1;
+export const NATIVE_ABI_VERSION = 2; // 2: bare encoders (embeddings)

@@ -51,9 +51,13 @@ describe('crossrank index / search', () => {
     const json = JSON.parse(r.stdout);
     expect(json.counts).toMatchObject({ candidates: 20, reranked: 20 });
     expect(json.results.every((x: { reranked: boolean }) => x.reranked)).toBe(true);
-    const budget = runCli(['search', '--index', index, '--query', 'heat transfer', '--rerank', reranker, '--budget-ms', '150', '--json']);
+    const profile = join(dir.path, 'cost.json');
+    const budget = runCli(['search', '--index', index, '--query', 'heat transfer', '--rerank', reranker, '--budget-ms', '150', '--cost-profile', profile, '--json']);
     expect(budget.status, budget.stderr).toBe(0);
     expect(JSON.parse(budget.stdout).timings.totalMs).toBeGreaterThan(0);
+    expect(JSON.parse(readFileSync(profile, 'utf8')).perTokenMs).toBeGreaterThan(0); // measured once, saved for the next run
+    const again = runCli(['search', '--index', index, '--query', 'heat', '--rerank', reranker, '--budget-ms', '150', '--cost-profile', profile, '--json']);
+    expect(again.status, again.stderr).toBe(0);
     const filtered = runCli(['search', '--index', index, '--query', 'heat transfer', '--filter', '{"id": {"$in": ["1", "2", "3"]}}', '--json']);
     expect(filtered.status, filtered.stderr).toBe(0);
     for (const x of JSON.parse(filtered.stdout).results) expect(['1', '2', '3']).toContain(x.id);
@@ -68,6 +72,11 @@ describe('crossrank index / search', () => {
       expect(s.status, s.stderr).toBe(0);
       expect(JSON.parse(s.stdout).results).toHaveLength(10);
     }
+    // The native engine embeds the query as ONNX Runtime does: the same neighbours.
+    const ids = (backend: string) =>
+      JSON.parse(runCli(['search', '--index', both, '--retriever', 'hnsw', '--embedder-backend', backend, '--query', 'flutter of wings', '--json']).stdout)
+        .results.map((x: { id: string }) => x.id);
+    expect(ids('native')).toEqual(ids('onnx'));
   });
 
   it('eval-pipeline and mine-negatives take an HNSW, hybrid or saved-index first stage', () => {

@@ -77,6 +77,31 @@ describe.skipIf(!hasTorch)('EncoderEmbedder vs PyTorch on the same weights', () 
   });
 });
 
+describe.skipIf(!hasTorch)('native engine embeddings (model.safetensors)', () => {
+  it.each([['mean', meanDir], ['cls', clsDir]])('%s pooling: equal PyTorch within 1e-5, as the ONNX path does', async (_pooling, modelDir) => {
+    const nativeEmbedder = await EncoderEmbedder.load(modelDir, { backend: 'native', maxLength: 128, batchTokens: 2048 });
+    try {
+      expect(nativeEmbedder.info.backend).toBe('native');
+      const ours = await nativeEmbedder.embed(texts);
+      const theirs = await reference(modelDir, 128);
+      let maxDiff = 0;
+      ours.forEach((v, i) => v.forEach((x, j) => (maxDiff = Math.max(maxDiff, Math.abs(x - theirs[i][j])))));
+      expect(maxDiff).toBeLessThan(1e-5);
+    } finally {
+      await nativeEmbedder.dispose();
+    }
+  });
+
+  it('a cross-encoder is not an embedding model, and an embedding model is not a cross-encoder', async () => {
+    const ce = join(dir.path, 'tiny-ce-native');
+    makeModel({ preset: 'tiny', seed: 1, out: ce, tokenizer: bertTokenizerDir });
+    await expect(EncoderEmbedder.load(ce, { backend: 'native' })).rejects.toThrow(/not an embedding model/);
+    const { CrossEncoder } = await import('../../src/cross-encoder.js');
+    await expect(CrossEncoder.load(meanDir)).rejects.toThrow(/is an embedding model \(BertModel\), not a cross-encoder/);
+    await expect(CrossEncoder.load(meanDir, { backend: 'native' })).rejects.toMatchObject({ code: 'CROSSRANK_MODEL_LOAD' });
+  });
+});
+
 describe('EncoderEmbedder errors', () => {
   it('a cross-encoder is not an embedder; bad input is typed', async () => {
     const ce = join(dir.path, 'tiny-ce');

@@ -32,6 +32,10 @@ struct EncoderConfig {
   int32_t num_labels = 1;
   float layer_norm_eps = 1e-12f;
   int32_t pad_token_id = 0;
+  // A bare encoder (BertModel / XLMRobertaModel, as sentence-transformers bi-encoders save
+  // them): parameters carry no "bert."/"roberta." prefix, there is no classifier, and the
+  // forward pass returns the last hidden states [total_tokens x hidden] for pooling.
+  bool bare = false;
 
   Status Validate() const;
   // Longest sequence the position table allows (RoBERTa positions start past the padding id).
@@ -75,9 +79,10 @@ Status LoadEncoderWeights(const SafetensorsFile& file, const EncoderConfig& conf
 void EncoderPositions(const EncoderConfig& config, const PackedBatch& batch, std::vector<int32_t>* positions);
 
 // The plain C++ forward pass (native/reference/encoder_forward.cc): raw logits
-// [num_seqs x num_labels] for a packed batch.
+// [num_seqs x num_labels] for a packed batch — or, for a bare encoder, the last hidden
+// states [total_tokens x hidden_size].
 Status EncoderForwardReference(const EncoderConfig& config, const EncoderWeights& weights, const PackedBatch& batch,
-                               ThreadPool& pool, std::vector<float>* logits);
+                               ThreadPool& pool, std::vector<float>* out);
 
 class EncoderModel {
  public:
@@ -88,8 +93,9 @@ class EncoderModel {
   ~EncoderModel();
 
   const EncoderConfig& config() const { return config_; }
-  // Thread-safe: forwards run one at a time on the model's pool.
-  Status Forward(const PackedBatch& batch, std::vector<float>* logits);
+  // Thread-safe: forwards run one at a time on the model's pool. Logits, or a bare
+  // encoder's hidden states (see EncoderConfig::bare).
+  Status Forward(const PackedBatch& batch, std::vector<float>* out);
 
  private:
   EncoderModel() = default;

@@ -16,6 +16,7 @@ interface IndexOptions {
   bm25?: boolean;
   hnsw?: boolean;
   embedder?: string;
+  embedderBackend?: 'onnx' | 'native';
   k1: number;
   b: number;
   m: number;
@@ -39,6 +40,7 @@ export function registerIndex(program: Command): void {
     .option('--bm25', 'build a BM25 index (the default when neither --bm25 nor --hnsw is given)')
     .option('--hnsw', 'build an HNSW index over embeddings (needs --embedder)')
     .option('--embedder <id|dir>', 'bi-encoder (sentence-transformers layout) for --hnsw')
+    .option('--embedder-backend <name>', "bi-encoder backend: onnx or native (crossrank's engine, model.safetensors)", 'onnx')
     .option('--k1 <n>', 'BM25 k1', number('--k1'), 0.9)
     .option('--b <n>', 'BM25 b', number('--b'), 0.4)
     .option('--m <n>', 'HNSW graph degree', integer('--m', 2), 16)
@@ -60,11 +62,11 @@ export function registerIndex(program: Command): void {
       let embedder: EncoderEmbedder | undefined;
       if (o.append && exists) {
         const manifest = SearchIndex.readManifest(o.out);
-        if (manifest.hnsw) embedder = await EncoderEmbedder.load(o.embedder ?? manifest.hnsw.embedder);
+        if (manifest.hnsw) embedder = await EncoderEmbedder.load(o.embedder ?? manifest.hnsw.embedder, { backend: o.embedderBackend });
         index = await SearchIndex.open(o.out, { embedder });
       } else {
         if (o.force && existsSync(o.out)) rmSync(o.out, { recursive: true, force: true });
-        if (o.embedder) embedder = await EncoderEmbedder.load(o.embedder);
+        if (o.embedder) embedder = await EncoderEmbedder.load(o.embedder, { backend: o.embedderBackend });
         index = SearchIndex.create(o.out, {
           bm25: o.bm25 || !o.hnsw ? { k1: o.k1, b: o.b } : false,
           hnsw: o.hnsw ? { embedder: embedder!, embedderName: o.embedder!, m: o.m, efConstruction: o.efConstruction } : undefined,

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 
@@ -5,6 +6,7 @@ import { CrossEncoder } from '../../cross-encoder.js';
 import { EncoderEmbedder } from '../../embedding/encoder-embedder.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { formatRun, readQueries, type Run } from '../../eval/trec-files.js';
+import { CostModel } from '../../pipeline/cost-model.js';
 import { Pipeline, type SearchResponse } from '../../pipeline/pipeline.js';
 import type { DocumentFilter } from '../../retrieval/document-store.js';
 import { SearchIndex, type RetrieverKind } from '../../retrieval/search-index.js';
@@ -20,9 +22,11 @@ interface SearchOptions {
   rerank?: string;
   retriever?: RetrieverKind;
   embedder?: string;
+  embedderBackend?: 'onnx' | 'native';
   candidates?: number;
   topK?: number;
   budgetMs?: number;
+  costProfile?: string;
   passages?: boolean;
   filter?: string;
   backend: 'onnx' | 'native';
@@ -55,9 +59,11 @@ export function registerSearch(program: Command): void {
     .option('--rerank <id|dir>', 'cross-encoder to rerank the candidates with')
     .option('--retriever <kind>', 'bm25, hnsw or hybrid (default: hybrid when the index has both)')
     .option('--embedder <id|dir>', 'the bi-encoder for the HNSW part (default: the one the index names)')
+    .option('--embedder-backend <name>', 'bi-encoder backend: onnx or native', 'onnx')
     .option('--candidates <n>', 'stage-1 candidates (default: 100, or --top-k if larger)', integer('--candidates', 1))
     .option('--top-k <n>', 'results per query (default 10)', integer('--top-k', 1))
     .option('--budget-ms <n>', 'latency budget per search in milliseconds', number('--budget-ms'))
+    .option('--cost-profile <file>', "with --budget-ms: the reranker's measured cost, read if the file exists, else measured and saved there")
     .option('--passages', 'split long documents into passages and take the best passage score (MaxP)')
     .option('--filter <json>', 'metadata filter, e.g. \'{"lang": "en", "year": {"$gte": 2020}}\'')
     .option('--backend <name>', 'reranker backend: onnx or native', 'onnx')
@@ -69,11 +75,12 @@ export function registerSearch(program: Command): void {
       const filter = parseFilter(o.filter);
       const manifest = SearchIndex.readManifest(o.index);
       const wantsHnsw = manifest.hnsw && o.retriever !== 'bm25';
-      const embedder = wantsHnsw ? await EncoderEmbedder.load(o.embedder ?? manifest.hnsw!.embedder) : undefined;
+      const embedder = wantsHnsw ? await EncoderEmbedder.load(o.embedder ?? manifest.hnsw!.embedder, { backend: o.embedderBackend }) : undefined;
       const reranker = o.rerank ? await CrossEncoder.load(o.rerank, { backend: o.backend, device: o.device, maxWaitMs: 2 }) : undefined;
       try {
         const index = await SearchIndex.open(o.index, { embedder });
         const topK = o.topK ?? 10;
+        const savedCost = o.costProfile && existsSync(o.costProfile) ? CostModel.load(o.costProfile) : undefined;
         const pipeline = new Pipeline({
           retriever: index.retriever(o.retriever),
           reranker,
@@ -82,8 +89,10 @@ export function registerSearch(program: Command): void {
           topN: topK,
           budgetMs: o.budgetMs,
           passages: o.passages,
+          cost: savedCost,
         });
         await pipeline.ready;
+        if (o.costProfile && !savedCost && pipeline.cost) pipeline.cost.save(o.costProfile);
 
         if (o.query !== undefined) {
           const response = await pipeline.search(o.query, { filter });
