@@ -17,7 +17,7 @@ import { BackendUnavailableError, InvalidArgumentError } from '../errors.js';
 import type { Embedder } from '../embedding/embedder.js';
 import { bm25Tokens } from './bm25.js';
 import { matchesFilter, type DocumentFilter, type StoredDocument } from './document-store.js';
-import { checkK, type IndexDocument, type IndexingRetriever, type RetrieveOptions, type ScoredId } from './retriever.js';
+import { checkK, indexText, type IndexDocument, type IndexingRetriever, type RetrieveOptions, type ScoredId } from './retriever.js';
 
 interface PgPool {
   query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
@@ -134,32 +134,42 @@ export class PostgresRetriever implements IndexingRetriever {
 
   /**
    * Creates the table this retriever reads (id, text, title, metadata jsonb, a generated
-   * tsvector with a GIN index), for users starting from files rather than an existing table.
+   * tsvector with a GIN index; with vectorColumn and an embedder, a pgvector column with an
+   * HNSW index), for users starting from files rather than an existing table.
    */
   async createTable(): Promise<void> {
     const s = this.#sql;
     if (this.#options.tsvectorColumn === undefined || !s.title || !s.metadata) {
       throw new InvalidArgumentError('createTable needs titleColumn, metadataColumn and tsvectorColumn set');
     }
+    const dimension = this.#options.embedder?.dimension;
+    if (s.vector && !dimension) throw new InvalidArgumentError('a vector column needs an embedder (for its dimension)');
+    if (s.vector) await this.#pool.query('CREATE EXTENSION IF NOT EXISTS vector');
     await this.#pool.query(`CREATE TABLE IF NOT EXISTS ${s.table} (
       ${s.id} text PRIMARY KEY, ${s.text} text NOT NULL, ${s.title} text, ${s.metadata} jsonb NOT NULL DEFAULT '{}',
-      ${s.tsv} tsvector GENERATED ALWAYS AS (to_tsvector('${s.config}', coalesce(${s.title}, '') || ' ' || ${s.text})) STORED)`);
-    const index = `${this.#options.table.replace(/\W/g, '_')}_${this.#options.tsvectorColumn}_gin`;
-    await this.#pool.query(`CREATE INDEX IF NOT EXISTS "${index}" ON ${s.table} USING GIN (${s.tsv})`);
+      ${s.tsv} tsvector GENERATED ALWAYS AS (to_tsvector('${s.config}', coalesce(${s.title}, '') || ' ' || ${s.text})) STORED
+      ${s.vector ? `, ${s.vector} vector(${dimension})` : ''})`);
+    const name = (suffix: string) => `${this.#options.table.replace(/\W/g, '_')}_${suffix}`;
+    await this.#pool.query(`CREATE INDEX IF NOT EXISTS "${name(`${this.#options.tsvectorColumn}_gin`)}" ON ${s.table} USING GIN (${s.tsv})`);
+    if (s.vector) await this.#pool.query(`CREATE INDEX IF NOT EXISTS "${name(`${this.#options.vectorColumn}_hnsw`)}" ON ${s.table} USING hnsw (${s.vector} vector_cosine_ops)`);
   }
 
+  /** Inserts or updates rows (by id); with a vector column and an embedder, their embeddings too. */
   async add(docs: readonly IndexDocument[]): Promise<void> {
     const s = this.#sql;
-    const columns = [s.id, s.text, ...(s.title ? [s.title] : []), ...(s.metadata ? [s.metadata] : [])];
+    const embed = s.vector !== undefined && this.#options.embedder !== undefined;
+    const columns = [s.id, s.text, ...(s.title ? [s.title] : []), ...(s.metadata ? [s.metadata] : []), ...(embed ? [s.vector!] : [])];
     const width = columns.length;
     for (let start = 0; start < docs.length; start += 500) {
       const batch = docs.slice(start, start + 500);
+      const vectors = embed ? await this.#options.embedder!.embed(batch.map(indexText)) : [];
       const values: unknown[] = [];
       const rows = batch.map((d, i) => {
         values.push(d.id, d.text);
         if (s.title) values.push(d.title ?? null);
         if (s.metadata) values.push(JSON.stringify(d.metadata ?? {}));
-        return `(${columns.map((_, c) => `$${i * width + c + 1}`).join(', ')})`;
+        if (embed) values.push(`[${Array.from(vectors[i]).join(',')}]`);
+        return `(${columns.map((c, j) => `$${i * width + j + 1}${embed && j === width - 1 ? '::vector' : ''}`).join(', ')})`;
       });
       const updates = columns.slice(1).map((c) => `${c} = EXCLUDED.${c}`).join(', ');
       await this.#pool.query(`INSERT INTO ${s.table} (${columns.join(', ')}) VALUES ${rows.join(', ')} ON CONFLICT (${s.id}) DO UPDATE SET ${updates}`, values);
@@ -215,6 +225,12 @@ export class PostgresRetriever implements IndexingRetriever {
     if (residual) hits = hits.filter((h) => matchesFilter(h.document!, options.filter!));
     if (options.accept) hits = hits.filter((h) => options.accept!(h.id));
     return hits.slice(0, k);
+  }
+
+  /** Whether the pgvector extension is available to this server (installed or installable). */
+  async hasVectorAvailable(): Promise<boolean> {
+    const { rows } = await this.#pool.query(`SELECT count(*)::int AS n FROM pg_available_extensions WHERE name = 'vector'`);
+    return (rows[0].n as number) > 0;
   }
 
   /** Whether the pgvector extension is installed in this database. */

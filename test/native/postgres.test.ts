@@ -77,6 +77,34 @@ describe.skipIf(!available)('PostgresRetriever (a real server)', () => {
     expect(r.results.every((x) => x.reranked && x.document!.metadata!.parity === 'odd')).toBe(true);
   });
 
+  it('pgvector: dense retrieval when the extension is installed (skipped where it is not)', async (context) => {
+    if (!(await pg.hasVectorAvailable())) return context.skip();
+    const { FunctionEmbedder } = await import('../../src/embedding/embedder.js');
+    const dimension = 16;
+    const embedder = new FunctionEmbedder((texts) => texts.map((t) => {
+      const v = new Float32Array(dimension);
+      for (const w of t.toLowerCase().match(/[a-z]+/g) ?? []) v[[...w].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 9973, 7) % dimension] += 1;
+      return v;
+    }), { dimension });
+    const dense = new PostgresRetriever({
+      connectionString: server.connectionString, table: 'vdocs', titleColumn: 'title', metadataColumn: 'metadata', tsvectorColumn: 'tsv',
+      vectorColumn: 'embedding', embedder, mode: 'vector',
+    });
+    try {
+      await dense.createTable();
+      await dense.add([
+        { id: 'a', text: 'wind tunnel tests of a swept wing', metadata: { k: 1 } },
+        { id: 'b', text: 'heat transfer in laminar flow', metadata: { k: 2 } },
+      ]);
+      const hits = await dense.retrieve('swept wing wind tunnel', 2);
+      expect(hits[0].id).toBe('a');
+      expect(hits[0].score).toBeGreaterThan(hits[1].score);
+      expect((await dense.retrieve('swept wing', 2, { filter: { k: 2 } })).map((h) => h.id)).toEqual(['b']);
+    } finally {
+      await dense.close();
+    }
+  });
+
   it('refuses unsafe identifiers and reports pgvector honestly', async () => {
     expect(() => new PostgresRetriever({ connectionString: server.connectionString, table: 'docs; drop table docs' })).toThrow(/plain SQL identifier/);
     expect(typeof (await pg.hasVectorExtension())).toBe('boolean');
