@@ -59,16 +59,8 @@ export interface SearchOptions {
   budgetMs?: number;
 }
 
-export interface SearchResult {
-  id: string;
-  score: number;
-  reranked: boolean;
-  stage1Rank: number;
-  stage1Score: number;
-  document?: StoredDocument;
-  truncated?: boolean;
-  passages?: number;
-}
+/** One result: the hit as the last stage left it (see hit.ts for the fields). */
+export type SearchResult = PipelineHit;
 
 export interface SearchResponse {
   results: SearchResult[];
@@ -205,7 +197,7 @@ export class Pipeline {
     }
     const t3 = performance.now();
 
-    const results = final.slice(0, topN).map((h) => {
+    const results: SearchResult[] = final.slice(0, topN).map((h) => {
       const r: SearchResult = { id: h.id, score: h.score, reranked: h.reranked, stage1Rank: h.stage1Rank, stage1Score: h.stage1Score };
       if (h.document) r.document = h.document;
       if (h.truncated) r.truncated = true;
