@@ -47,6 +47,13 @@ export interface SchedulerStats {
   msPerToken: number;
 }
 
+/** What one backend batch was: rows (pairs), tokens (unpadded) and its run time. */
+export interface BatchEvent {
+  rows: number;
+  tokens: number;
+  ms: number;
+}
+
 export class BatchScheduler {
   readonly stats: SchedulerStats = { batches: 0, rows: 0, aborted: 0, msPerToken: 0 };
   readonly #backend: Backend;
@@ -57,6 +64,7 @@ export class BatchScheduler {
   #round: QueuedRow[] = [];
   #scheduled = false;
   #running = false;
+  readonly #batchListeners = new Set<(batch: BatchEvent) => void>();
 
   constructor(backend: Backend, padId: number, options: BatchSchedulerOptions) {
     this.#backend = backend;
@@ -97,6 +105,12 @@ export class BatchScheduler {
       }
       this.#schedule();
     });
+  }
+
+  /** Calls `listener` after every backend batch (metrics); returns the unsubscribe function. */
+  onBatch(listener: (batch: BatchEvent) => void): () => void {
+    this.#batchListeners.add(listener);
+    return () => this.#batchListeners.delete(listener);
   }
 
   /** Tokens waiting to run (queued, or in the current round and not yet run): the backlog a new request waits behind. */
@@ -155,7 +169,9 @@ export class BatchScheduler {
       return;
     }
     const tokens = merged.offsets[members.length];
-    const rate = (performance.now() - started) / Math.max(1, tokens);
+    const ms = performance.now() - started;
+    const rate = ms / Math.max(1, tokens);
+    for (const listener of this.#batchListeners) listener({ rows: members.length, tokens, ms });
     this.stats.msPerToken = this.stats.batches === 0 ? rate : 0.8 * this.stats.msPerToken + 0.2 * rate;
     this.stats.batches++;
     this.stats.rows += members.length;

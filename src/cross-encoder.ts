@@ -10,7 +10,7 @@
 import { InvalidArgumentError, ModelLoadError } from './errors.js';
 import type { Backend } from './backends/backend.js';
 import { NativeBackend } from './backends/native-backend.js';
-import { BatchScheduler } from './batch-scheduler.js';
+import { BatchScheduler, type BatchEvent } from './batch-scheduler.js';
 import { checkQuery, documentTexts, type DocumentInput } from './documents.js';
 import { calibrate } from './eval/calibration.js';
 import { loadProfile, type CalibrationProfile } from './eval/calibration-profile.js';
@@ -66,6 +66,13 @@ export interface RankResult<D = DocumentInput> {
   index: number;
   score: number;
   document?: D;
+}
+
+export interface ScoreOptions {
+  /** Aborting rejects the call with the signal's reason and drops its rows not yet run. */
+  signal?: AbortSignal;
+  /** The raw logit (of the positive label), without the head's activation or calibration. */
+  raw?: boolean;
 }
 
 /** Scores with, per document, whether its pair was cut to fit maxLength. */
@@ -209,10 +216,10 @@ export class CrossEncoder {
    * Scores, and which documents were truncated to fit the model's length. With `signal`,
    * aborting rejects the call with the signal's reason and drops its rows not yet run.
    */
-  async scoreDetailed(query: string, docs: readonly DocumentInput[], options: { signal?: AbortSignal } = {}): Promise<DetailedScores> {
+  async scoreDetailed(query: string, docs: readonly DocumentInput[], options: ScoreOptions = {}): Promise<DetailedScores> {
     const texts = documentTexts(docs);
     checkQuery(query);
-    return this.#track(this.#scoreTexts([query], texts, new Int32Array(texts.length), Int32Array.from(texts.keys()), options.signal));
+    return this.#track(this.#scoreTexts([query], texts, new Int32Array(texts.length), Int32Array.from(texts.keys()), options));
   }
 
   /** Tokens each text takes as a document (special tokens excluded); cached like scoring. */
@@ -225,6 +232,11 @@ export class CrossEncoder {
   get stats(): CrossEncoderStats {
     const s = this.#scheduler.stats;
     return { requests: this.#requests, batches: s.batches, rows: s.rows, aborted: s.aborted };
+  }
+
+  /** Calls `listener` after every backend batch (rows, tokens, milliseconds); returns the unsubscribe function. */
+  onBatch(listener: (batch: BatchEvent) => void): () => void {
+    return this.#scheduler.onBatch(listener);
   }
 
   /**
@@ -283,8 +295,9 @@ export class CrossEncoder {
     return promise;
   }
 
-  async #scoreTexts(queries: string[], docs: string[], pairQuery: Int32Array, pairDoc: Int32Array, signal?: AbortSignal): Promise<DetailedScores> {
+  async #scoreTexts(queries: string[], docs: string[], pairQuery: Int32Array, pairDoc: Int32Array, options: ScoreOptions = {}): Promise<DetailedScores> {
     if (this.#disposed) throw new InvalidArgumentError('this CrossEncoder has been disposed');
+    const signal = options.signal;
     signal?.throwIfAborted();
     this.#requests++;
     const rows = pairQuery.length;
@@ -302,6 +315,7 @@ export class CrossEncoder {
       truncated.set(pairs.truncated, start);
       logits.set(await this.#scheduler.submit(pairs, signal), start * labels);
     }
+    if (options.raw) return { scores: await applyScoreHead(logits, headSpec({ ...this.info.head, activation: 'none' })), truncated };
     const scores = await applyScoreHead(logits, headSpec(this.info.head));
     if (this.#calibration) for (let i = 0; i < scores.length; i++) scores[i] = calibrate(this.#calibration.calibrator, scores[i]);
     return { scores, truncated };

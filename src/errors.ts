@@ -13,6 +13,9 @@ export type CrossrankErrorCode =
   | 'CROSSRANK_CUDA_ERROR'
   | 'CROSSRANK_NATIVE_LOAD'
   | 'CROSSRANK_INDEX_LOAD'
+  | 'CROSSRANK_OVERLOADED'
+  | 'CROSSRANK_DEADLINE_EXCEEDED'
+  | 'CROSSRANK_PAYLOAD_TOO_LARGE'
   | 'CROSSRANK_INTERNAL';
 
 export class CrossrankError extends Error {
@@ -74,6 +77,30 @@ export class IndexLoadError extends CrossrankError {
   }
 }
 
+/** Too much work is queued: try again later (the server answers 429 with Retry-After). */
+export class OverloadedError extends CrossrankError {
+  /** Seconds after which a retry is likely to be admitted. */
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds = 1, options?: { cause?: unknown }) {
+    super('CROSSRANK_OVERLOADED', message, options);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** A request's deadline passed before it was done. */
+export class DeadlineExceededError extends CrossrankError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CROSSRANK_DEADLINE_EXCEEDED', message, options);
+  }
+}
+
+/** A request larger than the configured limits (body size, documents, document length). */
+export class PayloadTooLargeError extends CrossrankError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CROSSRANK_PAYLOAD_TOO_LARGE', message, options);
+  }
+}
+
 /** A bug in crossrank: please report it. */
 
 export class InternalError extends CrossrankError {
@@ -90,6 +117,9 @@ const byCode: Record<CrossrankErrorCode, new (message: string) => CrossrankError
   CROSSRANK_CUDA_ERROR: CudaError,
   CROSSRANK_NATIVE_LOAD: NativeLoadError,
   CROSSRANK_INDEX_LOAD: IndexLoadError,
+  CROSSRANK_OVERLOADED: OverloadedError,
+  CROSSRANK_DEADLINE_EXCEEDED: DeadlineExceededError,
+  CROSSRANK_PAYLOAD_TOO_LARGE: PayloadTooLargeError,
   CROSSRANK_INTERNAL: InternalError,
 };
 

@@ -10,6 +10,9 @@ export {
   ModelLoadError,
   NativeLoadError,
   IndexLoadError,
+  OverloadedError,
+  DeadlineExceededError,
+  PayloadTooLargeError,
   OutOfMemoryError,
   type CrossrankErrorCode,
 } from './errors.js';
@@ -26,6 +29,7 @@ export {
   type CrossEncoderOptions,
   type CrossEncoderStats,
   type DetailedScores,
+  type ScoreOptions,
   type RankOptions,
   type RankResult,
 } from './cross-encoder.js';

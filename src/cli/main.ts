@@ -12,6 +12,7 @@ import { registerEvalPipeline } from './commands/eval-pipeline.js';
 import { registerFuse } from './commands/fuse.js';
 import { registerIndex } from './commands/index-command.js';
 import { registerSearch } from './commands/search.js';
+import { registerServe } from './commands/serve.js';
 import { registerMakeModel } from './commands/make-model.js';
 import { registerMineNegatives } from './commands/mine-negatives.js';
 import { registerRerank } from './commands/rerank.js';
@@ -36,6 +37,7 @@ registerMineNegatives(program);
 registerFuse(program);
 registerIndex(program);
 registerSearch(program);
+registerServe(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -44,7 +44,7 @@ interface Unit {
 }
 
 /** Cuts text to about `tokens` model tokens, at whitespace, using its tokens-per-word ratio. */
-function cutToTokens(text: string, textTokens: number, tokens: number): string {
+export function cutToTokens(text: string, textTokens: number, tokens: number): string {
   if (textTokens <= tokens) return text;
   const words = text.split(/\s+/).filter(Boolean);
   const keep = Math.max(1, Math.floor((tokens / textTokens) * words.length * 0.95));
