@@ -3,7 +3,8 @@
 #   system packages  cmake, g++, ninja (native build); python3-torch, python3-onnx
 #                    (the independent reference the tests compare against); chromium
 #                    (the HTML report test renders in it); postgresql (the tests start
-#                    their own throwaway server for the PostgreSQL retriever)
+#                    their own throwaway server for the PostgreSQL retriever); clang and
+#                    libclang-rt-14-dev (libFuzzer for scripts/fuzz.sh)
 #   npm packages     npm ci (onnxruntime-node's CUDA download skipped)
 #   builds           TypeScript (dist/), the native addon and, when nvcc is on PATH,
 #                    the CUDA backend library; then the prebuilt binaries (prebuilds/)
@@ -11,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake g++ ninja-build python3 python3-torch python3-onnx python3-numpy chromium postgresql)
+packages=(cmake g++ ninja-build python3 python3-torch python3-onnx python3-numpy chromium postgresql clang libclang-rt-14-dev)
 if command -v apt-get >/dev/null 2>&1; then
   missing=()
   for p in "${packages[@]}"; do

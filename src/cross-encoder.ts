@@ -315,9 +315,16 @@ export class CrossEncoder {
       truncated.set(pairs.truncated, start);
       logits.set(await this.#scheduler.submit(pairs, signal), start * labels);
     }
-    if (options.raw) return { scores: await applyScoreHead(logits, headSpec({ ...this.info.head, activation: 'none' })), truncated };
-    const scores = await applyScoreHead(logits, headSpec(this.info.head));
-    if (this.#calibration) for (let i = 0; i < scores.length; i++) scores[i] = calibrate(this.#calibration.calibrator, scores[i]);
+    // A NaN or infinite logit would sort unpredictably and poison averages downstream: it
+    // means the model is broken, not the request.
+    const bad = logits.findIndex((x) => !Number.isFinite(x));
+    if (bad >= 0) {
+      throw new ModelLoadError(
+        `the model produced a non-finite logit (${logits[bad]}) for document ${pairDoc[Math.floor(bad / labels)]}: its weights or ONNX graph are likely corrupt`,
+      );
+    }
+    const scores = await applyScoreHead(logits, headSpec(options.raw ? { ...this.info.head, activation: 'none' } : this.info.head));
+    if (this.#calibration && !options.raw) for (let i = 0; i < scores.length; i++) scores[i] = calibrate(this.#calibration.calibrator, scores[i]);
     return { scores, truncated };
   }
 }

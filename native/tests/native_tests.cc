@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "check.h"
+#include "crossrank/encoder.h"
 #include "crossrank/score_head.h"
 #include "crossrank/safetensors.h"
 #include "crossrank/status.h"
@@ -124,7 +125,135 @@ static void TestTruncation() {
   CHECK(TruncatedLengths(20, 20, t, &q, &d) && q == 10 && d == 0);
 }
 
+// A tiny BERT with seeded weights, as safetensors bytes in memory: bare (BertModel names)
+// or a classifier (bert. prefix + pooler + classifier).
+static std::vector<uint8_t> TinyBert(const EncoderConfig& c) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> specs;
+  const std::string p = c.bare ? "" : "bert.";
+  const int64_t H = c.hidden_size, I = c.intermediate_size;
+  auto linear = [&](const std::string& n, int64_t out, int64_t in) {
+    specs.push_back({n + ".weight", {out, in}});
+    specs.push_back({n + ".bias", {out}});
+  };
+  auto norm = [&](const std::string& n) {
+    specs.push_back({n + ".weight", {H}});
+    specs.push_back({n + ".bias", {H}});
+  };
+  specs.push_back({p + "embeddings.word_embeddings.weight", {c.vocab_size, H}});
+  specs.push_back({p + "embeddings.position_embeddings.weight", {c.max_positions, H}});
+  specs.push_back({p + "embeddings.token_type_embeddings.weight", {c.type_vocab_size, H}});
+  norm(p + "embeddings.LayerNorm");
+  for (int l = 0; l < c.num_layers; ++l) {
+    const std::string L = p + "encoder.layer." + std::to_string(l);
+    linear(L + ".attention.self.query", H, H);
+    linear(L + ".attention.self.key", H, H);
+    linear(L + ".attention.self.value", H, H);
+    linear(L + ".attention.output.dense", H, H);
+    norm(L + ".attention.output.LayerNorm");
+    linear(L + ".intermediate.dense", I, H);
+    linear(L + ".output.dense", H, I);
+    norm(L + ".output.LayerNorm");
+  }
+  if (!c.bare) {
+    linear("bert.pooler.dense", H, H);
+    linear("classifier", c.num_labels, H);
+  }
+  std::string header = "{";
+  size_t offset = 0;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    size_t count = 1;
+    std::string shape;
+    for (size_t d = 0; d < specs[i].second.size(); ++d) {
+      count *= static_cast<size_t>(specs[i].second[d]);
+      shape += (d ? "," : "") + std::to_string(specs[i].second[d]);
+    }
+    header += (i ? "," : "") + std::string("\"") + specs[i].first + "\":{\"dtype\":\"F32\",\"shape\":[" + shape +
+              "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + count * 4) + "]}";
+    offset += count * 4;
+  }
+  header += "}";
+  std::vector<uint8_t> bytes = SafetensorsBytes(header, offset);
+  uint32_t state = 12345;
+  for (size_t at = 8 + header.size(); at + 4 <= bytes.size(); at += 4) {
+    state = state * 1664525u + 1013904223u;
+    float v = (static_cast<float>(state >> 8) / 16777216.0f - 0.5f) * 0.4f;
+    std::memcpy(bytes.data() + at, &v, 4);
+  }
+  return bytes;
+}
+
+static EncoderConfig TinyConfig(bool bare) {
+  EncoderConfig c;
+  c.vocab_size = 40, c.hidden_size = 8, c.num_layers = 2, c.num_heads = 2, c.intermediate_size = 16;
+  c.max_positions = 32, c.type_vocab_size = 2, c.num_labels = 1, c.layer_norm_eps = 1e-12f, c.bare = bare;
+  return c;
+}
+
+// The reference forward pass end to end: finite outputs, and a sequence packed with others
+// gives what it gives alone (no state leaks between sequences of a packed batch).
+static void TestEncoderForward() {
+  for (bool bare : {false, true}) {
+    EncoderConfig c = TinyConfig(bare);
+    std::vector<uint8_t> bytes = TinyBert(c);
+    std::unique_ptr<SafetensorsFile> file;
+    CHECK(SafetensorsFile::Parse(bytes.data(), bytes.size(), "tiny", &file).ok());
+    EncoderWeights w;
+    Status loaded = LoadEncoderWeights(*file, c, &w);
+    CHECK(loaded.ok());
+    if (!loaded.ok()) continue;
+    ThreadPool pool(2);
+    PackedBatch batch;
+    const std::vector<std::vector<int32_t>> seqs = {{1, 5, 9, 2}, {1, 7, 2, 30, 31, 2}, {3}};
+    for (const auto& s : seqs) {
+      for (size_t i = 0; i < s.size(); ++i) batch.token_ids.push_back(s[i]), batch.type_ids.push_back(i > 2 ? 1 : 0);
+      batch.cu_seqlens.push_back(batch.cu_seqlens.back() + static_cast<int32_t>(s.size()));
+    }
+    std::vector<float> all, alone;
+    CHECK(EncoderForwardReference(c, w, batch, pool, &all).ok());
+    const size_t width = bare ? static_cast<size_t>(c.hidden_size) : 1;
+    CHECK(all.size() == (bare ? static_cast<size_t>(batch.total_tokens()) : seqs.size()) * width);
+    for (float v : all) CHECK(std::isfinite(v));
+    PackedBatch second;
+    second.token_ids = seqs[1];
+    second.type_ids = {0, 0, 0, 1, 1, 1};
+    second.cu_seqlens = {0, 6};
+    CHECK(EncoderForwardReference(c, w, second, pool, &alone).ok());
+    const size_t begin = bare ? 4 * width : 1;
+    for (size_t i = 0; i < alone.size(); ++i) CHECK(std::fabs(alone[i] - all[begin + i]) < 1e-5f);
+  }
+  // A classifier's names are not a bare encoder's: a missing tensor is named.
+  std::vector<uint8_t> bytes = TinyBert(TinyConfig(true));
+  std::unique_ptr<SafetensorsFile> file;
+  CHECK(SafetensorsFile::Parse(bytes.data(), bytes.size(), "tiny", &file).ok());
+  EncoderWeights w;
+  Status s = LoadEncoderWeights(*file, TinyConfig(false), &w);
+  CHECK(s.code() == StatusCode::kModelLoad && s.message().find("bert.embeddings.word_embeddings.weight") != std::string::npos);
+}
+
+// WordPiece on hostile input: invalid UTF-8, long words, CJK, control characters.
+static void TestWordPieceHostileInput() {
+  std::vector<std::string> vocab = {"[PAD]", "[UNK]", "[CLS]", "[SEP]", "the", "cat", "##s", "un", "##aff", "##able", "\xe4\xb8\xad"};
+  WordPieceConfig config;
+  std::unique_ptr<WordPieceTokenizer> t;
+  CHECK(WordPieceTokenizer::Create(vocab, config, &t).ok());
+  if (!t) return;
+  const std::string inputs[] = {
+      "the cats unaffable", "\xff\xfe\xfd broken \xc3", "\xed\xa0\x80 lone surrogate bytes", std::string(5000, 'a'),
+      "\xe4\xb8\xad\xe6\x96\x87 CJK", std::string("nul\0inside", 11), "\x01\x02\x7f tabs\tand\nnewlines", "",
+  };
+  for (const std::string& in : inputs) {
+    std::vector<int32_t> ids;
+    t->Encode(in, &ids);
+    for (int32_t id : ids) CHECK(id >= 0 && static_cast<size_t>(id) < vocab.size());
+  }
+  std::vector<int32_t> ids;
+  t->Encode("the cats", &ids);
+  CHECK(ids == (std::vector<int32_t>{4, 5, 6}));
+}
+
 int main() {
+  TestEncoderForward();
+  TestWordPieceHostileInput();
   TestJson();
   TestSafetensorsParse();
   TestThreadPool();
