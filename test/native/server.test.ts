@@ -161,6 +161,15 @@ describe('errors: one JSON shape, one status per code', () => {
     expect(answer.error.message.length).toBeGreaterThan(0);
   });
 
+  it('invalid UTF-8 and lone surrogates in documents are scored, not refused or crashed on', async () => {
+    const bytes = Buffer.concat([Buffer.from('{"query":"cats","documents":["ok","bad \\ud800 surrogate","'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from(' bytes"]}')]);
+    const r = await fetch(`${base}/v1/rerank`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bytes });
+    expect(r.status).toBe(200);
+    const body = await json(r);
+    expect(body.results).toHaveLength(3);
+    for (const x of body.results) expect(Number.isFinite(x.relevance_score)).toBe(true);
+  });
+
   it('an unknown route is a JSON 404', async () => {
     const r = await fetch(`${base}/v3/rerank`, { method: 'POST' });
     expect(r.status).toBe(404);
