@@ -114,9 +114,13 @@ Status SafetensorsFile::Parse(const uint8_t* bytes, size_t size, const std::stri
                                std::to_string(static_cast<uint64_t>(end)) + "] outside the data (" +
                                std::to_string(data_size) + " bytes)");
     }
-    if (elements * info->size != end - begin) {
+    const double needed = elements * info->size;
+    if (needed != end - begin) {
+      // The product of a hostile shape can be far beyond any integer type (found by fuzzing):
+      // only convert what fits exactly in a double.
+      const std::string needed_text = needed <= 9007199254740992.0 ? std::to_string(static_cast<uint64_t>(needed)) : "more than 2^53";
       return Status::ModelLoad(what + " holds " + std::to_string(static_cast<uint64_t>(end - begin)) +
-                               " bytes, its dtype and shape need " + std::to_string(static_cast<uint64_t>(elements * info->size)));
+                               " bytes, its dtype and shape need " + needed_text);
     }
     view.data = data + static_cast<size_t>(begin);
     view.bytes = static_cast<size_t>(end - begin);

@@ -87,6 +87,8 @@ static void TestSafetensorsParse() {
       R"({"w":{"dtype":"F16","shape":[-4],"data_offsets":[0,8]}})",    // shape
       R"({"w":{"dtype":"F16","shape":[2],"data_offsets":[0,4]},"v":{"dtype":"F16","shape":[2],"data_offsets":[2,6]}})",
       R"({"w":{"dtype":"F16","shape":[1e300,1e300],"data_offsets":[0,8]}})",  // overflowing shape
+      // a product far past 2^64 from dimensions that are each valid (found by fuzz_safetensors)
+      R"({"w":{"dtype":"F16","shape":[2,9999999999998,9,99999998,9,99],"data_offsets":[0,8]}})",
       R"([1,2])",
   };
   for (const char* h : bad) {
