@@ -13,6 +13,7 @@ import { makeModel } from '../../src/model/make-model.js';
 import { Pipeline } from '../../src/pipeline/pipeline.js';
 import { Bm25Index } from '../../src/retrieval/bm25.js';
 import { DocumentStore } from '../../src/retrieval/document-store.js';
+import { SearchIndex } from '../../src/retrieval/search-index.js';
 import { RerankServer } from '../../src/server/server.js';
 import { bertTokenizerDir, cliPath, tempDir } from '../helpers.js';
 
@@ -224,8 +225,12 @@ describe('overload and shutdown', () => {
     await expect(fetch(`${url}/health`)).rejects.toThrow();
   });
 
-  it('crossrank serve drains on SIGTERM and exits 0', async () => {
-    const child = spawn(process.execPath, [cliPath, 'serve', '--model', tiny, '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  it('crossrank serve (with --index for /search) drains on SIGTERM and exits 0', async () => {
+    const indexDir = join(dir.path, 'index');
+    const index = SearchIndex.create(indexDir, { bm25: true });
+    await index.add(docs.map((text, i) => ({ id: `d${i}`, text })));
+    await index.save();
+    const child = spawn(process.execPath, [cliPath, 'serve', '--model', tiny, '--index', indexDir, '--top-n', '2', '--port', '0'], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     const address = await new Promise<string>((resolve, reject) => {
       child.stderr.on('data', (d) => {
@@ -235,6 +240,9 @@ describe('overload and shutdown', () => {
       });
       child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr}`)));
     });
+    const search = await json(await fetch(`${address}/search`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: 'the cats' }) }));
+    expect(search.results).toHaveLength(2);
+    expect(search.results.every((x: { reranked: boolean }) => x.reranked)).toBe(true);
     const many = Array.from({ length: 30 }, (_, i) => `${'text '.repeat(50)} ${i}`);
     const inFlight = Array.from({ length: 6 }, () => postAlone(address, { query: 'q', documents: many }));
     await new Promise((r) => setTimeout(r, 20));
