@@ -167,6 +167,10 @@ export class CrossEncoder {
 
     const resolved = await resolveModel(idOrDir, { ...options, files: backendName === 'onnx' ? 'onnx' : 'safetensors' });
     const config = readModelConfig(resolved.dir);
+    if (/ForCausalLM$/.test(config.architecture)) {
+      // The prompt, the ONNX layout and the engine for decoder rerankers are being built (issue 8).
+      throw new ModelLoadError(`${idOrDir} is a decoder (${config.architecture}); LLM rerankers are not supported by CrossEncoder yet`);
+    }
     if (isBareEncoder(config.architecture)) {
       throw new ModelLoadError(`${idOrDir} is an embedding model (${config.architecture}), not a cross-encoder; load it with EncoderEmbedder`);
     }

@@ -14,6 +14,7 @@ import { hashString, Rng } from '../util/rng.js';
 import { encoderParameters, type EncoderDims, type ParameterSpec } from './encoder-parameters.js';
 import { encoderConfig, type WeightDtype } from './hf-config.js';
 import { presetNames, presets, type PresetName } from './presets.js';
+import { isQwen3Preset, makeQwen3Model } from './qwen3.js';
 import { writeSafetensors, type SafetensorsDtype } from './safetensors.js';
 import { defaultTokenizerDir, readTokenizerFacts, TOKENIZER_FILES } from './tokenizer-files.js';
 
@@ -36,7 +37,8 @@ export interface MakeModelResult {
   dir: string;
   files: string[];
   parameters: number;
-  dims: EncoderDims;
+  /** The encoder's shape (absent for the decoder presets, qwen3-*). */
+  dims?: EncoderDims;
 }
 
 const safetensorsDtype: Record<WeightDtype, SafetensorsDtype> = { fp32: 'F32', fp16: 'F16', bf16: 'BF16' };
@@ -81,6 +83,15 @@ function validate(options: MakeModelOptions): { preset: PresetName; dtype: Weigh
 }
 
 export function makeModel(options: MakeModelOptions): MakeModelResult {
+  if (isQwen3Preset(options.preset)) {
+    // Decoder rerankers (Qwen3-Reranker layout): fp32, their own tokenizer family.
+    if (options.dtype !== undefined && options.dtype !== 'fp32') throw new InvalidArgumentError(`${options.preset} is written in fp32 only`);
+    if (options.numLabels !== undefined) throw new InvalidArgumentError(`${options.preset} scores with its yes/no tokens; numLabels does not apply`);
+    const out = resolve(options.out);
+    if (existsSync(out) && readdirSync(out).length > 0 && !options.force) throw new InvalidArgumentError(`${out} exists and is not empty; pass --force to replace it`);
+    const r = makeQwen3Model({ preset: options.preset, seed: options.seed, out, tokenizer: resolve(options.tokenizer ?? defaultTokenizerDir('qwen3')) });
+    return { dir: r.dir, files: listFiles(r.dir), parameters: r.parameters };
+  }
   const { preset, dtype } = validate(options);
   const tokenizerDir = resolve(options.tokenizer ?? defaultTokenizerDir());
   const facts = readTokenizerFacts(tokenizerDir);

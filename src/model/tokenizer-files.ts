@@ -23,11 +23,11 @@ export const TOKENIZER_FILES = [
  * The default tokenizer for synthetic models: $CROSSRANK_TOKENIZER_DIR, else the shared
  * bert-base-uncased tokenizer next to the working directory or the package.
  */
-export function defaultTokenizerDir(): string {
+export function defaultTokenizerDir(family: 'bert-base-uncased' | 'qwen3' = 'bert-base-uncased'): string {
   const candidates = [
-    process.env.CROSSRANK_TOKENIZER_DIR,
-    resolve('..', 'shared', 'tokenizers', 'bert-base-uncased'),
-    resolve(packageRoot, '..', 'shared', 'tokenizers', 'bert-base-uncased'),
+    family === 'bert-base-uncased' ? process.env.CROSSRANK_TOKENIZER_DIR : undefined,
+    resolve('..', 'shared', 'tokenizers', family),
+    resolve(packageRoot, '..', 'shared', 'tokenizers', family),
   ].filter((c): c is string => Boolean(c));
   for (const dir of candidates) if (existsSync(join(dir, 'tokenizer.json')) || existsSync(join(dir, 'vocab.txt'))) return dir;
   throw new ModelLoadError(

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { makeModel } from '../../model/make-model.js';
 import type { WeightDtype } from '../../model/hf-config.js';
 import { presetNames } from '../../model/presets.js';
+import { qwen3Presets } from '../../model/qwen3.js';
 import { integer } from '../options.js';
 import { progressLine } from '../progress.js';
 
@@ -10,7 +11,7 @@ export function registerMakeModel(program: Command): void {
   program
     .command('make-model')
     .description('write a synthetic model (seeded random weights) in the Hugging Face layout, with an ONNX graph')
-    .requiredOption('--preset <name>', `model shape: ${presetNames.join(', ')}`)
+    .requiredOption('--preset <name>', `model shape: ${[...presetNames, ...Object.keys(qwen3Presets)].join(', ')}`)
     .requiredOption('--out <dir>', 'output directory')
     .option('--seed <n>', 'random seed', integer('--seed'), 0)
     .option('--tokenizer <dir>', 'tokenizer directory to copy (default: the shared bert-base-uncased tokenizer)')

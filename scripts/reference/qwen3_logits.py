@@ -1,0 +1,109 @@
+#!/usr/bin/python3
+"""Independent reference for synthetic Qwen3 rerankers (Qwen3ForCausalLM layout).
+
+Reads config.json + model.safetensors with the standard library and PyTorch only, runs a
+plain float64 forward pass of the Qwen3 decoder (RMSNorm, rotary embeddings, grouped-query
+causal attention with per-head q/k RMSNorm, SwiGLU, tied or untied output layer) and prints,
+for each sequence, the logits of the requested token ids at its last real position.
+
+    qwen3_logits.py <model_dir> < batch.json > logits.json
+
+batch.json: {"sequences": [[ids...], ...], "token_ids": [yes_id, no_id]}
+Output: {"logits": [[logit_yes, logit_no], ...], "onnx_check": "ok" | "<error>"} (each
+sequence run on its own: no padding; onnx.checker validates onnx/model.onnx when python3-onnx
+is installed).
+"""
+import json
+import struct
+import sys
+
+import torch
+
+DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
+
+
+def read_safetensors(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        b, end = e["data_offsets"]
+        raw = bytearray(data[8 + n + b : 8 + n + end])
+        out[name] = torch.frombuffer(raw, dtype=DTYPES[e["dtype"]]).reshape(e["shape"]).to(torch.float64)
+    return out
+
+
+def rms_norm(x, w, eps):
+    return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps) * w
+
+
+def rotate_half(x):
+    a, b = x.chunk(2, dim=-1)
+    return torch.cat((-b, a), dim=-1)
+
+
+def forward(c, w, ids, wanted):
+    S = len(ids)
+    H, nH, nKV = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"]
+    hd = c.get("head_dim") or H // nH
+    eps = c["rms_norm_eps"]
+    x = w["model.embed_tokens.weight"][torch.tensor(ids)]
+    pos = torch.arange(S, dtype=torch.float64)
+    inv = 1.0 / (c["rope_theta"] ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+    freqs = torch.outer(pos, inv)
+    emb = torch.cat((freqs, freqs), dim=-1)
+    cos, sin = emb.cos(), emb.sin()
+    causal = torch.triu(torch.ones(S, S, dtype=torch.bool), diagonal=1)
+    for l in range(c["num_hidden_layers"]):
+        p = f"model.layers.{l}."
+        h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
+        q = (h @ w[p + "self_attn.q_proj.weight"].T).view(S, nH, hd)
+        k = (h @ w[p + "self_attn.k_proj.weight"].T).view(S, nKV, hd)
+        v = (h @ w[p + "self_attn.v_proj.weight"].T).view(S, nKV, hd)
+        q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
+        k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
+        q = q * cos[:, None, :] + rotate_half(q) * sin[:, None, :]
+        k = k * cos[:, None, :] + rotate_half(k) * sin[:, None, :]
+        group = nH // nKV
+        k = k.repeat_interleave(group, dim=1)
+        v = v.repeat_interleave(group, dim=1)
+        scores = torch.einsum("shd,thd->hst", q, k) / (hd ** 0.5)
+        scores = scores.masked_fill(causal[None], float("-inf"))
+        ctx = torch.einsum("hst,thd->shd", torch.softmax(scores, dim=-1), v).reshape(S, nH * hd)
+        x = x + ctx @ w[p + "self_attn.o_proj.weight"].T
+        h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
+        gate = h @ w[p + "mlp.gate_proj.weight"].T
+        up = h @ w[p + "mlp.up_proj.weight"].T
+        x = x + (torch.nn.functional.silu(gate) * up) @ w[p + "mlp.down_proj.weight"].T
+    last = rms_norm(x[-1], w["model.norm.weight"], eps)
+    head = w["model.embed_tokens.weight"] if c.get("tie_word_embeddings") else w["lm_head.weight"]
+    return (head[torch.tensor(wanted)] @ last).tolist()
+
+
+def onnx_check(model_dir):
+    try:
+        import onnx
+
+        onnx.checker.check_model(model_dir + "/onnx/model.onnx", full_check=True)
+        return "ok"
+    except Exception as e:  # reported, the test asserts "ok"
+        return f"{type(e).__name__}: {e}"
+
+
+def main():
+    d = sys.argv[1]
+    with open(d + "/config.json") as f:
+        c = json.load(f)
+    w = read_safetensors(d + "/model.safetensors")
+    batch = json.load(sys.stdin)
+    with torch.no_grad():
+        logits = [forward(c, w, seq, batch["token_ids"]) for seq in batch["sequences"]]
+    json.dump({"logits": logits, "onnx_check": onnx_check(d)}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+/**
+ * The ONNX graph of a Qwen3 reranker (Qwen3ForCausalLM), built node by node: int64 inputs
+ * `input_ids`, `attention_mask`, `position_ids` [batch, sequence] and one output,
+ * `yes_no_logits` [batch, sequence, 2] — the output layer's rows for the two answer tokens
+ * only (a "trimmed" export: the full vocabulary would be 150k logits a position). Decoder:
+ * RMSNorm, rotary embeddings from position_ids, grouped-query causal attention with per-head
+ * q/k RMSNorm, SwiGLU. Opset 17.
+ */
+import { DataType, GraphBuilder } from './graph-builder.js';
+import { ONNX_IR_VERSION, ONNX_OPSET } from './encoder-graph.js';
+import type { Qwen3Dims } from '../model/qwen3.js';
+
+/** transformers' additive mask value: torch.finfo(torch.float32).min */
+const MASK_MIN = -3.4028234663852886e38;
+
+function transpose(weight: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(weight.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = weight[r * cols + c];
+  return out;
+}
+
+export function buildQwen3Graph(dims: Qwen3Dims, weights: Map<string, Float32Array>, answerIds: [number, number], producerVersion: string): Uint8Array {
+  const g = new GraphBuilder();
+  const { hiddenSize: H, numHeads: nH, numKvHeads: nKV, headDim: hd, intermediateSize: I } = dims;
+  const weight = (name: string) => {
+    const w = weights.get(name);
+    if (!w) throw new Error(`missing weight ${name}`);
+    return w;
+  };
+  const init = (name: string, shape: number[]) => g.floatInitializer(name, shape, weight(name));
+  // y = x W^T (no biases in Qwen3's linear layers)
+  const linear = (x: string, name: string, outDim: number, inDim: number) =>
+    g.op('MatMul', [x, g.floatInitializer(`${name}.weight.T`, [inDim, outDim], transpose(weight(`${name}.weight`), outDim, inDim))]);
+  const rmsNorm = (x: string, name: string, dim: number) => {
+    const mean = g.op('ReduceMean', [g.op('Mul', [x, x])], { axes: [-1], keepdims: 1 });
+    const inv = g.op('Reciprocal', [g.op('Sqrt', [g.op('Add', [mean, g.floatConstant(dims.rmsNormEps)])])]);
+    return g.op('Mul', [g.op('Mul', [x, inv]), init(name, [dim])]);
+  };
+
+  // ---- rotary tables from position_ids: cos/sin [B, S, 1, hd] -------------------------
+  const invFreq = Float32Array.from({ length: hd / 2 }, (_, i) => 1 / dims.ropeTheta ** ((2 * i) / hd));
+  const positions = g.op('Unsqueeze', [g.op('Cast', ['position_ids'], { to: DataType.FLOAT }), g.int64Constant([2])]);
+  const freqs = g.op('Mul', [positions, g.floatInitializer('rope.inv_freq', [hd / 2], invFreq)]);
+  const angles = g.op('Unsqueeze', [g.op('Concat', [freqs, freqs], { axis: -1 }), g.int64Constant([2])]);
+  const cos = g.op('Cos', [angles]);
+  const sin = g.op('Sin', [angles]);
+  const half = (x: string, first: boolean) =>
+    g.op('Slice', [x, g.int64Constant([first ? 0 : hd / 2]), g.int64Constant([first ? hd / 2 : hd]), g.int64Constant([-1])]);
+  const rope = (x: string) => {
+    const rotated = g.op('Concat', [g.op('Neg', [half(x, false)]), half(x, true)], { axis: -1 });
+    return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [rotated, sin])]);
+  };
+
+  // ---- additive mask [B, 1, S, S]: causal, and padded keys masked ------------------------
+  const seqLen = g.op('Gather', [g.op('Shape', ['input_ids']), g.int64Constant(1)], { axis: 0 });
+  const range = g.op('Range', [g.int64Constant(0), seqLen, g.int64Constant(1)]);
+  const future = g.op('Less', [g.op('Unsqueeze', [range, g.int64Constant([1])]), g.op('Unsqueeze', [range, g.int64Constant([0])])]); // [S, S]: key after query
+  const padKey = g.op('Unsqueeze', [g.op('Equal', ['attention_mask', g.int64Constant(0)]), g.int64Constant([1, 2])]); // [B, 1, 1, S]
+  const masked = g.op('Or', [g.op('Unsqueeze', [future, g.int64Constant([0, 1])]), padKey]);
+  const additive = g.op('Where', [masked, g.floatConstant(MASK_MIN), g.floatConstant(0)]);
+  const scale = g.floatConstant(Math.sqrt(hd));
+  const group = nH / nKV;
+
+  // ---- decoder layers -------------------------------------------------------------------
+  let x = g.op('Gather', [init('model.embed_tokens.weight', [dims.vocabSize, H]), 'input_ids']);
+  for (let l = 0; l < dims.numLayers; l++) {
+    const p = `model.layers.${l}`;
+    const h = rmsNorm(x, `${p}.input_layernorm.weight`, H);
+    const heads = (name: string, count: number) => g.op('Reshape', [linear(h, name, count * hd, H), g.int64Constant([0, 0, count, hd])]); // [B, S, n, hd]
+    const q = rope(rmsNorm(heads(`${p}.self_attn.q_proj`, nH), `${p}.self_attn.q_norm.weight`, hd));
+    const k = rope(rmsNorm(heads(`${p}.self_attn.k_proj`, nKV), `${p}.self_attn.k_norm.weight`, hd));
+    const v = heads(`${p}.self_attn.v_proj`, nKV);
+    // Grouped-query attention: each key/value head serves `group` query heads.
+    const repeat = (t: string) => {
+      const grouped = g.op('Expand', [g.op('Unsqueeze', [g.op('Transpose', [t], { perm: [0, 2, 1, 3] }), g.int64Constant([2])]), g.int64Constant([1, 1, group, 1, 1])]);
+      return g.op('Reshape', [grouped, g.int64Constant([0, nH, -1, hd])]); // [B, nH, S, hd]
+    };
+    const qh = g.op('Transpose', [q], { perm: [0, 2, 1, 3] });
+    const kh = g.op('Transpose', [repeat(k)], { perm: [0, 1, 3, 2] });
+    const scores = g.op('Add', [g.op('Div', [g.op('MatMul', [qh, kh]), scale]), additive]);
+    const ctx = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), repeat(v)]);
+    const merged = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.int64Constant([0, 0, nH * hd])]);
+    x = g.op('Add', [x, linear(merged, `${p}.self_attn.o_proj`, H, nH * hd)]);
+    const h2 = rmsNorm(x, `${p}.post_attention_layernorm.weight`, H);
+    const gate = linear(h2, `${p}.mlp.gate_proj`, I, H);
+    const silu = g.op('Mul', [gate, g.op('Sigmoid', [gate])]);
+    x = g.op('Add', [x, linear(g.op('Mul', [silu, linear(h2, `${p}.mlp.up_proj`, I, H)]), `${p}.mlp.down_proj`, H, I)]);
+  }
+  const final = rmsNorm(x, 'model.norm.weight', H);
+
+  // ---- the output layer's two answer rows only ------------------------------------------
+  const head = weight(dims.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
+  const rows = new Float32Array(2 * H);
+  answerIds.forEach((id, r) => rows.set(head.subarray(id * H, (id + 1) * H), r * H));
+  g.op('MatMul', [final, g.floatInitializer('answer_rows.T', [H, 2], transpose(rows, 2, H))], {}, 'yes_no_logits');
+
+  const dynamic = ['batch_size', 'sequence_length'];
+  return g.encode({
+    graphName: 'main_graph',
+    inputs: ['input_ids', 'attention_mask', 'position_ids'].map((name) => ({ name, elemType: DataType.INT64, shape: dynamic })),
+    outputs: [{ name: 'yes_no_logits', elemType: DataType.FLOAT, shape: [...dynamic, 2] }],
+    opset: ONNX_OPSET,
+    irVersion: ONNX_IR_VERSION,
+    producerName: 'crossrank',
+    producerVersion,
+  });
+}
