@@ -7,7 +7,11 @@
  * Pipeline per call: pair tokenization (native WordPiece, or HF tokenizers), length-aware
  * batches by token budget, the backend's raw logits, then the score head once.
  */
-import { InvalidArgumentError, ModelLoadError } from './errors.js';
+import { join } from 'node:path';
+
+import { BackendUnavailableError, InvalidArgumentError, ModelLoadError } from './errors.js';
+import { Qwen3RerankerTokenizer } from './llm/llm-pair-tokenizer.js';
+import { Qwen3PromptTokenizer } from './llm/qwen3-reranker-prompt.js';
 import type { Backend } from './backends/backend.js';
 import { NativeBackend } from './backends/native-backend.js';
 import { BatchScheduler, type BatchEvent } from './batch-scheduler.js';
@@ -15,7 +19,7 @@ import { checkQuery, documentTexts, type DocumentInput } from './documents.js';
 import { calibrate } from './eval/calibration.js';
 import { loadProfile, type CalibrationProfile } from './eval/calibration-profile.js';
 import { isBareEncoder } from './model/encoder-config.js';
-import { headSpec, parseActivation, resolveHead, type Activation, type Head } from './model/head.js';
+import { headSpec, parseActivation, resolveHead, trueFalseHead, type Activation, type Head } from './model/head.js';
 import { modelMaxLength, readModelConfig, type ModelConfig } from './model/model-config.js';
 import { onnxModelPath } from './model/model-files.js';
 import { resolveModel, type ResolveOptions } from './hub/resolve.js';
@@ -38,6 +42,8 @@ export interface CrossEncoderOptions extends ResolveOptions {
   truncation?: TruncationStrategy;
   /** Use onnx/model_quantized.onnx. */
   quantized?: boolean;
+  /** LLM rerankers (Qwen3-Reranker): the task instruction of the prompt (default: web search). */
+  instruction?: string;
   /** ONNX Runtime intra-op threads (default: all cores). */
   threads?: number;
   /**
@@ -168,9 +174,9 @@ export class CrossEncoder {
     const resolved = await resolveModel(idOrDir, { ...options, files: backendName === 'onnx' ? 'onnx' : 'safetensors' });
     const config = readModelConfig(resolved.dir);
     if (/ForCausalLM$/.test(config.architecture)) {
-      // The prompt, the ONNX layout and the engine for decoder rerankers are being built (issue 8).
-      throw new ModelLoadError(`${idOrDir} is a decoder (${config.architecture}); LLM rerankers are not supported by CrossEncoder yet`);
+      return CrossEncoder.#loadDecoder(idOrDir, resolved, config, options, { backendName, activation, batchTokens, requestedMax, maxWaitMs, calibration });
     }
+    if (options.instruction !== undefined) throw new InvalidArgumentError('instruction applies to LLM rerankers (Qwen3-Reranker) only');
     if (isBareEncoder(config.architecture)) {
       throw new ModelLoadError(`${idOrDir} is an embedding model (${config.architecture}), not a cross-encoder; load it with EncoderEmbedder`);
     }
@@ -209,6 +215,49 @@ export class CrossEncoder {
       }
     }
     return new CrossEncoder(info, backend, tokenizer, batchTokens, maxWaitMs, truncation, calibration);
+  }
+
+  /**
+   * A decoder reranker (Qwen3-Reranker family): the prompt of its model card, the ONNX export
+   * (full vocabulary or trimmed to yes/no), and the true/false head — softmax over the
+   * "yes" and "no" logits at the last position, the probability of "yes".
+   */
+  static async #loadDecoder(
+    idOrDir: string,
+    resolved: { dir: string; revision?: string },
+    config: ModelConfig,
+    options: CrossEncoderOptions,
+    o: { backendName: 'onnx' | 'native'; activation?: Activation; batchTokens: number; requestedMax?: number; maxWaitMs: number; calibration?: CalibrationProfile },
+  ): Promise<CrossEncoder> {
+    if (config.modelType !== 'qwen3') throw new ModelLoadError(`${idOrDir}: decoder rerankers of the Qwen3 family are supported; this is ${config.modelType}`);
+    if (o.backendName === 'native') {
+      throw new BackendUnavailableError('the native engine does not run decoder rerankers yet; use the onnx backend');
+    }
+    const prompt = Qwen3PromptTokenizer.fromFile(join(resolved.dir, 'tokenizer.json'));
+    const tokenizer = new Qwen3RerankerTokenizer(prompt, options.instruction);
+    const base = trueFalseHead(prompt.yesId, prompt.noId);
+    if (o.activation === 'sigmoid') throw new InvalidArgumentError('a yes/no head takes softmax (default) or none (the raw "yes" logit)');
+    const head: Head = o.activation ? { ...base, activation: o.activation } : base;
+    // The model card's length; the position table allows far more, at a quadratic cost.
+    const maxLength = Math.min(o.requestedMax ?? 8192, config.maxPositions);
+    const { OnnxBackend } = await import('./backends/onnx-backend.js');
+    const backend = await OnnxBackend.create(onnxModelPath(resolved.dir, options.quantized), 2, {
+      device: options.device,
+      threads: options.threads,
+      decoder: { answerIds: [prompt.yesId, prompt.noId] },
+    });
+    const info: CrossEncoderInfo = {
+      model: idOrDir,
+      dir: resolved.dir,
+      revision: resolved.revision,
+      backend: 'onnx',
+      device: backend.device,
+      maxLength,
+      head,
+      tokenizer: tokenizer.kind,
+      config: { architecture: config.architecture, modelType: config.modelType, numLabels: 2 },
+    };
+    return new CrossEncoder(info, backend, tokenizer, o.batchTokens, o.maxWaitMs, 'longest_first', o.calibration);
   }
 
   /** One score per document for the query, in document order. */

@@ -55,13 +55,16 @@ export interface Qwen3PromptTokens {
 export class Qwen3PromptTokenizer {
   readonly yesId: number;
   readonly noId: number;
+  /** <|endoftext|>, the family's padding token. */
+  readonly padId: number;
   readonly #tokenizer: HfTokenizer;
   #suffix: Int32Array | undefined;
 
-  private constructor(tokenizer: HfTokenizer, yesId: number, noId: number) {
+  private constructor(tokenizer: HfTokenizer, yesId: number, noId: number, padId: number) {
     this.#tokenizer = tokenizer;
     this.yesId = yesId;
     this.noId = noId;
+    this.padId = padId;
   }
 
   /** From a tokenizer.json (the Qwen3 family's byte-level BPE). */
@@ -81,7 +84,14 @@ export class Qwen3PromptTokenizer {
       if (typeof v !== 'number') throw new ModelLoadError(`${tokenizerJson} has no token ${JSON.stringify(token)}; is this a Qwen3 tokenizer?`);
       return v;
     };
-    return new Qwen3PromptTokenizer(tokenizer, id('yes'), id('no'));
+    return new Qwen3PromptTokenizer(tokenizer, id('yes'), id('no'), id('<|endoftext|>'));
+  }
+
+  /** Tokens of each text as a document would take them (" " + text). */
+  async countTokens(texts: readonly string[]): Promise<Int32Array> {
+    const out = new Int32Array(texts.length);
+    for (let i = 0; i < texts.length; i++) out[i] = (await this.#encode(` ${texts[i]}`)).length;
+    return out;
   }
 
   async #encode(text: string): Promise<Int32Array> {

@@ -114,7 +114,14 @@ function initialise(spec: Spec, seed: number): Float32Array {
 }
 
 /** Writes config.json, model.safetensors, onnx/model.onnx (when under 2 GB) and the tokenizer into `out`. */
-export function makeQwen3Model(options: { preset: Qwen3PresetName; seed: number; out: string; tokenizer: string; force?: boolean }): { dir: string; parameters: number } {
+export function makeQwen3Model(options: {
+  preset: Qwen3PresetName;
+  seed: number;
+  out: string;
+  tokenizer: string;
+  /** The ONNX graph's output: the two answer rows (default) or the whole vocabulary, as public exports. */
+  onnxOutput?: 'yes-no' | 'vocabulary';
+}): { dir: string; parameters: number } {
   const dims = qwen3Presets[options.preset];
   const tokenizerJson = join(options.tokenizer, 'tokenizer.json');
   if (!existsSync(tokenizerJson)) throw new InvalidArgumentError(`${options.tokenizer} has no tokenizer.json (a Qwen3 tokenizer is needed)`);
@@ -131,7 +138,7 @@ export function makeQwen3Model(options: { preset: Qwen3PresetName; seed: number;
     const parameters = specs.reduce((n, spec) => n + spec.shape.reduce((a, b) => a * b, 1), 0);
     // One protobuf holds at most 2 GB: larger presets (qwen3-0.6b, for the native engine and
     // the GPU check) are written without an ONNX graph.
-    if (parameters * 4 < 1.9e9) writeFileSync(join(temp, 'onnx', 'model.onnx'), buildQwen3Graph(dims, weights, [prompt.yesId, prompt.noId], packageVersion));
+    if (parameters * 4 < 1.9e9) writeFileSync(join(temp, 'onnx', 'model.onnx'), buildQwen3Graph(dims, weights, [prompt.yesId, prompt.noId], packageVersion, options.onnxOutput));
     else rmSync(join(temp, 'onnx'), { recursive: true });
     for (const file of ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt']) {
       if (!existsSync(join(options.tokenizer, file))) continue;

@@ -1,8 +1,9 @@
 /**
  * The ONNX graph of a Qwen3 reranker (Qwen3ForCausalLM), built node by node: int64 inputs
- * `input_ids`, `attention_mask`, `position_ids` [batch, sequence] and one output,
+ * `input_ids`, `attention_mask`, `position_ids` [batch, sequence] and one output: by default
  * `yes_no_logits` [batch, sequence, 2] — the output layer's rows for the two answer tokens
- * only (a "trimmed" export: the full vocabulary would be 150k logits a position). Decoder:
+ * only (a "trimmed" export: the full vocabulary is 150k logits a position) — or, as the
+ * public exports have it, `logits` [batch, sequence, vocabulary]. Decoder:
  * RMSNorm, rotary embeddings from position_ids, grouped-query causal attention with per-head
  * q/k RMSNorm, SwiGLU. Opset 17.
  */
@@ -19,7 +20,13 @@ function transpose(weight: Float32Array, rows: number, cols: number): Float32Arr
   return out;
 }
 
-export function buildQwen3Graph(dims: Qwen3Dims, weights: Map<string, Float32Array>, answerIds: [number, number], producerVersion: string): Uint8Array {
+export function buildQwen3Graph(
+  dims: Qwen3Dims,
+  weights: Map<string, Float32Array>,
+  answerIds: [number, number],
+  producerVersion: string,
+  output: 'yes-no' | 'vocabulary' = 'yes-no',
+): Uint8Array {
   const g = new GraphBuilder();
   const { hiddenSize: H, numHeads: nH, numKvHeads: nKV, headDim: hd, intermediateSize: I } = dims;
   const weight = (name: string) => {
@@ -88,17 +95,22 @@ export function buildQwen3Graph(dims: Qwen3Dims, weights: Map<string, Float32Arr
   }
   const final = rmsNorm(x, 'model.norm.weight', H);
 
-  // ---- the output layer's two answer rows only ------------------------------------------
+  // ---- the output layer: the two answer rows only, or the whole vocabulary ---------------
   const head = weight(dims.tieWordEmbeddings ? 'model.embed_tokens.weight' : 'lm_head.weight');
-  const rows = new Float32Array(2 * H);
-  answerIds.forEach((id, r) => rows.set(head.subarray(id * H, (id + 1) * H), r * H));
-  g.op('MatMul', [final, g.floatInitializer('answer_rows.T', [H, 2], transpose(rows, 2, H))], {}, 'yes_no_logits');
+  const outputName = output === 'yes-no' ? 'yes_no_logits' : 'logits';
+  const columns = output === 'yes-no' ? 2 : dims.vocabSize;
+  let rows = head;
+  if (output === 'yes-no') {
+    rows = new Float32Array(2 * H);
+    answerIds.forEach((id, r) => rows.set(head.subarray(id * H, (id + 1) * H), r * H));
+  }
+  g.op('MatMul', [final, g.floatInitializer('output_rows.T', [H, columns], transpose(rows, columns, H))], {}, outputName);
 
   const dynamic = ['batch_size', 'sequence_length'];
   return g.encode({
     graphName: 'main_graph',
     inputs: ['input_ids', 'attention_mask', 'position_ids'].map((name) => ({ name, elemType: DataType.INT64, shape: dynamic })),
-    outputs: [{ name: 'yes_no_logits', elemType: DataType.FLOAT, shape: [...dynamic, 2] }],
+    outputs: [{ name: outputName, elemType: DataType.FLOAT, shape: [...dynamic, columns] }],
     opset: ONNX_OPSET,
     irVersion: ONNX_IR_VERSION,
     producerName: 'crossrank',

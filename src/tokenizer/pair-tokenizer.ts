@@ -32,7 +32,7 @@ export interface PairEncodeOptions {
 }
 
 export interface PairTokenizer {
-  readonly kind: 'native-wordpiece' | 'hf-tokenizers';
+  readonly kind: 'native-wordpiece' | 'hf-tokenizers' | 'qwen3-prompt';
   readonly padId: number;
   /** Pairs (queries[pairQuery[i]], docs[pairDoc[i]]). */
   encodePairs(

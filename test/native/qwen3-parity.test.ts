@@ -5,7 +5,7 @@
  * position, on real TREC DL prompts built with the real Qwen3 tokenizer.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,15 +61,70 @@ async function onnxLastLogits(left: boolean): Promise<number[][]> {
 }
 
 describe('make-model --preset qwen3-tiny', () => {
-  it('writes the Qwen3ForCausalLM layout; CrossEncoder refuses it clearly for now', async () => {
+  it('writes the Qwen3ForCausalLM layout', async () => {
     const out = join(dir.path, 'cli-qwen3');
     const r = runCli(['make-model', '--preset', 'qwen3-tiny', '--out', out, '--tokenizer', qwenTokenizer, '--json']);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout).files).toEqual(['config.json', 'model.safetensors', 'onnx/model.onnx', 'tokenizer.json', 'tokenizer_config.json']);
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))).toMatchObject({ architectures: ['Qwen3ForCausalLM'], num_key_value_heads: 2, head_dim: 16 });
-    const { CrossEncoder } = await import('../../src/cross-encoder.js');
-    await expect(CrossEncoder.load(out)).rejects.toThrow(/LLM rerankers are not supported by CrossEncoder yet/);
     expect(runCli(['make-model', '--preset', 'qwen3-tiny', '--out', join(dir.path, 'x'), '--dtype', 'fp16', '--tokenizer', qwenTokenizer]).status).toBe(2);
+  });
+});
+
+function reference(seqs: number[][]): { logits: number[][]; onnx_check: string } {
+  const run = spawnSync(PYTHON, [join(repoRoot, 'scripts', 'reference', 'qwen3_logits.py'), model], {
+    input: JSON.stringify({ sequences: seqs, token_ids: answer }),
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
+  if (run.status !== 0) throw new Error(run.stderr);
+  return JSON.parse(run.stdout);
+}
+
+describe.skipIf(!hasTorch)('CrossEncoder on a Qwen3 reranker (no extra options)', () => {
+  it('recognises it from config.json and scores P(yes) as the PyTorch reference does', async () => {
+    const { CrossEncoder } = await import('../../src/cross-encoder.js');
+    const encoder = await CrossEncoder.load(model, { maxLength: 160 });
+    try {
+      expect(encoder.info).toMatchObject({ tokenizer: 'qwen3-prompt', maxLength: 160, head: { activation: 'softmax', positiveIndex: 0 } });
+      const pairs = bm25Pairs(loadTrecDl(), 31, 12);
+      const scores = await encoder.scorePairs(pairs);
+      const { logits } = reference(sequences);
+      logits.forEach(([yes, no], i) => expect(scores[i]).toBeCloseTo(1 / (1 + Math.exp(no - yes)), 5));
+      const raw = await encoder.scoreDetailed(pairs[0][0], [pairs[0][1]], { raw: true });
+      expect(raw.scores[0]).toBeCloseTo(logits[0][0], 3); // the raw "yes" logit
+      expect(raw.truncated[0]).toBe(sequences[0].length === 160 ? 1 : 0);
+    } finally {
+      await encoder.dispose();
+    }
+  });
+
+  it('reads a full-vocabulary export (logits over 151,936 tokens) the same way', async () => {
+    const full = join(dir.path, 'qwen3-tiny-full');
+    makeQwen3Model({ preset: 'qwen3-tiny', seed: 7, out: full, tokenizer: qwenTokenizer, onnxOutput: 'vocabulary' });
+    const { CrossEncoder } = await import('../../src/cross-encoder.js');
+    const trimmed = await CrossEncoder.load(model, { maxLength: 160 });
+    const wide = await CrossEncoder.load(full, { maxLength: 160 });
+    try {
+      const pairs = bm25Pairs(loadTrecDl(), 31, 3);
+      const [a, b] = [await trimmed.scorePairs(pairs), await wide.scorePairs(pairs)];
+      a.forEach((x, i) => expect(b[i]).toBeCloseTo(x, 5));
+    } finally {
+      await trimmed.dispose();
+      await wide.dispose();
+    }
+  });
+
+  it('crossrank rerank runs on it; the native backend says it cannot yet', async () => {
+    const input = join(dir.path, 'docs.txt');
+    writeFileSync(input, 'the cat sat on the mat\nquantum chromodynamics\ncats purr\n');
+    const r = runCli(['rerank', '--model', model, '--query', 'why do cats purr', '--input', input, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { index: number; score: number }[];
+    expect(out.map((x) => x.index).sort()).toEqual([0, 1, 2]);
+    for (const x of out) expect(x.score).toBeGreaterThan(0), expect(x.score).toBeLessThan(1);
+    const { CrossEncoder } = await import('../../src/cross-encoder.js');
+    await expect(CrossEncoder.load(model, { backend: 'native' })).rejects.toMatchObject({ code: 'CROSSRANK_BACKEND_UNAVAILABLE' });
   });
 });
 
