@@ -21,7 +21,7 @@ export function encoderInputNames(architecture: EncoderDims['architecture']): st
 }
 
 /** Transposes a PyTorch [out, in] Linear weight into the [in, out] matrix MatMul wants. */
-function transpose(weight: Float32Array, rows: number, cols: number): Float32Array {
+export function transpose(weight: Float32Array, rows: number, cols: number): Float32Array {
   const out = new Float32Array(weight.length);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = weight[r * cols + c];
   return out;

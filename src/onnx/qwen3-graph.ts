@@ -8,17 +8,11 @@
  * q/k RMSNorm, SwiGLU. Opset 17.
  */
 import { DataType, GraphBuilder } from './graph-builder.js';
-import { ONNX_IR_VERSION, ONNX_OPSET } from './encoder-graph.js';
+import { ONNX_IR_VERSION, ONNX_OPSET, transpose } from './encoder-graph.js';
 import type { Qwen3Dims } from '../model/qwen3.js';
 
 /** transformers' additive mask value: torch.finfo(torch.float32).min */
 const MASK_MIN = -3.4028234663852886e38;
-
-function transpose(weight: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(weight.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = weight[r * cols + c];
-  return out;
-}
 
 export function buildQwen3Graph(
   dims: Qwen3Dims,
