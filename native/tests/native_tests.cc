@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "check.h"
+#include "crossrank/decoder.h"
 #include "crossrank/encoder.h"
 #include "crossrank/score_head.h"
 #include "crossrank/safetensors.h"
@@ -253,7 +254,164 @@ static void TestWordPieceHostileInput() {
   CHECK(ids == (std::vector<int32_t>{4, 5, 6}));
 }
 
-int main() {
+// A tiny Qwen3 decoder with seeded weights (transformers' names), as safetensors bytes.
+static std::vector<uint8_t> TinyQwen3(const DecoderConfig& c) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> specs = {{"model.embed_tokens.weight", {c.vocab_size, c.hidden_size}}};
+  const int64_t H = c.hidden_size, q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim, I = c.intermediate_size;
+  for (int l = 0; l < c.num_layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    specs.push_back({p + "input_layernorm.weight", {H}});
+    specs.push_back({p + "post_attention_layernorm.weight", {H}});
+    specs.push_back({p + "self_attn.q_norm.weight", {c.head_dim}});
+    specs.push_back({p + "self_attn.k_norm.weight", {c.head_dim}});
+    specs.push_back({p + "self_attn.q_proj.weight", {q, H}});
+    specs.push_back({p + "self_attn.k_proj.weight", {kv, H}});
+    specs.push_back({p + "self_attn.v_proj.weight", {kv, H}});
+    specs.push_back({p + "self_attn.o_proj.weight", {H, q}});
+    specs.push_back({p + "mlp.gate_proj.weight", {I, H}});
+    specs.push_back({p + "mlp.up_proj.weight", {I, H}});
+    specs.push_back({p + "mlp.down_proj.weight", {H, I}});
+  }
+  specs.push_back({"model.norm.weight", {H}});
+  std::string header = "{";
+  size_t offset = 0;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    size_t count = 1;
+    std::string shape;
+    for (size_t d = 0; d < specs[i].second.size(); ++d) {
+      count *= static_cast<size_t>(specs[i].second[d]);
+      shape += (d ? "," : "") + std::to_string(specs[i].second[d]);
+    }
+    header += (i ? "," : "") + std::string("\"") + specs[i].first + "\":{\"dtype\":\"F32\",\"shape\":[" + shape +
+              "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + count * 4) + "]}";
+    offset += count * 4;
+  }
+  header += "}";
+  std::vector<uint8_t> bytes = SafetensorsBytes(header, offset);
+  uint32_t state = 777;
+  for (size_t at = 8 + header.size(); at + 4 <= bytes.size(); at += 4) {
+    state = state * 1664525u + 1013904223u;
+    float v = (static_cast<float>(state >> 8) / 16777216.0f - 0.5f) * 0.8f;
+    std::memcpy(bytes.data() + at, &v, 4);
+  }
+  return bytes;
+}
+
+// The prefix-shared path (prefix run once, its key/value cache reused) equals running every
+// prompt whole; outputs are finite; bad ids and missing tensors are typed errors.
+static void TestDecoderPrefixSharing() {
+  DecoderConfig c;
+  c.vocab_size = 50, c.hidden_size = 16, c.intermediate_size = 32, c.num_layers = 2, c.num_heads = 4, c.num_kv_heads = 2;
+  c.head_dim = 8, c.max_positions = 64, c.rms_norm_eps = 1e-6f, c.rope_theta = 10000, c.tie_word_embeddings = true;
+  std::vector<uint8_t> bytes = TinyQwen3(c);
+  std::unique_ptr<SafetensorsFile> file;
+  CHECK(SafetensorsFile::Parse(bytes.data(), bytes.size(), "qwen3", &file).ok());
+  DecoderWeights w;
+  Status loaded = LoadDecoderWeights(*file, c, {7, 9}, &w);
+  CHECK(loaded.ok());
+  if (!loaded.ok()) return;
+  ThreadPool pool(2);
+  const std::vector<int32_t> prefix = {1, 2, 3, 4, 5, 6};
+  const std::vector<std::vector<int32_t>> docs = {{10, 11, 12}, {13}, {14, 15, 16, 17, 18, 19, 20}};
+  PackedBatch full, rest;
+  for (const auto& d : docs) {
+    for (int32_t id : prefix) full.token_ids.push_back(id);
+    for (int32_t id : d) full.token_ids.push_back(id), rest.token_ids.push_back(id);
+    full.cu_seqlens.push_back(static_cast<int32_t>(full.token_ids.size()));
+    rest.cu_seqlens.push_back(static_cast<int32_t>(rest.token_ids.size()));
+  }
+  full.type_ids.assign(full.token_ids.size(), 0);
+  rest.type_ids.assign(rest.token_ids.size(), 0);
+  std::vector<float> whole, shared;
+  CHECK(DecoderScoreFull(c, w, full, pool, &whole).ok());
+  CHECK(DecoderScoreShared(c, w, prefix, rest, pool, &shared).ok());
+  CHECK(whole.size() == 6 && shared.size() == 6);
+  float spread = 0;
+  for (size_t i = 0; i < whole.size() && i < shared.size(); ++i) {
+    CHECK(std::isfinite(whole[i]));
+    CHECK(std::fabs(whole[i] - shared[i]) < 1e-4f);
+    spread = std::max(spread, std::fabs(whole[i] - whole[0]));
+  }
+  CHECK(spread > 1e-3f);  // the documents do change the answer
+  PackedBatch bad = rest;
+  bad.token_ids[0] = 50;
+  CHECK(DecoderScoreShared(c, w, prefix, bad, pool, &shared).code() == StatusCode::kInvalidArgument);
+  DecoderConfig untied = c;
+  untied.tie_word_embeddings = false;
+  Status missing = LoadDecoderWeights(*file, untied, {7, 9}, &w);
+  CHECK(missing.code() == StatusCode::kModelLoad && missing.message().find("lm_head.weight") != std::string::npos);
+}
+
+// `crossrank_native_tests --qwen3 <model_dir>`: the decoder reference on a real model
+// directory for the test suite's parity checks. stdin: {"prefix": [...], "continuations":
+// [[...], ...], "token_ids": [yes, no]}; stdout: {"full": [[yes, no], ...], "shared": [...]}
+// (full: prefix + continuation run whole; shared: the prefix's cache reused).
+static int Qwen3Tool(const std::string& dir) {
+  auto read = [](const std::string& path, std::string* out) {
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) return false;
+    char buf[65536];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out->append(buf, n);
+    std::fclose(f);
+    return true;
+  };
+  std::string config_text, input;
+  if (!read(dir + "/config.json", &config_text)) return std::fprintf(stderr, "no config.json\n"), 2;
+  char buf[65536];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) input.append(buf, n);
+  json::Value cfg, in;
+  std::string error;
+  if (!json::Parse(config_text.data(), config_text.size(), &cfg, &error) || !json::Parse(input.data(), input.size(), &in, &error)) {
+    return std::fprintf(stderr, "bad JSON: %s\n", error.c_str()), 2;
+  }
+  auto num = [&](const char* key) { const json::Value* v = cfg.Get(key); return v ? v->number : 0.0; };
+  DecoderConfig c;
+  c.vocab_size = static_cast<int32_t>(num("vocab_size")), c.hidden_size = static_cast<int32_t>(num("hidden_size"));
+  c.intermediate_size = static_cast<int32_t>(num("intermediate_size")), c.num_layers = static_cast<int32_t>(num("num_hidden_layers"));
+  c.num_heads = static_cast<int32_t>(num("num_attention_heads")), c.num_kv_heads = static_cast<int32_t>(num("num_key_value_heads"));
+  c.head_dim = static_cast<int32_t>(num("head_dim")), c.max_positions = static_cast<int32_t>(num("max_position_embeddings"));
+  c.rms_norm_eps = static_cast<float>(num("rms_norm_eps")), c.rope_theta = num("rope_theta");
+  const json::Value* tie = cfg.Get("tie_word_embeddings");
+  c.tie_word_embeddings = tie && tie->boolean;
+  auto ids = [](const json::Value& a) {
+    std::vector<int32_t> out;
+    for (const json::Value& v : a.array) out.push_back(static_cast<int32_t>(v.number));
+    return out;
+  };
+  std::unique_ptr<SafetensorsFile> file;
+  Status s = SafetensorsFile::Open(dir + "/model.safetensors", &file);
+  DecoderWeights w;
+  if (s.ok()) s = LoadDecoderWeights(*file, c, ids(*in.Get("token_ids")), &w);
+  if (!s.ok()) return std::fprintf(stderr, "%s\n", s.message().c_str()), 1;
+  const std::vector<int32_t> prefix = ids(*in.Get("prefix"));
+  PackedBatch full, rest;
+  for (const json::Value& cont : in.Get("continuations")->array) {
+    for (int32_t id : prefix) full.token_ids.push_back(id);
+    for (int32_t id : ids(cont)) full.token_ids.push_back(id), rest.token_ids.push_back(id);
+    full.cu_seqlens.push_back(static_cast<int32_t>(full.token_ids.size()));
+    rest.cu_seqlens.push_back(static_cast<int32_t>(rest.token_ids.size()));
+  }
+  full.type_ids.assign(full.token_ids.size(), 0);
+  rest.type_ids.assign(rest.token_ids.size(), 0);
+  ThreadPool pool(2);
+  std::vector<float> whole, shared;
+  s = DecoderScoreFull(c, w, full, pool, &whole);
+  if (s.ok()) s = DecoderScoreShared(c, w, prefix, rest, pool, &shared);
+  if (!s.ok()) return std::fprintf(stderr, "%s\n", s.message().c_str()), 1;
+  auto print = [](const std::vector<float>& v) {
+    std::string out = "[";
+    for (size_t i = 0; i + 1 < v.size(); i += 2) out += (i ? "," : "") + std::string("[") + std::to_string(v[i]) + "," + std::to_string(v[i + 1]) + "]";
+    return out + "]";
+  };
+  std::printf("{\"full\": %s, \"shared\": %s}\n", print(whole).c_str(), print(shared).c_str());
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  if (argc == 3 && std::string(argv[1]) == "--qwen3") return Qwen3Tool(argv[2]);
+  TestDecoderPrefixSharing();
   TestEncoderForward();
   TestWordPieceHostileInput();
   TestJson();

@@ -81,6 +81,33 @@ function reference(seqs: number[][]): { logits: number[][]; onnx_check: string }
   return JSON.parse(run.stdout);
 }
 
+describe.skipIf(!hasTorch)('the native decoder reference (C++) on the same model', () => {
+  it('equals PyTorch within 1e-4, and the prefix-shared path equals the unshared one within 1e-4', async () => {
+    const t = Qwen3PromptTokenizer.fromFile(join(qwenTokenizer, 'tokenizer.json'));
+    const dl = loadTrecDl();
+    const [qid, docids] = [...dl.bm25][2];
+    const docs = docids.slice(0, 6).map((id) => dl.passages.get(id)!).filter(Boolean);
+    const p = await t.encode(dl.queries.get(qid)!, docs, { maxLength: 200 });
+    const continuations = p.documents.map((d) => [...d, ...p.suffix]);
+    const tool = join(repoRoot, 'build', 'crossrank_native_tests');
+    const run = spawnSync(tool, ['--qwen3', model], {
+      input: JSON.stringify({ prefix: Array.from(p.prefix), continuations, token_ids: answer }),
+      encoding: 'utf8',
+    });
+    expect(run.status, run.stderr).toBe(0);
+    const { full, shared } = JSON.parse(run.stdout) as { full: number[][]; shared: number[][] };
+    const { logits } = reference(continuations.map((c) => [...p.prefix, ...c]));
+    let vsTorch = 0;
+    let vsShared = 0;
+    full.forEach((row, i) => row.forEach((v, j) => {
+      vsTorch = Math.max(vsTorch, Math.abs(v - logits[i][j]));
+      vsShared = Math.max(vsShared, Math.abs(v - shared[i][j]));
+    }));
+    expect(vsTorch).toBeLessThan(1e-4);
+    expect(vsShared).toBeLessThan(1e-4);
+  });
+});
+
 describe.skipIf(!hasTorch)('CrossEncoder on a Qwen3 reranker (no extra options)', () => {
   it('recognises it from config.json and scores P(yes) as the PyTorch reference does', async () => {
     const { CrossEncoder } = await import('../../src/cross-encoder.js');
