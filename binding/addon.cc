@@ -13,7 +13,7 @@ namespace crossrank::binding {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
-  exports.Set("abiVersion", Napi::Number::New(env, 2));  // keep in step with NATIVE_ABI_VERSION (src/native/binding.ts)
+  exports.Set("abiVersion", Napi::Number::New(env, 3));  // keep in step with NATIVE_ABI_VERSION (src/native/binding.ts)
   exports.Set("version", Napi::String::New(env, CROSSRANK_VERSION));
 #ifdef CROSSRANK_BUILT_WITH_CUDA
   exports.Set("builtWithCuda", Napi::Boolean::New(env, true));
@@ -29,6 +29,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("padBatch", Napi::Function::New(env, PadBatch, "padBatch"));
   exports.Set("NativeEncoder", DefineNativeEncoder(env));
   exports.Set("loadEncoder", Napi::Function::New(env, LoadEncoder, "loadEncoder"));
+  exports.Set("NativeDecoder", DefineNativeDecoder(env));
+  exports.Set("loadDecoder", Napi::Function::New(env, LoadDecoder, "loadDecoder"));
   return exports;
 }
 

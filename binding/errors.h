@@ -13,6 +13,7 @@ namespace crossrank::binding {
 struct AddonData {
   Napi::FunctionReference make_error;
   Napi::FunctionReference encoder_constructor;
+  Napi::FunctionReference decoder_constructor;
 };
 
 // The JS error for a failed status (never call with an ok status).

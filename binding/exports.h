@@ -13,5 +13,7 @@ Napi::Value EncodePairs(const Napi::CallbackInfo& info);
 Napi::Value PadBatch(const Napi::CallbackInfo& info);
 Napi::Function DefineNativeEncoder(Napi::Env env);             // encoder_wrap.cc
 Napi::Value LoadEncoder(const Napi::CallbackInfo& info);
+Napi::Function DefineNativeDecoder(Napi::Env env);             // decoder_wrap.cc
+Napi::Value LoadDecoder(const Napi::CallbackInfo& info);
 
 }  // namespace crossrank::binding

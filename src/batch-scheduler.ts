@@ -194,5 +194,7 @@ function mergeRows(members: QueuedRow[]): PairEncodings {
     ids.set(q.request.pairs.ids.subarray(begin, begin + q.length), offsets[i]);
     typeIds.set(q.request.pairs.typeIds.subarray(begin, begin + q.length), offsets[i]);
   });
-  return { ids, typeIds, offsets, truncated: new Uint8Array(members.length) };
+  const merged: PairEncodings = { ids, typeIds, offsets, truncated: new Uint8Array(members.length) };
+  if (members.every((q) => q.request.pairs.prefixLengths)) merged.prefixLengths = Int32Array.from(members, (q) => q.request.pairs.prefixLengths![q.row]);
+  return merged;
 }

@@ -14,6 +14,7 @@ import { Qwen3RerankerTokenizer } from './llm/llm-pair-tokenizer.js';
 import { Qwen3PromptTokenizer } from './llm/qwen3-reranker-prompt.js';
 import type { Backend } from './backends/backend.js';
 import { NativeBackend } from './backends/native-backend.js';
+import { NativeDecoderBackend } from './backends/native-decoder-backend.js';
 import { BatchScheduler, type BatchEvent } from './batch-scheduler.js';
 import { checkQuery, documentTexts, type DocumentInput } from './documents.js';
 import { calibrate } from './eval/calibration.js';
@@ -219,7 +220,8 @@ export class CrossEncoder {
 
   /**
    * A decoder reranker (Qwen3-Reranker family): the prompt of its model card, the ONNX export
-   * (full vocabulary or trimmed to yes/no), and the true/false head — softmax over the
+   * (full vocabulary or trimmed to yes/no) or the native decoder (model.safetensors, prompt
+   * prefixes shared per query), and the true/false head — softmax over the
    * "yes" and "no" logits at the last position, the probability of "yes".
    */
   static async #loadDecoder(
@@ -230,9 +232,6 @@ export class CrossEncoder {
     o: { backendName: 'onnx' | 'native'; activation?: Activation; batchTokens: number; requestedMax?: number; maxWaitMs: number; calibration?: CalibrationProfile },
   ): Promise<CrossEncoder> {
     if (config.modelType !== 'qwen3') throw new ModelLoadError(`${idOrDir}: decoder rerankers of the Qwen3 family are supported; this is ${config.modelType}`);
-    if (o.backendName === 'native') {
-      throw new BackendUnavailableError('the native engine does not run decoder rerankers yet; use the onnx backend');
-    }
     const prompt = Qwen3PromptTokenizer.fromFile(join(resolved.dir, 'tokenizer.json'));
     const tokenizer = new Qwen3RerankerTokenizer(prompt, options.instruction);
     const base = trueFalseHead(prompt.yesId, prompt.noId);
@@ -240,17 +239,20 @@ export class CrossEncoder {
     const head: Head = o.activation ? { ...base, activation: o.activation } : base;
     // The model card's length; the position table allows far more, at a quadratic cost.
     const maxLength = Math.min(o.requestedMax ?? 8192, config.maxPositions);
-    const { OnnxBackend } = await import('./backends/onnx-backend.js');
-    const backend = await OnnxBackend.create(onnxModelPath(resolved.dir, options.quantized), 2, {
-      device: options.device,
-      threads: options.threads,
-      decoder: { answerIds: [prompt.yesId, prompt.noId] },
-    });
+    const answerIds: [number, number] = [prompt.yesId, prompt.noId];
+    const backend: Backend =
+      o.backendName === 'native'
+        ? await NativeDecoderBackend.create(resolved.dir, config, answerIds, { device: options.device, threads: options.threads })
+        : await (await import('./backends/onnx-backend.js')).OnnxBackend.create(onnxModelPath(resolved.dir, options.quantized), 2, {
+            device: options.device,
+            threads: options.threads,
+            decoder: { answerIds },
+          });
     const info: CrossEncoderInfo = {
       model: idOrDir,
       dir: resolved.dir,
       revision: resolved.revision,
-      backend: 'onnx',
+      backend: o.backendName,
       device: backend.device,
       maxLength,
       head,

@@ -25,6 +25,7 @@ export class Qwen3RerankerTokenizer implements PairTokenizer {
   async encodePairs(queries: string[], docs: string[], pairQuery: Int32Array, pairDoc: Int32Array, options: PairEncodeOptions): Promise<PairEncodings> {
     const rows: Int32Array[] = new Array(pairQuery.length);
     const truncated = new Uint8Array(pairQuery.length);
+    const prefixLengths = new Int32Array(pairQuery.length);
     // One prompt prefix per query, however many documents it has.
     const byQuery = new Map<number, number[]>();
     pairQuery.forEach((q, i) => {
@@ -40,13 +41,14 @@ export class Qwen3RerankerTokenizer implements PairTokenizer {
         ids.set(p.suffix, p.prefix.length + p.documents[k].length);
         rows[row] = ids;
         truncated[row] = p.truncated[k] ? 1 : 0;
+        prefixLengths[row] = p.prefix.length;
       });
     }
     const offsets = new Int32Array(rows.length + 1);
     rows.forEach((r, i) => (offsets[i + 1] = offsets[i] + r.length));
     const ids = new Int32Array(offsets[rows.length]);
     rows.forEach((r, i) => ids.set(r, offsets[i]));
-    return { ids, typeIds: new Int32Array(ids.length), offsets, truncated };
+    return { ids, typeIds: new Int32Array(ids.length), offsets, truncated, prefixLengths };
   }
 
   countTokens(texts: string[]): Promise<Int32Array> {

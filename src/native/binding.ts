@@ -111,6 +111,28 @@ export interface NativeEncoderInstance {
   dispose(): void;
 }
 
+export interface NativeDecoderConfig {
+  vocabSize: number;
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  maxPositions: number;
+  rmsNormEps: number;
+  ropeTheta: number;
+  tieWordEmbeddings: boolean;
+}
+
+export interface NativeDecoderInstance {
+  /** Answer logits [n x answers]: `prefix` run once, its cache reused for each continuation. */
+  scoreShared(prefix: Int32Array, tokenIds: Int32Array, cuSeqlens: Int32Array): Promise<Float32Array>;
+  /** Answer logits [n x answers] of whole sequences. */
+  scoreFull(tokenIds: Int32Array, cuSeqlens: Int32Array): Promise<Float32Array>;
+  dispose(): void;
+}
+
 export interface NativeBinding {
   /** Version of the JS/native contract; the loader refuses a binary with another one. */
   readonly abiVersion: number;
@@ -146,6 +168,8 @@ export interface NativeBinding {
    * device -1: the CPU reference forward pass; device >= 0: the CUDA backend on that GPU.
    */
   loadEncoder(path: string, config: NativeEncoderConfig, threads: number, device: number): Promise<NativeEncoderInstance>;
+  /** The decoder reranker's CPU reference (only the answer rows of the output layer), off the JS thread. */
+  loadDecoder(path: string, config: NativeDecoderConfig, answerIds: Int32Array, threads: number): Promise<NativeDecoderInstance>;
 }
 
-export const NATIVE_ABI_VERSION = 2; // 2: bare encoders (embeddings)
+export const NATIVE_ABI_VERSION = 3; // 2: bare encoders (embeddings); 3: the decoder (Qwen3 rerankers)

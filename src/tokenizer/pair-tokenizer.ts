@@ -23,6 +23,11 @@ export interface PairEncodings {
   offsets: Int32Array;
   /** 1 where the pair was cut to fit maxLength. */
   truncated: Uint8Array;
+  /**
+   * Decoder prompts: how many leading tokens of each row are its query's prompt prefix,
+   * identical across the query's documents (the native decoder runs them once).
+   */
+  prefixLengths?: Int32Array;
 }
 
 export interface PairEncodeOptions {

@@ -142,7 +142,26 @@ describe.skipIf(!hasTorch)('CrossEncoder on a Qwen3 reranker (no extra options)'
     }
   });
 
-  it('crossrank rerank runs on it; the native backend says it cannot yet', async () => {
+  it('the native engine (model.safetensors, shared prompt prefixes) scores as ONNX Runtime does', async () => {
+    const { CrossEncoder } = await import('../../src/cross-encoder.js');
+    const onnx = await CrossEncoder.load(model, { maxLength: 160 });
+    const nat = await CrossEncoder.load(model, { maxLength: 160, backend: 'native' });
+    try {
+      expect(nat.info.backend).toBe('native');
+      const dl = loadTrecDl();
+      const pairs = bm25Pairs(dl, 31, 12); // several documents per query: prefixes are shared
+      const [a, b] = [await onnx.scorePairs(pairs), await nat.scorePairs(pairs)];
+      let maxDiff = 0;
+      a.forEach((x, i) => (maxDiff = Math.max(maxDiff, Math.abs(x - b[i]))));
+      expect(maxDiff).toBeLessThan(1e-4);
+      await expect(CrossEncoder.load(model, { backend: 'native', device: 'cuda' })).rejects.toMatchObject({ code: 'CROSSRANK_BACKEND_UNAVAILABLE' });
+    } finally {
+      await onnx.dispose();
+      await nat.dispose();
+    }
+  });
+
+  it('crossrank rerank runs on it, with either backend', async () => {
     const input = join(dir.path, 'docs.txt');
     writeFileSync(input, 'the cat sat on the mat\nquantum chromodynamics\ncats purr\n');
     const r = runCli(['rerank', '--model', model, '--query', 'why do cats purr', '--input', input, '--json']);
@@ -150,8 +169,10 @@ describe.skipIf(!hasTorch)('CrossEncoder on a Qwen3 reranker (no extra options)'
     const out = JSON.parse(r.stdout) as { index: number; score: number }[];
     expect(out.map((x) => x.index).sort()).toEqual([0, 1, 2]);
     for (const x of out) expect(x.score).toBeGreaterThan(0), expect(x.score).toBeLessThan(1);
-    const { CrossEncoder } = await import('../../src/cross-encoder.js');
-    await expect(CrossEncoder.load(model, { backend: 'native' })).rejects.toMatchObject({ code: 'CROSSRANK_BACKEND_UNAVAILABLE' });
+    const native = runCli(['rerank', '--model', model, '--query', 'why do cats purr', '--input', input, '--json', '--backend', 'native']);
+    expect(native.status, native.stderr).toBe(0);
+    const nativeOut = JSON.parse(native.stdout) as { index: number; score: number }[];
+    expect(nativeOut.map((x) => x.index)).toEqual(out.map((x) => x.index));
   });
 });
 

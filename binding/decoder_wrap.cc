@@ -1,0 +1,215 @@
+// NativeDecoder: the native engine's decoder reranker (Qwen3) for JS.
+//   loadDecoder(path, config, answerIds: Int32Array, threads) -> Promise<NativeDecoder>
+//   decoder.scoreShared(prefix, tokenIds, cuSeqlens) -> Promise<Float32Array> [n x answers]:
+//     the prefix run once, its key/value cache reused for each continuation
+//   decoder.scoreFull(tokenIds, cuSeqlens) -> Promise<Float32Array>: each sequence whole
+//   decoder.dispose()  frees the weights once calls in flight have finished
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "crossrank/decoder.h"
+#include "crossrank/safetensors.h"
+#include "crossrank/thread_pool.h"
+#include "errors.h"
+#include "exports.h"
+
+namespace crossrank::binding {
+namespace {
+
+struct DecoderModel {
+  DecoderConfig config;
+  DecoderWeights weights;
+  std::unique_ptr<ThreadPool> pool;
+  std::mutex mutex;  // one forward at a time on the model's pool
+};
+using DecoderPtr = std::shared_ptr<DecoderModel>;
+
+// Runs `job` off the JS thread and settles a promise with its floats (or its typed error).
+class JobWorker : public Napi::AsyncWorker {
+ public:
+  JobWorker(Napi::Env env, std::function<Status(std::vector<float>*)> job)
+      : Napi::AsyncWorker(env, "crossrank.decoder"), deferred_(Napi::Promise::Deferred::New(env)), job_(std::move(job)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      status_ = job_(&out_);
+    } catch (const std::bad_alloc&) {
+      status_ = Status::OutOfMemory("out of host memory in the decoder");
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!status_.ok()) return deferred_.Reject(MakeError(env, status_).Value());
+    auto out = Napi::Float32Array::New(env, out_.size());
+    std::copy(out_.begin(), out_.end(), out.Data());
+    deferred_.Resolve(out);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::function<Status(std::vector<float>*)> job_;
+  std::vector<float> out_;
+  Status status_;
+};
+
+std::vector<int32_t> Ints(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (info.Length() <= i || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    ThrowInvalidArgument(info.Env(), std::string(name) + " must be an Int32Array");
+  }
+  auto a = info[i].As<Napi::Int32Array>();
+  return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+PackedBatch Batch(const Napi::CallbackInfo& info, size_t first) {
+  PackedBatch b;
+  b.token_ids = Ints(info, first, "tokenIds");
+  b.cu_seqlens = Ints(info, first + 1, "cuSeqlens");
+  b.type_ids.assign(b.token_ids.size(), 0);
+  return b;
+}
+
+Napi::FunctionReference* DecoderConstructor(Napi::Env env) { return &env.GetInstanceData<AddonData>()->decoder_constructor; }
+
+class NativeDecoder : public Napi::ObjectWrap<NativeDecoder> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    Napi::Function ctor = DefineClass(env, "NativeDecoder",
+                                      {InstanceMethod("scoreShared", &NativeDecoder::ScoreShared),
+                                       InstanceMethod("scoreFull", &NativeDecoder::ScoreFull),
+                                       InstanceMethod("dispose", &NativeDecoder::Dispose)});
+    *DecoderConstructor(env) = Napi::Persistent(ctor);
+    return ctor;
+  }
+
+  explicit NativeDecoder(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeDecoder>(info) {
+    if (info.Length() < 1 || !info[0].IsExternal()) ThrowInvalidArgument(info.Env(), "use loadDecoder() to create a NativeDecoder");
+    model_ = *info[0].As<Napi::External<DecoderPtr>>().Data();
+  }
+
+ private:
+  Napi::Value Queue(Napi::Env env, std::function<Status(std::vector<float>*)> job) {
+    auto* worker = new JobWorker(env, std::move(job));
+    Napi::Promise promise = worker->Promise();
+    worker->Queue();
+    return promise;
+  }
+
+  Napi::Value ScoreShared(const Napi::CallbackInfo& info) {
+    if (!model_) ThrowInvalidArgument(info.Env(), "this decoder has been disposed");
+    std::vector<int32_t> prefix = Ints(info, 0, "prefix");
+    PackedBatch batch = Batch(info, 1);
+    Status valid = ValidatePackedBatch(batch, model_->config.max_positions);
+    if (!valid.ok()) throw MakeError(info.Env(), valid);
+    DecoderPtr m = model_;
+    return Queue(info.Env(), [m, prefix = std::move(prefix), batch = std::move(batch)](std::vector<float>* out) {
+      std::lock_guard<std::mutex> lock(m->mutex);
+      return DecoderScoreShared(m->config, m->weights, prefix, batch, *m->pool, out);
+    });
+  }
+
+  Napi::Value ScoreFull(const Napi::CallbackInfo& info) {
+    if (!model_) ThrowInvalidArgument(info.Env(), "this decoder has been disposed");
+    PackedBatch batch = Batch(info, 0);
+    Status valid = ValidatePackedBatch(batch, model_->config.max_positions);
+    if (!valid.ok()) throw MakeError(info.Env(), valid);
+    DecoderPtr m = model_;
+    return Queue(info.Env(), [m, batch = std::move(batch)](std::vector<float>* out) {
+      std::lock_guard<std::mutex> lock(m->mutex);
+      return DecoderScoreFull(m->config, m->weights, batch, *m->pool, out);
+    });
+  }
+
+  Napi::Value Dispose(const Napi::CallbackInfo& info) {
+    model_.reset();  // calls in flight keep their own reference
+    return info.Env().Undefined();
+  }
+
+  DecoderPtr model_;
+};
+
+class LoadWorker : public Napi::AsyncWorker {
+ public:
+  LoadWorker(Napi::Env env, std::string path, DecoderConfig config, std::vector<int32_t> answers, int threads)
+      : Napi::AsyncWorker(env, "crossrank.loadDecoder"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        path_(std::move(path)),
+        config_(config),
+        answers_(std::move(answers)),
+        threads_(threads) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    try {
+      std::unique_ptr<SafetensorsFile> file;
+      status_ = SafetensorsFile::Open(path_, &file);
+      if (!status_.ok()) return;
+      auto model = std::make_shared<DecoderModel>();
+      model->config = config_;
+      status_ = LoadDecoderWeights(*file, config_, answers_, &model->weights);
+      if (!status_.ok()) return;
+      model->pool = std::make_unique<ThreadPool>(threads_);
+      model_ = std::move(model);
+    } catch (const std::bad_alloc&) {
+      status_ = Status::OutOfMemory("out of host memory loading " + path_);
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (!status_.ok()) return deferred_.Reject(MakeError(env, status_).Value());
+    auto external = Napi::External<DecoderPtr>::New(env, new DecoderPtr(model_), [](Napi::Env, DecoderPtr* p) { delete p; });
+    deferred_.Resolve(DecoderConstructor(env)->New({external}));
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::string path_;
+  DecoderConfig config_;
+  std::vector<int32_t> answers_;
+  int threads_;
+  DecoderPtr model_;
+  Status status_;
+};
+
+double Number(const Napi::Object& o, const char* name) {
+  Napi::Value v = o.Get(name);
+  if (!v.IsNumber()) ThrowInvalidArgument(o.Env(), std::string("decoder config.") + name + " must be a number");
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+}  // namespace
+
+Napi::Value LoadDecoder(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[0].IsString() || !info[1].IsObject() || !info[3].IsNumber()) {
+    ThrowInvalidArgument(env, "loadDecoder(path: string, config: object, answerIds: Int32Array, threads: number)");
+  }
+  Napi::Object o = info[1].As<Napi::Object>();
+  DecoderConfig c;
+  c.vocab_size = static_cast<int32_t>(Number(o, "vocabSize"));
+  c.hidden_size = static_cast<int32_t>(Number(o, "hiddenSize"));
+  c.intermediate_size = static_cast<int32_t>(Number(o, "intermediateSize"));
+  c.num_layers = static_cast<int32_t>(Number(o, "numLayers"));
+  c.num_heads = static_cast<int32_t>(Number(o, "numHeads"));
+  c.num_kv_heads = static_cast<int32_t>(Number(o, "numKvHeads"));
+  c.head_dim = static_cast<int32_t>(Number(o, "headDim"));
+  c.max_positions = static_cast<int32_t>(Number(o, "maxPositions"));
+  c.rms_norm_eps = static_cast<float>(Number(o, "rmsNormEps"));
+  c.rope_theta = Number(o, "ropeTheta");
+  Napi::Value tie = o.Get("tieWordEmbeddings");
+  c.tie_word_embeddings = tie.IsBoolean() && tie.As<Napi::Boolean>().Value();
+  Status valid = c.Validate();
+  if (!valid.ok()) throw MakeError(env, valid);
+  auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), c, Ints(info, 2, "answerIds"),
+                                info[3].As<Napi::Number>().Int32Value());
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Function DefineNativeDecoder(Napi::Env env) { return NativeDecoder::Define(env); }
+
+}  // namespace crossrank::binding
