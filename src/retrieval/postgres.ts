@@ -22,6 +22,7 @@ import { checkK, indexText, type IndexDocument, type IndexingRetriever, type Ret
 interface PgPool {
   query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
   end(): Promise<void>;
+  on?(event: 'error', listener: (error: Error) => void): unknown;
 }
 
 function loadPg(): { Pool: new (config: Record<string, unknown>) => PgPool } {
@@ -117,6 +118,10 @@ export class PostgresRetriever implements IndexingRetriever {
       if (!options.connectionString) throw new InvalidArgumentError('PostgresRetriever needs a pool or a connectionString');
       const { Pool } = loadPg();
       this.#pool = new Pool({ connectionString: options.connectionString, max: 8 });
+      // An idle connection that the server drops (restart, failover, shutdown) is reported on
+      // the pool; without a listener Node would treat it as an uncaught error and exit. The
+      // pool replaces the connection; the next query reconnects.
+      this.#pool.on?.('error', (error) => process.emitWarning(`PostgreSQL connection lost: ${error.message}`, { code: 'CROSSRANK_POSTGRES' }));
       this.#ownsPool = true;
     }
     this.name = mode === 'fts' ? 'postgres-fts' : 'pgvector';

@@ -105,6 +105,19 @@ describe.skipIf(!available)('PostgresRetriever (a real server)', () => {
     }
   });
 
+  it('survives the server dropping its idle connections (no uncaught error), and reconnects', async () => {
+    await Promise.all(Array.from({ length: 5 }, () => pg.retrieve('boundary layer', 5))); // several pooled connections
+    const { Pool } = await import('pg');
+    const admin = new Pool({ connectionString: server.connectionString, max: 1 });
+    try {
+      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'crossrank' AND pid <> pg_backend_pid()`);
+    } finally {
+      await admin.end();
+    }
+    await new Promise((r) => setTimeout(r, 100)); // the pool sees the connections close
+    expect((await pg.retrieve('boundary layer', 3)).length).toBe(3);
+  });
+
   it('refuses unsafe identifiers and reports pgvector honestly', async () => {
     expect(() => new PostgresRetriever({ connectionString: server.connectionString, table: 'docs; drop table docs' })).toThrow(/plain SQL identifier/);
     expect(typeof (await pg.hasVectorExtension())).toBe('boolean');
