@@ -13,6 +13,7 @@
 #include "crossrank/decoder.h"
 #include "crossrank/safetensors.h"
 #include "crossrank/thread_pool.h"
+#include "args.h"
 #include "errors.h"
 #include "exports.h"
 
@@ -56,18 +57,10 @@ class JobWorker : public Napi::AsyncWorker {
   Status status_;
 };
 
-std::vector<int32_t> Ints(const Napi::CallbackInfo& info, size_t i, const char* name) {
-  if (info.Length() <= i || !info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-    ThrowInvalidArgument(info.Env(), std::string(name) + " must be an Int32Array");
-  }
-  auto a = info[i].As<Napi::Int32Array>();
-  return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
-}
-
 PackedBatch Batch(const Napi::CallbackInfo& info, size_t first) {
   PackedBatch b;
-  b.token_ids = Ints(info, first, "tokenIds");
-  b.cu_seqlens = Ints(info, first + 1, "cuSeqlens");
+  b.token_ids = Int32Vector(info, first, "tokenIds");
+  b.cu_seqlens = Int32Vector(info, first + 1, "cuSeqlens");
   b.type_ids.assign(b.token_ids.size(), 0);
   return b;
 }
@@ -100,7 +93,7 @@ class NativeDecoder : public Napi::ObjectWrap<NativeDecoder> {
 
   Napi::Value ScoreShared(const Napi::CallbackInfo& info) {
     if (!model_) ThrowInvalidArgument(info.Env(), "this decoder has been disposed");
-    std::vector<int32_t> prefix = Ints(info, 0, "prefix");
+    std::vector<int32_t> prefix = Int32Vector(info, 0, "prefix");
     PackedBatch batch = Batch(info, 1);
     Status valid = ValidatePackedBatch(batch, model_->config.max_positions);
     if (!valid.ok()) throw MakeError(info.Env(), valid);
@@ -203,7 +196,7 @@ Napi::Value LoadDecoder(const Napi::CallbackInfo& info) {
   c.tie_word_embeddings = tie.IsBoolean() && tie.As<Napi::Boolean>().Value();
   Status valid = c.Validate();
   if (!valid.ok()) throw MakeError(env, valid);
-  auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), c, Ints(info, 2, "answerIds"),
+  auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), c, Int32Vector(info, 2, "answerIds"),
                                 info[3].As<Napi::Number>().Int32Value());
   Napi::Promise promise = worker->Promise();
   worker->Queue();

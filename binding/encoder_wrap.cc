@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "crossrank/encoder.h"
+#include "args.h"
 #include "errors.h"
 #include "exports.h"
 
@@ -69,22 +70,13 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
     Status status_;
   };
 
-  static std::vector<int32_t> Ints(const Napi::CallbackInfo& info, size_t i, const char* name) {
-    if (info.Length() <= i || !info[i].IsTypedArray() ||
-        info[i].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
-      ThrowInvalidArgument(info.Env(), std::string(name) + " must be an Int32Array");
-    }
-    auto a = info[i].As<Napi::Int32Array>();
-    return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
-  }
-
   Napi::Value Forward(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!model_) ThrowInvalidArgument(env, "this encoder has been disposed");
     PackedBatch batch;
-    batch.token_ids = Ints(info, 0, "tokenIds");
-    batch.type_ids = Ints(info, 1, "typeIds");
-    batch.cu_seqlens = Ints(info, 2, "cuSeqlens");
+    batch.token_ids = Int32Vector(info, 0, "tokenIds");
+    batch.type_ids = Int32Vector(info, 1, "typeIds");
+    batch.cu_seqlens = Int32Vector(info, 2, "cuSeqlens");
     Status valid = ValidatePackedBatch(batch, model_->config().max_sequence_length());
     if (!valid.ok()) throw MakeError(env, valid);
     auto* worker = new ForwardWorker(env, model_, std::move(batch));

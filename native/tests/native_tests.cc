@@ -128,10 +128,38 @@ static void TestTruncation() {
   CHECK(TruncatedLengths(20, 20, t, &q, &d) && q == 10 && d == 0);
 }
 
+using TensorSpecs = std::vector<std::pair<std::string, std::vector<int64_t>>>;
+
+// An F32 safetensors file in memory with seeded uniform values in [-amplitude/2, amplitude/2).
+static std::vector<uint8_t> RandomF32Safetensors(const TensorSpecs& specs, uint32_t seed, float amplitude) {
+  std::string header = "{";
+  size_t offset = 0;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    size_t count = 1;
+    std::string shape;
+    for (size_t d = 0; d < specs[i].second.size(); ++d) {
+      count *= static_cast<size_t>(specs[i].second[d]);
+      shape += (d ? "," : "") + std::to_string(specs[i].second[d]);
+    }
+    header += (i ? "," : "") + std::string("\"") + specs[i].first + "\":{\"dtype\":\"F32\",\"shape\":[" + shape +
+              "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + count * 4) + "]}";
+    offset += count * 4;
+  }
+  header += "}";
+  std::vector<uint8_t> bytes = SafetensorsBytes(header, offset);
+  uint32_t state = seed;
+  for (size_t at = 8 + header.size(); at + 4 <= bytes.size(); at += 4) {
+    state = state * 1664525u + 1013904223u;
+    float v = (static_cast<float>(state >> 8) / 16777216.0f - 0.5f) * amplitude;
+    std::memcpy(bytes.data() + at, &v, 4);
+  }
+  return bytes;
+}
+
 // A tiny BERT with seeded weights, as safetensors bytes in memory: bare (BertModel names)
 // or a classifier (bert. prefix + pooler + classifier).
 static std::vector<uint8_t> TinyBert(const EncoderConfig& c) {
-  std::vector<std::pair<std::string, std::vector<int64_t>>> specs;
+  TensorSpecs specs;
   const std::string p = c.bare ? "" : "bert.";
   const int64_t H = c.hidden_size, I = c.intermediate_size;
   auto linear = [&](const std::string& n, int64_t out, int64_t in) {
@@ -161,28 +189,7 @@ static std::vector<uint8_t> TinyBert(const EncoderConfig& c) {
     linear("bert.pooler.dense", H, H);
     linear("classifier", c.num_labels, H);
   }
-  std::string header = "{";
-  size_t offset = 0;
-  for (size_t i = 0; i < specs.size(); ++i) {
-    size_t count = 1;
-    std::string shape;
-    for (size_t d = 0; d < specs[i].second.size(); ++d) {
-      count *= static_cast<size_t>(specs[i].second[d]);
-      shape += (d ? "," : "") + std::to_string(specs[i].second[d]);
-    }
-    header += (i ? "," : "") + std::string("\"") + specs[i].first + "\":{\"dtype\":\"F32\",\"shape\":[" + shape +
-              "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + count * 4) + "]}";
-    offset += count * 4;
-  }
-  header += "}";
-  std::vector<uint8_t> bytes = SafetensorsBytes(header, offset);
-  uint32_t state = 12345;
-  for (size_t at = 8 + header.size(); at + 4 <= bytes.size(); at += 4) {
-    state = state * 1664525u + 1013904223u;
-    float v = (static_cast<float>(state >> 8) / 16777216.0f - 0.5f) * 0.4f;
-    std::memcpy(bytes.data() + at, &v, 4);
-  }
-  return bytes;
+  return RandomF32Safetensors(specs, 12345, 0.4f);
 }
 
 static EncoderConfig TinyConfig(bool bare) {
@@ -256,7 +263,7 @@ static void TestWordPieceHostileInput() {
 
 // A tiny Qwen3 decoder with seeded weights (transformers' names), as safetensors bytes.
 static std::vector<uint8_t> TinyQwen3(const DecoderConfig& c) {
-  std::vector<std::pair<std::string, std::vector<int64_t>>> specs = {{"model.embed_tokens.weight", {c.vocab_size, c.hidden_size}}};
+  TensorSpecs specs = {{"model.embed_tokens.weight", {c.vocab_size, c.hidden_size}}};
   const int64_t H = c.hidden_size, q = c.num_heads * c.head_dim, kv = c.num_kv_heads * c.head_dim, I = c.intermediate_size;
   for (int l = 0; l < c.num_layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
@@ -273,28 +280,7 @@ static std::vector<uint8_t> TinyQwen3(const DecoderConfig& c) {
     specs.push_back({p + "mlp.down_proj.weight", {H, I}});
   }
   specs.push_back({"model.norm.weight", {H}});
-  std::string header = "{";
-  size_t offset = 0;
-  for (size_t i = 0; i < specs.size(); ++i) {
-    size_t count = 1;
-    std::string shape;
-    for (size_t d = 0; d < specs[i].second.size(); ++d) {
-      count *= static_cast<size_t>(specs[i].second[d]);
-      shape += (d ? "," : "") + std::to_string(specs[i].second[d]);
-    }
-    header += (i ? "," : "") + std::string("\"") + specs[i].first + "\":{\"dtype\":\"F32\",\"shape\":[" + shape +
-              "],\"data_offsets\":[" + std::to_string(offset) + "," + std::to_string(offset + count * 4) + "]}";
-    offset += count * 4;
-  }
-  header += "}";
-  std::vector<uint8_t> bytes = SafetensorsBytes(header, offset);
-  uint32_t state = 777;
-  for (size_t at = 8 + header.size(); at + 4 <= bytes.size(); at += 4) {
-    state = state * 1664525u + 1013904223u;
-    float v = (static_cast<float>(state >> 8) / 16777216.0f - 0.5f) * 0.8f;
-    std::memcpy(bytes.data() + at, &v, 4);
-  }
-  return bytes;
+  return RandomF32Safetensors(specs, 777, 0.8f);
 }
 
 // The prefix-shared path (prefix run once, its key/value cache reused) equals running every

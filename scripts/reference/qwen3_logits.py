@@ -14,29 +14,11 @@ sequence run on its own: no padding; onnx.checker validates onnx/model.onnx when
 is installed).
 """
 import json
-import struct
 import sys
 
 import torch
 
-from encoder_logits import onnx_check  # same folder: the shared onnx.checker call
-
-DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
-
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        data = f.read()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + n])
-    out = {}
-    for name, e in header.items():
-        if name == "__metadata__":
-            continue
-        b, end = e["data_offsets"]
-        raw = bytearray(data[8 + n + b : 8 + n + end])
-        out[name] = torch.frombuffer(raw, dtype=DTYPES[e["dtype"]]).reshape(e["shape"]).to(torch.float64)
-    return out
+from encoder_logits import onnx_check, read_safetensors  # same folder: shared file reading and checks
 
 
 def rms_norm(x, w, eps):

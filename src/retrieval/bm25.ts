@@ -63,6 +63,8 @@ export class Bm25Index implements IndexingRetriever {
   #frozen: Map<string, Frozen> | null = null;
   #totalLength = 0;
   #removed = 0;
+  /** False after load() until the first update: the loaded typed postings serve queries as they are. */
+  #thawed = true;
 
   constructor(options: Bm25Options = {}) {
     this.k1 = options.k1 ?? 0.9;
@@ -84,6 +86,7 @@ export class Bm25Index implements IndexingRetriever {
   addText(id: string, text: string): void {
     if (typeof id !== 'string' || id === '') throw new InvalidArgumentError('a document id must be a non-empty string');
     if (typeof text !== 'string') throw new InvalidArgumentError(`document ${id}: text must be a string`);
+    this.#thaw();
     if (this.#slots.has(id)) this.#removeOne(id);
     const slot = this.#ids.length;
     this.#ids.push(id);
@@ -115,12 +118,20 @@ export class Bm25Index implements IndexingRetriever {
   #removeOne(id: string): boolean {
     const slot = this.#slots.get(id);
     if (slot === undefined) return false;
+    this.#thaw();
     this.#slots.delete(id);
     this.#ids[slot] = null;
     this.#totalLength -= this.#lengths[slot];
     this.#removed++;
     this.#frozen = null;
     return true;
+  }
+
+  /** Growable postings from the loaded typed ones, made only when the index is first updated. */
+  #thaw(): void {
+    if (this.#thawed) return;
+    for (const [term, p] of this.#frozen!) this.#postings.set(term, { docs: Array.from(p.docs), tfs: Array.from(p.tfs) });
+    this.#thawed = true;
   }
 
   /** Drops removed documents from the postings and renumbers the slots. */
@@ -281,11 +292,8 @@ export class Bm25Index implements IndexingRetriever {
     index.#lengths = Array.from(lengths);
     index.#totalLength = index.#lengths.reduce((a, x) => a + x, 0);
     index.#frozen = new Map();
-    terms.forEach((term, i) => {
-      const p = { docs: docs.slice(offsets[i], offsets[i + 1]), tfs: tfs.slice(offsets[i], offsets[i + 1]) };
-      index.#frozen!.set(term, p);
-      index.#postings.set(term, { docs: Array.from(p.docs), tfs: Array.from(p.tfs) });
-    });
+    terms.forEach((term, i) => index.#frozen!.set(term, { docs: docs.subarray(offsets[i], offsets[i + 1]), tfs: tfs.subarray(offsets[i], offsets[i + 1]) }));
+    index.#thawed = false;
     return index;
   }
 }
