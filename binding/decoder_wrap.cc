@@ -1,18 +1,16 @@
 // NativeDecoder: the native engine's decoder reranker (Qwen3) for JS.
-//   loadDecoder(path, config, answerIds: Int32Array, threads) -> Promise<NativeDecoder>
-//   decoder.scoreShared(prefix, tokenIds, cuSeqlens) -> Promise<Float32Array> [n x answers]:
-//     the prefix run once, its key/value cache reused for each continuation
-//   decoder.scoreFull(tokenIds, cuSeqlens) -> Promise<Float32Array>: each sequence whole
+//   loadDecoder(path, config, answerIds: Int32Array, threads, device) -> Promise<NativeDecoder>
+//     device -1: the CPU reference; device >= 0: the CUDA backend on that GPU
+//   decoder.score(prefixIds, prefixCu, tokenIds, cuSeqlens, prefixOf) -> Promise<Float32Array>
+//     [sequences x answers]: each prefix run once, its key/value cache reused by the
+//     sequences that continue it (prefixOf[s] >= 0), the others run whole (-1)
 //   decoder.dispose()  frees the weights once calls in flight have finished
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "crossrank/decoder.h"
-#include "crossrank/safetensors.h"
-#include "crossrank/thread_pool.h"
 #include "args.h"
 #include "errors.h"
 #include "exports.h"
@@ -20,12 +18,6 @@
 namespace crossrank::binding {
 namespace {
 
-struct DecoderModel {
-  DecoderConfig config;
-  DecoderWeights weights;
-  std::unique_ptr<ThreadPool> pool;
-  std::mutex mutex;  // one forward at a time on the model's pool
-};
 using DecoderPtr = std::shared_ptr<DecoderModel>;
 
 // Runs `job` off the JS thread and settles a promise with its floats (or its typed error).
@@ -57,11 +49,14 @@ class JobWorker : public Napi::AsyncWorker {
   Status status_;
 };
 
-PackedBatch Batch(const Napi::CallbackInfo& info, size_t first) {
-  PackedBatch b;
-  b.token_ids = Int32Vector(info, first, "tokenIds");
-  b.cu_seqlens = Int32Vector(info, first + 1, "cuSeqlens");
-  b.type_ids.assign(b.token_ids.size(), 0);
+DecoderBatch Batch(const Napi::CallbackInfo& info) {
+  DecoderBatch b;
+  b.prefix_ids = Int32Vector(info, 0, "prefixIds");
+  b.prefix_cu = Int32Vector(info, 1, "prefixCu");
+  b.sequences.token_ids = Int32Vector(info, 2, "tokenIds");
+  b.sequences.cu_seqlens = Int32Vector(info, 3, "cuSeqlens");
+  b.sequences.type_ids.assign(b.sequences.token_ids.size(), 0);
+  b.prefix_of = Int32Vector(info, 4, "prefixOf");
   return b;
 }
 
@@ -71,8 +66,7 @@ class NativeDecoder : public Napi::ObjectWrap<NativeDecoder> {
  public:
   static Napi::Function Define(Napi::Env env) {
     Napi::Function ctor = DefineClass(env, "NativeDecoder",
-                                      {InstanceMethod("scoreShared", &NativeDecoder::ScoreShared),
-                                       InstanceMethod("scoreFull", &NativeDecoder::ScoreFull),
+                                      {InstanceMethod("score", &NativeDecoder::Score),
                                        InstanceMethod("dispose", &NativeDecoder::Dispose)});
     *DecoderConstructor(env) = Napi::Persistent(ctor);
     return ctor;
@@ -91,29 +85,13 @@ class NativeDecoder : public Napi::ObjectWrap<NativeDecoder> {
     return promise;
   }
 
-  Napi::Value ScoreShared(const Napi::CallbackInfo& info) {
+  Napi::Value Score(const Napi::CallbackInfo& info) {
     if (!model_) ThrowInvalidArgument(info.Env(), "this decoder has been disposed");
-    std::vector<int32_t> prefix = Int32Vector(info, 0, "prefix");
-    PackedBatch batch = Batch(info, 1);
-    Status valid = ValidatePackedBatch(batch, model_->config.max_positions);
+    DecoderBatch batch = Batch(info);
+    Status valid = ValidateDecoderBatch(batch, model_->config());  // bad input rejects synchronously
     if (!valid.ok()) throw MakeError(info.Env(), valid);
     DecoderPtr m = model_;
-    return Queue(info.Env(), [m, prefix = std::move(prefix), batch = std::move(batch)](std::vector<float>* out) {
-      std::lock_guard<std::mutex> lock(m->mutex);
-      return DecoderScoreShared(m->config, m->weights, prefix, batch, *m->pool, out);
-    });
-  }
-
-  Napi::Value ScoreFull(const Napi::CallbackInfo& info) {
-    if (!model_) ThrowInvalidArgument(info.Env(), "this decoder has been disposed");
-    PackedBatch batch = Batch(info, 0);
-    Status valid = ValidatePackedBatch(batch, model_->config.max_positions);
-    if (!valid.ok()) throw MakeError(info.Env(), valid);
-    DecoderPtr m = model_;
-    return Queue(info.Env(), [m, batch = std::move(batch)](std::vector<float>* out) {
-      std::lock_guard<std::mutex> lock(m->mutex);
-      return DecoderScoreFull(m->config, m->weights, batch, *m->pool, out);
-    });
+    return Queue(info.Env(), [m, batch = std::move(batch)](std::vector<float>* out) { return m->Score(batch, out); });
   }
 
   Napi::Value Dispose(const Napi::CallbackInfo& info) {
@@ -126,25 +104,20 @@ class NativeDecoder : public Napi::ObjectWrap<NativeDecoder> {
 
 class LoadWorker : public Napi::AsyncWorker {
  public:
-  LoadWorker(Napi::Env env, std::string path, DecoderConfig config, std::vector<int32_t> answers, int threads)
+  LoadWorker(Napi::Env env, std::string path, DecoderConfig config, std::vector<int32_t> answers, int threads, int device)
       : Napi::AsyncWorker(env, "crossrank.loadDecoder"),
         deferred_(Napi::Promise::Deferred::New(env)),
         path_(std::move(path)),
         config_(config),
         answers_(std::move(answers)),
-        threads_(threads) {}
+        threads_(threads),
+        device_(device) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
     try {
-      std::unique_ptr<SafetensorsFile> file;
-      status_ = SafetensorsFile::Open(path_, &file);
-      if (!status_.ok()) return;
-      auto model = std::make_shared<DecoderModel>();
-      model->config = config_;
-      status_ = LoadDecoderWeights(*file, config_, answers_, &model->weights);
-      if (!status_.ok()) return;
-      model->pool = std::make_unique<ThreadPool>(threads_);
-      model_ = std::move(model);
+      std::unique_ptr<DecoderModel> model;
+      status_ = DecoderModel::Load(path_, config_, answers_, threads_, device_, &model);
+      if (status_.ok()) model_ = std::move(model);
     } catch (const std::bad_alloc&) {
       status_ = Status::OutOfMemory("out of host memory loading " + path_);
     }
@@ -162,7 +135,7 @@ class LoadWorker : public Napi::AsyncWorker {
   std::string path_;
   DecoderConfig config_;
   std::vector<int32_t> answers_;
-  int threads_;
+  int threads_, device_;
   DecoderPtr model_;
   Status status_;
 };
@@ -177,8 +150,8 @@ double Number(const Napi::Object& o, const char* name) {
 
 Napi::Value LoadDecoder(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsString() || !info[1].IsObject() || !info[3].IsNumber()) {
-    ThrowInvalidArgument(env, "loadDecoder(path: string, config: object, answerIds: Int32Array, threads: number)");
+  if (info.Length() < 5 || !info[0].IsString() || !info[1].IsObject() || !info[3].IsNumber() || !info[4].IsNumber()) {
+    ThrowInvalidArgument(env, "loadDecoder(path: string, config: object, answerIds: Int32Array, threads: number, device: number)");
   }
   Napi::Object o = info[1].As<Napi::Object>();
   DecoderConfig c;
@@ -197,7 +170,7 @@ Napi::Value LoadDecoder(const Napi::CallbackInfo& info) {
   Status valid = c.Validate();
   if (!valid.ok()) throw MakeError(env, valid);
   auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), c, Int32Vector(info, 2, "answerIds"),
-                                info[3].As<Napi::Number>().Int32Value());
+                                info[3].As<Napi::Number>().Int32Value(), info[4].As<Napi::Number>().Int32Value());
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

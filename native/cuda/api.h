@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CROSSRANK_CUDA_ABI_VERSION 2
+#define CROSSRANK_CUDA_ABI_VERSION 3  // 3: the decoder (Qwen3 rerankers)
 #define CROSSRANK_CUDA_MAX_DEVICES 16
 
 #ifdef __cplusplus
@@ -97,6 +97,38 @@ typedef int (*crossrank_cuda_encoder_forward_fn)(void* handle, const int* token_
                                                  size_t message_len);
 typedef void (*crossrank_cuda_encoder_destroy_fn)(void* handle);
 
+// ---- the decoder (Qwen3ForCausalLM rerankers) ----------------------------------------
+// Host fp32 weights, PyTorch layouts, no biases. Linear and embedding weights are uploaded
+// as fp16 (q/k/v fused into one matrix, gate/up into another), norms and the answer rows as
+// fp32. Only the answer rows of the output layer exist on the device.
+typedef struct {
+  const float *input_norm, *post_norm, *q_norm, *k_norm;  // [hidden], [hidden], [head_dim], [head_dim]
+  const float *q, *k, *v, *o, *gate, *up, *down;           // [out x in]
+} crossrank_cuda_decoder_layer;
+
+typedef struct {
+  int vocab_size, hidden_size, intermediate_size, num_layers, num_heads, num_kv_heads, head_dim, max_positions;
+  int num_answers;
+  float rms_norm_eps;
+  double rope_theta;
+  const float* embed;                          // [vocab x hidden]
+  const crossrank_cuda_decoder_layer* layers;  // num_layers entries
+  const float* final_norm;                     // [hidden]
+  const float* answer;                         // [num_answers x hidden]
+} crossrank_cuda_decoder_desc;
+
+typedef int (*crossrank_cuda_decoder_create_fn)(int device, const crossrank_cuda_decoder_desc* desc, void** handle,
+                                                char* message, size_t message_len);
+// One batch of prompts: prefixes (prefix_cu [num_prefixes + 1], may be 0 prefixes) run once
+// with their keys and values kept; sequences (cu_seqlens [num_seqs + 1]) each continue
+// prefix_of[s] (or -1: whole). Answer logits [num_seqs x num_answers] at each sequence's last
+// token. Inputs are validated by the caller (ids in the vocabulary, lengths, indices).
+typedef int (*crossrank_cuda_decoder_score_fn)(void* handle, const int* prefix_ids, const int* prefix_cu,
+                                               int num_prefixes, const int* token_ids, const int* cu_seqlens,
+                                               const int* prefix_of, int num_seqs, float* logits, char* message,
+                                               size_t message_len);
+typedef void (*crossrank_cuda_decoder_destroy_fn)(void* handle);
+
 // Test entry points for the op harness (host fp32 in and out; fp16 on the device).
 typedef int (*crossrank_cuda_op_linear_fn)(const float* x, const float* w, const float* bias, float* y, int m, int n,
                                            int k, int gelu, char* message, size_t message_len);
@@ -106,6 +138,31 @@ typedef int (*crossrank_cuda_op_add_layernorm_fn)(float* x, const float* residua
 typedef int (*crossrank_cuda_op_attention_fn)(const float* q, const float* k, const float* v, const int* cu_seqlens,
                                               int num_seqs, int num_heads, int head_dim, float* ctx, char* message,
                                               size_t message_len);
+
+// Decoder ops (host fp32 in and out). x: [rows x dim] fp32 residual stream, updated to
+// x + delta (delta may be null); out = RMSNorm(x) * gamma.
+typedef int (*crossrank_cuda_op_add_rmsnorm_fn)(float* x, const float* delta, const float* gamma, int rows, int dim,
+                                                float eps, float* out, char* message, size_t message_len);
+// qkv [tokens x (heads + 2 kv_heads) x head_dim] -> q (normed, rotated), k (normed, rotated), v.
+typedef int (*crossrank_cuda_op_qk_norm_rope_fn)(const float* qkv, const int* positions, const float* q_norm,
+                                                 const float* k_norm, int tokens, int heads, int kv_heads,
+                                                 int head_dim, float eps, double theta, float* q, float* k, float* v,
+                                                 char* message, size_t message_len);
+// Causal grouped-query attention; prefix_k/v [prefix tokens x kv_heads x head_dim] may be null
+// when num_prefixes is 0.
+typedef int (*crossrank_cuda_op_decoder_attention_fn)(const float* q, const float* k, const float* v,
+                                                      const int* cu_seqlens, int num_seqs, const float* prefix_k,
+                                                      const float* prefix_v, const int* prefix_cu, int num_prefixes,
+                                                      const int* prefix_of, int heads, int kv_heads, int head_dim,
+                                                      float* ctx, char* message, size_t message_len);
+// gate_up [tokens x 2 inter] (gate, then up) -> out [tokens x inter] = SiLU(gate) * up.
+typedef int (*crossrank_cuda_op_swiglu_fn)(const float* gate_up, int tokens, int inter, float* out, char* message,
+                                           size_t message_len);
+// Per sequence: v = x[last[s]] + delta[last[s]], RMSNorm(v) * norm, then the answer rows.
+typedef int (*crossrank_cuda_op_answer_head_fn)(const float* x, const float* delta, const int* last, int num_seqs,
+                                                int rows, const float* norm, const float* answer, int hidden,
+                                                int num_answers, float eps, float* logits, char* message,
+                                                size_t message_len);
 
 #ifdef __cplusplus
 }

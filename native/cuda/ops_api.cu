@@ -4,13 +4,20 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <vector>
 
 #include "cuda/api.h"
+#include "cuda/kernels/answer_head.cuh"
 #include "cuda/kernels/attention.cuh"
+#include "cuda/kernels/decoder_attention.cuh"
+#include "cuda/kernels/elementwise.cuh"
 #include "cuda/kernels/gemm.cuh"
 #include "cuda/kernels/layernorm.cuh"
+#include "cuda/kernels/rmsnorm.cuh"
+#include "cuda/kernels/rope.cuh"
 
 #define CROSSRANK_CUDA_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -120,5 +127,120 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_attention(const float* q, const floa
                                                           nullptr),
                   message, message_len);
   if (rc == 0 && !DownloadHalf(dctx, ctx, n)) return OutOfMemory(message, message_len);
+  return rc;
+}
+
+// ---- decoder ops ----------------------------------------------------------------------
+
+namespace {
+
+bool DownloadFloat(const float* d, float* host, size_t n) {
+  return cudaMemcpy(host, d, n * sizeof(float), cudaMemcpyDeviceToHost) == cudaSuccess;
+}
+
+}  // namespace
+
+// x = x + delta (fp32 residual), out = RMSNorm(x) * gamma (fp16 on the device)
+CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_add_rmsnorm(float* x, const float* delta, const float* gamma, int rows,
+                                                        int dim, float eps, float* out, char* message,
+                                                        size_t message_len) {
+  const size_t n = size_t(rows) * dim;
+  Buffers b;
+  float* dx = Upload(b, x, n);
+  __half* dd = delta ? UploadHalf(b, delta, n) : nullptr;
+  float* dg = Upload(b, gamma, dim);
+  __half* dout = b.Alloc<__half>(n);
+  if (!dx || (delta && !dd) || !dg || !dout) return OutOfMemory(message, message_len);
+  int rc = Finish(crossrank::cuda::LaunchAddRmsNorm(dx, dd, dg, rows, dim, eps, dout, nullptr), message, message_len);
+  if (rc == 0 && (!DownloadFloat(dx, x, n) || !DownloadHalf(dout, out, n))) return OutOfMemory(message, message_len);
+  return rc;
+}
+
+CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_qk_norm_rope(const float* qkv, const int* positions, const float* q_norm,
+                                                         const float* k_norm, int tokens, int heads, int kv_heads,
+                                                         int head_dim, float eps, double theta, float* q, float* k,
+                                                         float* v, char* message, size_t message_len) {
+  const size_t width = size_t(heads + 2 * kv_heads) * head_dim;
+  std::vector<float> inv_freq(head_dim / 2);
+  for (size_t i = 0; i < inv_freq.size(); ++i) inv_freq[i] = float(std::pow(theta, -2.0 * double(i) / head_dim));
+  Buffers b;
+  __half* dqkv = UploadHalf(b, qkv, tokens * width);
+  int* dpos = Upload(b, positions, tokens);
+  float* dqn = Upload(b, q_norm, head_dim);
+  float* dkn = Upload(b, k_norm, head_dim);
+  float* dfreq = Upload(b, inv_freq.data(), inv_freq.size());
+  __half* dq = b.Alloc<__half>(size_t(tokens) * heads * head_dim);
+  __half* dk = b.Alloc<__half>(size_t(tokens) * kv_heads * head_dim);
+  __half* dv = b.Alloc<__half>(size_t(tokens) * kv_heads * head_dim);
+  if (!dqkv || !dpos || !dqn || !dkn || !dfreq || !dq || !dk || !dv) return OutOfMemory(message, message_len);
+  crossrank::cuda::QkNormRopeParams p{dqkv, dpos, dqn, dkn, dfreq, tokens, heads, kv_heads, head_dim, eps};
+  int rc = Finish(crossrank::cuda::LaunchQkNormRope(p, dq, dk, dv, nullptr), message, message_len);
+  if (rc == 0 && (!DownloadHalf(dq, q, size_t(tokens) * heads * head_dim) ||
+                  !DownloadHalf(dk, k, size_t(tokens) * kv_heads * head_dim) ||
+                  !DownloadHalf(dv, v, size_t(tokens) * kv_heads * head_dim))) {
+    return OutOfMemory(message, message_len);
+  }
+  return rc;
+}
+
+CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_decoder_attention(const float* q, const float* k, const float* v,
+                                                              const int* cu_seqlens, int num_seqs,
+                                                              const float* prefix_k, const float* prefix_v,
+                                                              const int* prefix_cu, int num_prefixes,
+                                                              const int* prefix_of, int heads, int kv_heads,
+                                                              int head_dim, float* ctx, char* message,
+                                                              size_t message_len) {
+  const int total = cu_seqlens[num_seqs], prefix_total = num_prefixes > 0 ? prefix_cu[num_prefixes] : 0;
+  int max_len = 0;
+  for (int s = 0; s < num_seqs; ++s) max_len = std::max(max_len, cu_seqlens[s + 1] - cu_seqlens[s]);
+  const size_t nq = size_t(total) * heads * head_dim, nkv = size_t(total) * kv_heads * head_dim;
+  const size_t npkv = size_t(prefix_total) * kv_heads * head_dim;
+  Buffers b;
+  __half* dq = UploadHalf(b, q, nq);
+  __half* dk = UploadHalf(b, k, nkv);
+  __half* dv = UploadHalf(b, v, nkv);
+  int* dcu = Upload(b, cu_seqlens, num_seqs + 1);
+  __half* dctx = b.Alloc<__half>(nq);
+  if (!dq || !dk || !dv || !dcu || !dctx) return OutOfMemory(message, message_len);
+  crossrank::cuda::DecoderAttentionParams p{dq, dk, dv, dcu, num_seqs, max_len, nullptr, nullptr, nullptr, nullptr,
+                                            heads, kv_heads, head_dim};
+  if (num_prefixes > 0) {
+    p.prefix_k = UploadHalf(b, prefix_k, npkv);
+    p.prefix_v = UploadHalf(b, prefix_v, npkv);
+    p.prefix_cu = Upload(b, prefix_cu, num_prefixes + 1);
+    p.prefix_of = Upload(b, prefix_of, num_seqs);
+    if (!p.prefix_k || !p.prefix_v || !p.prefix_cu || !p.prefix_of) return OutOfMemory(message, message_len);
+  }
+  int rc = Finish(crossrank::cuda::LaunchDecoderAttention(p, dctx, nullptr), message, message_len);
+  if (rc == 0 && !DownloadHalf(dctx, ctx, nq)) return OutOfMemory(message, message_len);
+  return rc;
+}
+
+CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_swiglu(const float* gate_up, int tokens, int inter, float* out,
+                                                   char* message, size_t message_len) {
+  Buffers b;
+  __half* dgu = UploadHalf(b, gate_up, size_t(tokens) * 2 * inter);
+  __half* dout = b.Alloc<__half>(size_t(tokens) * inter);
+  if (!dgu || !dout) return OutOfMemory(message, message_len);
+  int rc = Finish(crossrank::cuda::LaunchSwiGlu(dgu, tokens, inter, dout, nullptr), message, message_len);
+  if (rc == 0 && !DownloadHalf(dout, out, size_t(tokens) * inter)) return OutOfMemory(message, message_len);
+  return rc;
+}
+
+CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_answer_head(const float* x, const float* delta, const int* last,
+                                                        int num_seqs, int rows, const float* norm,
+                                                        const float* answer, int hidden, int num_answers, float eps,
+                                                        float* logits, char* message, size_t message_len) {
+  Buffers b;
+  float* dx = Upload(b, x, size_t(rows) * hidden);
+  __half* dd = delta ? UploadHalf(b, delta, size_t(rows) * hidden) : nullptr;
+  int* dlast = Upload(b, last, num_seqs);
+  float* dnorm = Upload(b, norm, hidden);
+  float* dans = Upload(b, answer, size_t(num_answers) * hidden);
+  float* dlogits = b.Alloc<float>(size_t(num_seqs) * num_answers);
+  if (!dx || (delta && !dd) || !dlast || !dnorm || !dans || !dlogits) return OutOfMemory(message, message_len);
+  crossrank::cuda::AnswerHeadParams p{dx, dd, dlast, dnorm, dans, num_seqs, hidden, num_answers, eps};
+  int rc = Finish(crossrank::cuda::LaunchAnswerHead(p, dlogits, nullptr), message, message_len);
+  if (rc == 0 && !DownloadFloat(dlogits, logits, size_t(num_seqs) * num_answers)) return OutOfMemory(message, message_len);
   return rc;
 }

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "crossrank/decoder.h"
 #include "cuda/api.h"
 
 namespace crossrank {
@@ -82,6 +83,7 @@ void CudaLibrary::Load() {
     a.reason = std::move(reason);
     dlclose(handle_);
     handle_ = score_head_ = encoder_create_ = encoder_forward_ = encoder_destroy_ = nullptr;
+    decoder_create_ = decoder_score_ = decoder_destroy_ = nullptr;
   };
   if (!abi_version || !probe) {
     return give_up("library-invalid", a.library_path + " is not a crossrank CUDA backend (missing entry points)");
@@ -95,7 +97,11 @@ void CudaLibrary::Load() {
   encoder_create_ = dlsym(handle_, "crossrank_cuda_encoder_create");
   encoder_forward_ = dlsym(handle_, "crossrank_cuda_encoder_forward");
   encoder_destroy_ = dlsym(handle_, "crossrank_cuda_encoder_destroy");
-  if (!score_head_ || !encoder_create_ || !encoder_forward_ || !encoder_destroy_) {
+  decoder_create_ = dlsym(handle_, "crossrank_cuda_decoder_create");
+  decoder_score_ = dlsym(handle_, "crossrank_cuda_decoder_score");
+  decoder_destroy_ = dlsym(handle_, "crossrank_cuda_decoder_destroy");
+  if (!score_head_ || !encoder_create_ || !encoder_forward_ || !encoder_destroy_ || !decoder_create_ || !decoder_score_ ||
+      !decoder_destroy_) {
     return give_up("library-invalid", a.library_path + " lacks entry points of its ABI version");
   }
 
@@ -171,6 +177,28 @@ Status CudaLibrary::EncoderForward(void* handle, const PackedBatch& batch, const
 
 void CudaLibrary::DestroyEncoder(void* handle) {
   if (handle && encoder_destroy_) reinterpret_cast<crossrank_cuda_encoder_destroy_fn>(encoder_destroy_)(handle);
+}
+
+Status CudaLibrary::CreateDecoder(int device, const void* desc, void** handle) {
+  Status s = CheckDevice(device);
+  if (!s.ok()) return s;
+  char message[512] = {0};
+  const int rc = reinterpret_cast<crossrank_cuda_decoder_create_fn>(decoder_create_)(
+      device, static_cast<const crossrank_cuda_decoder_desc*>(desc), handle, message, sizeof message);
+  return FromCudaStatus(rc, message);
+}
+
+Status CudaLibrary::DecoderScore(void* handle, const DecoderBatch& b, int32_t num_answers, std::vector<float>* logits) {
+  logits->assign(static_cast<size_t>(b.sequences.num_seqs()) * num_answers, 0.0f);
+  char message[512] = {0};
+  const int rc = reinterpret_cast<crossrank_cuda_decoder_score_fn>(decoder_score_)(
+      handle, b.prefix_ids.data(), b.prefix_cu.data(), b.num_prefixes(), b.sequences.token_ids.data(),
+      b.sequences.cu_seqlens.data(), b.prefix_of.data(), b.sequences.num_seqs(), logits->data(), message, sizeof message);
+  return FromCudaStatus(rc, message);
+}
+
+void CudaLibrary::DestroyDecoder(void* handle) {
+  if (handle && decoder_destroy_) reinterpret_cast<crossrank_cuda_decoder_destroy_fn>(decoder_destroy_)(handle);
 }
 
 Status CudaLibrary::ScoreHead(int device, const ScoreHeadParams& p, const float* logits, float* out) {

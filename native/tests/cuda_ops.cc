@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstdint>
 #include <cmath>
 #include <cstdio>
@@ -20,6 +21,7 @@
 #include "crossrank/thread_pool.h"
 #include "cuda/api.h"
 #include "reference/encoder_ops.h"
+#include "tests/cuda_harness.h"
 
 using namespace crossrank;
 
@@ -63,40 +65,6 @@ int CheckScoreHead(crossrank_cuda_score_head_fn fn, const Case& c, bool bench) {
   std::printf("score_head rows=%-8lld labels=%d act=%d  max_abs_diff=%.3g  %s%s\n", (long long)c.rows, c.num_labels,
               int(c.activation), max_diff, ok ? "OK" : "MISMATCH",
               bench ? (" " + std::to_string(ms) + " ms/call incl. transfers").c_str() : "");
-  return ok ? 0 : 1;
-}
-
-// fp16 rounding of the inputs, so the comparison measures the op, not the input cast.
-float RoundHalf(float v) {
-  // Round to nearest even at 10 mantissa bits (normal range; test data stays in it).
-  uint32_t bits;
-  std::memcpy(&bits, &v, 4);
-  const uint32_t rounded = (bits + 0x0FFF + ((bits >> 13) & 1)) & ~0x1FFFu;
-  float out;
-  std::memcpy(&out, &rounded, 4);
-  return out;
-}
-
-std::vector<float> RandomHalf(size_t n, float stddev, std::mt19937& rng) {
-  std::normal_distribution<float> normal(0.f, stddev);
-  std::vector<float> v(n);
-  for (float& x : v) x = RoundHalf(normal(rng));
-  return v;
-}
-
-double MaxDiff(const std::vector<float>& a, const std::vector<float>& b) {
-  double m = 0;
-  for (size_t i = 0; i < a.size(); ++i) m = std::fmax(m, std::fabs(double(a[i]) - b[i]));
-  return m;
-}
-
-int Report(const char* op, const std::string& shape, double diff, double tolerance, int rc, const char* message) {
-  if (rc) {
-    std::printf("%-14s %-28s error %d %s\n", op, shape.c_str(), rc, message);
-    return 1;
-  }
-  const bool ok = diff <= tolerance;
-  std::printf("%-14s %-28s max_abs_diff=%.3g (tol %.g)  %s\n", op, shape.c_str(), diff, tolerance, ok ? "OK" : "MISMATCH");
   return ok ? 0 : 1;
 }
 
@@ -150,19 +118,24 @@ int CheckAttention(crossrank_cuda_op_attention_fn fn, std::vector<int> lengths, 
 }  // namespace
 
 int RunModel(const std::string& dir, const std::string& dump);
+int RunDecoder(const std::string& dir, const std::string& prompts, const std::string& dump, int cpu_docs);
 
 int main(int argc, char** argv) {
-  std::string path = "libcrossrank_cuda.so", model, dump;
+  std::string path = "libcrossrank_cuda.so", model, dump, qwen3, prompts;
+  int cpu_docs = 10;
   bool bench = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--bench") == 0) bench = true;
     else if (std::strcmp(argv[i], "--model") == 0 && i + 1 < argc) model = argv[++i];
     else if (std::strcmp(argv[i], "--dump") == 0 && i + 1 < argc) dump = argv[++i];
+    else if (std::strcmp(argv[i], "--qwen3") == 0 && i + 1 < argc) qwen3 = argv[++i];
+    else if (std::strcmp(argv[i], "--prompts") == 0 && i + 1 < argc) prompts = argv[++i];
+    else if (std::strcmp(argv[i], "--cpu-docs") == 0 && i + 1 < argc) cpu_docs = std::atoi(argv[++i]);
     else path = argv[i];
   }
-  if (!model.empty()) {
+  if (!model.empty() || !qwen3.empty()) {
     setenv("CROSSRANK_CUDA_LIBRARY", path.c_str(), 1);
-    return RunModel(model, dump);
+    return model.empty() ? RunDecoder(qwen3, prompts, dump, cpu_docs) : RunModel(model, dump);
   }
   void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
@@ -207,6 +180,7 @@ int main(int argc, char** argv) {
   failures += CheckAttention(attention, {1, 7, 33, 100, 512}, 12, 32);
   failures += CheckAttention(attention, {64, 130}, 12, 64);
   failures += CheckAttention(attention, {5, 40}, 2, 16);
+  failures += CheckDecoderOps(lib);
   std::printf("%d case(s) failed\n", failures);
   return failures ? 1 : 0;
 }

@@ -299,29 +299,47 @@ static void TestDecoderPrefixSharing() {
   ThreadPool pool(2);
   const std::vector<int32_t> prefix = {1, 2, 3, 4, 5, 6};
   const std::vector<std::vector<int32_t>> docs = {{10, 11, 12}, {13}, {14, 15, 16, 17, 18, 19, 20}};
-  PackedBatch full, rest;
+  // Whole prompts, and the same prompts as continuations of one prefix; a third way: each
+  // document twice in one batch, one of them whole, beside a second prefix.
+  DecoderBatch whole_batch, shared_batch, mixed;
+  const int32_t p0 = shared_batch.AddPrefix(prefix);
+  mixed.AddPrefix({1, 2});
+  const int32_t p1 = mixed.AddPrefix(prefix);
   for (const auto& d : docs) {
-    for (int32_t id : prefix) full.token_ids.push_back(id);
-    for (int32_t id : d) full.token_ids.push_back(id), rest.token_ids.push_back(id);
-    full.cu_seqlens.push_back(static_cast<int32_t>(full.token_ids.size()));
-    rest.cu_seqlens.push_back(static_cast<int32_t>(rest.token_ids.size()));
+    std::vector<int32_t> full = prefix;
+    full.insert(full.end(), d.begin(), d.end());
+    whole_batch.AddSequence(full.data(), full.size(), -1);
+    shared_batch.AddSequence(d.data(), d.size(), p0);
+    mixed.AddSequence(d.data(), d.size(), p1);
+    mixed.AddSequence(full.data(), full.size(), -1);
   }
-  full.type_ids.assign(full.token_ids.size(), 0);
-  rest.type_ids.assign(rest.token_ids.size(), 0);
-  std::vector<float> whole, shared;
-  CHECK(DecoderScoreFull(c, w, full, pool, &whole).ok());
-  CHECK(DecoderScoreShared(c, w, prefix, rest, pool, &shared).ok());
-  CHECK(whole.size() == 6 && shared.size() == 6);
+  std::vector<float> whole, shared, both;
+  CHECK(DecoderScoreReference(c, w, whole_batch, pool, &whole).ok());
+  CHECK(DecoderScoreReference(c, w, shared_batch, pool, &shared).ok());
+  CHECK(DecoderScoreReference(c, w, mixed, pool, &both).ok());
+  CHECK(whole.size() == 6 && shared.size() == 6 && both.size() == 12);
   float spread = 0;
-  for (size_t i = 0; i < whole.size() && i < shared.size(); ++i) {
+  for (size_t i = 0; i < whole.size() && i < shared.size() && 2 * i < both.size(); ++i) {
     CHECK(std::isfinite(whole[i]));
     CHECK(std::fabs(whole[i] - shared[i]) < 1e-4f);
+    const size_t doc = i / 2, answer = i % 2;
+    CHECK(std::fabs(both[4 * doc + answer] - whole[i]) < 1e-4f);      // continued the prefix
+    CHECK(std::fabs(both[4 * doc + 2 + answer] - whole[i]) < 1e-4f);  // whole
     spread = std::max(spread, std::fabs(whole[i] - whole[0]));
   }
   CHECK(spread > 1e-3f);  // the documents do change the answer
-  PackedBatch bad = rest;
-  bad.token_ids[0] = 50;
-  CHECK(DecoderScoreShared(c, w, prefix, bad, pool, &shared).code() == StatusCode::kInvalidArgument);
+  // Typed errors: an id outside the vocabulary, a prefix that does not exist, too long.
+  DecoderBatch bad = shared_batch;
+  bad.sequences.token_ids[0] = 50;
+  CHECK(DecoderScoreReference(c, w, bad, pool, &shared).code() == StatusCode::kInvalidArgument);
+  bad = shared_batch;
+  bad.prefix_of[1] = 3;
+  CHECK(DecoderScoreReference(c, w, bad, pool, &shared).code() == StatusCode::kInvalidArgument);
+  bad = shared_batch;
+  std::vector<int32_t> long_doc(60, 10);
+  bad.AddSequence(long_doc.data(), long_doc.size(), p0);  // 6 + 60 > 64 positions
+  Status too_long = DecoderScoreReference(c, w, bad, pool, &shared);
+  CHECK(too_long.code() == StatusCode::kInvalidArgument && too_long.message().find("with its prefix") != std::string::npos);
   DecoderConfig untied = c;
   untied.tie_word_embeddings = false;
   Status missing = LoadDecoderWeights(*file, untied, {7, 9}, &w);
@@ -347,44 +365,37 @@ static int Qwen3Tool(const std::string& dir) {
   char buf[65536];
   size_t n;
   while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) input.append(buf, n);
-  json::Value cfg, in;
+  json::Value in;
   std::string error;
-  if (!json::Parse(config_text.data(), config_text.size(), &cfg, &error) || !json::Parse(input.data(), input.size(), &in, &error)) {
+  if (!json::Parse(input.data(), input.size(), &in, &error)) {
     return std::fprintf(stderr, "bad JSON: %s\n", error.c_str()), 2;
   }
-  auto num = [&](const char* key) { const json::Value* v = cfg.Get(key); return v ? v->number : 0.0; };
   DecoderConfig c;
-  c.vocab_size = static_cast<int32_t>(num("vocab_size")), c.hidden_size = static_cast<int32_t>(num("hidden_size"));
-  c.intermediate_size = static_cast<int32_t>(num("intermediate_size")), c.num_layers = static_cast<int32_t>(num("num_hidden_layers"));
-  c.num_heads = static_cast<int32_t>(num("num_attention_heads")), c.num_kv_heads = static_cast<int32_t>(num("num_key_value_heads"));
-  c.head_dim = static_cast<int32_t>(num("head_dim")), c.max_positions = static_cast<int32_t>(num("max_position_embeddings"));
-  c.rms_norm_eps = static_cast<float>(num("rms_norm_eps")), c.rope_theta = num("rope_theta");
-  const json::Value* tie = cfg.Get("tie_word_embeddings");
-  c.tie_word_embeddings = tie && tie->boolean;
+  Status s = DecoderConfigFromJson(config_text, &c);
+  if (!s.ok()) return std::fprintf(stderr, "%s\n", s.message().c_str()), 2;
   auto ids = [](const json::Value& a) {
     std::vector<int32_t> out;
     for (const json::Value& v : a.array) out.push_back(static_cast<int32_t>(v.number));
     return out;
   };
   std::unique_ptr<SafetensorsFile> file;
-  Status s = SafetensorsFile::Open(dir + "/model.safetensors", &file);
+  s = SafetensorsFile::Open(dir + "/model.safetensors", &file);
   DecoderWeights w;
   if (s.ok()) s = LoadDecoderWeights(*file, c, ids(*in.Get("token_ids")), &w);
   if (!s.ok()) return std::fprintf(stderr, "%s\n", s.message().c_str()), 1;
   const std::vector<int32_t> prefix = ids(*in.Get("prefix"));
-  PackedBatch full, rest;
+  DecoderBatch whole_batch, shared_batch;
+  const int32_t p = shared_batch.AddPrefix(prefix);
   for (const json::Value& cont : in.Get("continuations")->array) {
-    for (int32_t id : prefix) full.token_ids.push_back(id);
-    for (int32_t id : ids(cont)) full.token_ids.push_back(id), rest.token_ids.push_back(id);
-    full.cu_seqlens.push_back(static_cast<int32_t>(full.token_ids.size()));
-    rest.cu_seqlens.push_back(static_cast<int32_t>(rest.token_ids.size()));
+    std::vector<int32_t> rest = ids(cont), full = prefix;
+    full.insert(full.end(), rest.begin(), rest.end());
+    whole_batch.AddSequence(full.data(), full.size(), -1);
+    shared_batch.AddSequence(rest.data(), rest.size(), p);
   }
-  full.type_ids.assign(full.token_ids.size(), 0);
-  rest.type_ids.assign(rest.token_ids.size(), 0);
   ThreadPool pool(2);
   std::vector<float> whole, shared;
-  s = DecoderScoreFull(c, w, full, pool, &whole);
-  if (s.ok()) s = DecoderScoreShared(c, w, prefix, rest, pool, &shared);
+  s = DecoderScoreReference(c, w, whole_batch, pool, &whole);
+  if (s.ok()) s = DecoderScoreReference(c, w, shared_batch, pool, &shared);
   if (!s.ok()) return std::fprintf(stderr, "%s\n", s.message().c_str()), 1;
   auto print = [](const std::vector<float>& v) {
     std::string out = "[";

@@ -1,16 +1,18 @@
 /**
- * The native engine for decoder rerankers (Qwen3): the C++ reference forward pass on the CPU,
- * computing only the two answer rows of the output layer at each prompt's last token. Rows
- * whose prompts share a prefix (the documents of one query) run that prefix once and reuse
- * its key/value cache; scores equal the unshared computation within tolerance.
+ * The native engine for decoder rerankers (Qwen3): the C++ reference forward pass on the CPU
+ * or the CUDA backend, computing only the two answer rows of the output layer at each
+ * prompt's last token. Rows whose prompts share a prefix (the documents of one query) run
+ * that prefix once and reuse its key/value cache; scores equal the unshared computation
+ * within tolerance.
  */
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
-import { BackendUnavailableError, ModelLoadError } from '../errors.js';
+import { ModelLoadError } from '../errors.js';
 import type { ModelConfig } from '../model/model-config.js';
 import type { NativeDecoderConfig, NativeDecoderInstance } from '../native/binding.js';
 import { native } from '../native/load.js';
+import { parseDevice } from '../score-head.js';
 import type { PairEncodings } from '../tokenizer/pair-tokenizer.js';
 import type { Backend } from './backend.js';
 
@@ -40,13 +42,14 @@ function decoderConfig(config: ModelConfig, source: string): NativeDecoderConfig
 
 export class NativeDecoderBackend implements Backend {
   readonly name = 'native' as const;
-  readonly device = 'cpu';
+  readonly device: string;
   readonly numLabels = 2;
   readonly #decoder: NativeDecoderInstance;
   readonly #sharePrefix: boolean;
 
-  private constructor(decoder: NativeDecoderInstance, sharePrefix: boolean) {
+  private constructor(decoder: NativeDecoderInstance, device: string, sharePrefix: boolean) {
     this.#decoder = decoder;
+    this.device = device;
     this.#sharePrefix = sharePrefix;
   }
 
@@ -56,44 +59,53 @@ export class NativeDecoderBackend implements Backend {
     answerIds: [number, number],
     options: { device?: string; threads?: number; sharePrefix?: boolean } = {},
   ): Promise<NativeDecoderBackend> {
-    if ((options.device ?? 'cpu') !== 'cpu') throw new BackendUnavailableError('the native decoder runs on the CPU only for now');
+    const device = options.device ?? 'cpu';
     const decoder = await native().loadDecoder(
       join(dir, 'model.safetensors'),
       decoderConfig(config, join(dir, 'config.json')),
       Int32Array.from(answerIds),
       options.threads ?? availableParallelism(),
+      parseDevice(device),
     );
-    return new NativeDecoderBackend(decoder, options.sharePrefix ?? true);
+    return new NativeDecoderBackend(decoder, device, options.sharePrefix ?? true);
   }
 
+  /**
+   * One native call per batch: each distinct prompt prefix (a query's frame + instruction +
+   * query) becomes one entry of the prefix list, and every row continues its prefix.
+   */
   async run(pairs: PairEncodings, rows: Int32Array): Promise<Float32Array> {
     const seq = (r: number) => pairs.ids.subarray(pairs.offsets[r], pairs.offsets[r + 1]);
-    const out = new Float32Array(rows.length * 2);
-    // Rows grouped by their prompt prefix (the same query): each group runs it once.
-    const groups = new Map<string, number[]>();
+    const prefixIndex = new Map<string, number>();
+    const prefixes: Int32Array[] = [];
+    const prefixOf = new Int32Array(rows.length).fill(-1);
+    const own: Int32Array[] = [];
     rows.forEach((r, i) => {
-      const prefix = this.#sharePrefix && pairs.prefixLengths ? Math.min(pairs.prefixLengths[r], seq(r).length - 1) : 0;
-      const key = prefix > 0 ? seq(r).subarray(0, prefix).join(',') : `row:${i}`;
-      if (!groups.has(key)) groups.set(key, []);
-      groups.get(key)!.push(i);
+      const ids = seq(r);
+      // A row keeps at least its last token: the answer is read there.
+      const length = this.#sharePrefix && pairs.prefixLengths ? Math.min(pairs.prefixLengths[r], ids.length - 1) : 0;
+      if (length > 0) {
+        const prefix = ids.subarray(0, length);
+        const key = prefix.join(',');
+        let index = prefixIndex.get(key);
+        if (index === undefined) prefixIndex.set(key, (index = prefixes.push(prefix) - 1));
+        prefixOf[i] = index;
+      }
+      own.push(ids.subarray(length));
     });
-    for (const [key, members] of groups) {
-      const first = seq(rows[members[0]]);
-      const prefixLength = key.startsWith('row:') ? 0 : key.split(',').length;
-      const cu = new Int32Array(members.length + 1);
-      members.forEach((i, k) => (cu[k + 1] = cu[k] + seq(rows[i]).length - prefixLength));
-      const tokens = new Int32Array(cu[members.length]);
-      members.forEach((i, k) => tokens.set(seq(rows[i]).subarray(prefixLength), cu[k]));
-      const logits =
-        prefixLength > 0
-          ? await this.#decoder.scoreShared(first.slice(0, prefixLength), tokens, cu)
-          : await this.#decoder.scoreFull(tokens, cu);
-      members.forEach((i, k) => out.set(logits.subarray(2 * k, 2 * k + 2), 2 * i));
-    }
-    return out;
+    return this.#decoder.score(...pack(prefixes), ...pack(own), prefixOf);
   }
 
   async dispose(): Promise<void> {
     this.#decoder.dispose();
   }
+}
+
+/** Concatenated ids and cumulative lengths. */
+function pack(parts: Int32Array[]): [Int32Array, Int32Array] {
+  const cu = new Int32Array(parts.length + 1);
+  parts.forEach((p, i) => (cu[i + 1] = cu[i] + p.length));
+  const ids = new Int32Array(cu[parts.length]);
+  parts.forEach((p, i) => ids.set(p, cu[i]));
+  return [ids, cu];
 }

@@ -126,10 +126,12 @@ export interface NativeDecoderConfig {
 }
 
 export interface NativeDecoderInstance {
-  /** Answer logits [n x answers]: `prefix` run once, its cache reused for each continuation. */
-  scoreShared(prefix: Int32Array, tokenIds: Int32Array, cuSeqlens: Int32Array): Promise<Float32Array>;
-  /** Answer logits [n x answers] of whole sequences. */
-  scoreFull(tokenIds: Int32Array, cuSeqlens: Int32Array): Promise<Float32Array>;
+  /**
+   * Answer logits [sequences x answers] at each sequence's last token. The prefixes (packed:
+   * ids + cumulative lengths) run once each; sequence s continues prefix `prefixOf[s]`, reusing
+   * its key/value cache, or runs whole when it is -1.
+   */
+  score(prefixIds: Int32Array, prefixCu: Int32Array, tokenIds: Int32Array, cuSeqlens: Int32Array, prefixOf: Int32Array): Promise<Float32Array>;
   dispose(): void;
 }
 
@@ -168,8 +170,11 @@ export interface NativeBinding {
    * device -1: the CPU reference forward pass; device >= 0: the CUDA backend on that GPU.
    */
   loadEncoder(path: string, config: NativeEncoderConfig, threads: number, device: number): Promise<NativeEncoderInstance>;
-  /** The decoder reranker's CPU reference (only the answer rows of the output layer), off the JS thread. */
-  loadDecoder(path: string, config: NativeDecoderConfig, answerIds: Int32Array, threads: number): Promise<NativeDecoderInstance>;
+  /**
+   * A decoder reranker (only the answer rows of the output layer are computed), loaded off the
+   * JS thread. device -1: the CPU reference; device >= 0: the CUDA backend on that GPU.
+   */
+  loadDecoder(path: string, config: NativeDecoderConfig, answerIds: Int32Array, threads: number, device: number): Promise<NativeDecoderInstance>;
 }
 
-export const NATIVE_ABI_VERSION = 3; // 2: bare encoders (embeddings); 3: the decoder (Qwen3 rerankers)
+export const NATIVE_ABI_VERSION = 4; // 2: bare encoders (embeddings); 3: the decoder (Qwen3 rerankers); 4: decoder on CUDA, one batched score()

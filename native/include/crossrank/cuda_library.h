@@ -17,6 +17,8 @@
 
 namespace crossrank {
 
+struct DecoderBatch;
+
 struct CudaDeviceInfo {
   std::string name;
   int major = 0, minor = 0;
@@ -53,6 +55,11 @@ class CudaLibrary {
                         int32_t num_labels, std::vector<float>* logits);
   void DestroyEncoder(void* handle);
 
+  // The decoder on the GPU (desc is a crossrank_cuda_decoder_desc); the batch is validated.
+  Status CreateDecoder(int device, const void* desc, void** handle);
+  Status DecoderScore(void* handle, const DecoderBatch& batch, int32_t num_answers, std::vector<float>* logits);
+  void DestroyDecoder(void* handle);
+
  private:
   CudaLibrary() = default;
   void Load();
@@ -64,6 +71,9 @@ class CudaLibrary {
   void* encoder_create_ = nullptr;
   void* encoder_forward_ = nullptr;
   void* encoder_destroy_ = nullptr;
+  void* decoder_create_ = nullptr;
+  void* decoder_score_ = nullptr;
+  void* decoder_destroy_ = nullptr;
 };
 
 // Directory of the loaded addon (found with dladdr), where the backend library is expected.

@@ -2,10 +2,13 @@
 // read from model.safetensors, and the plain C++ reference forward pass that computes the
 // output layer only for the two answer tokens ("yes", "no") at the last position — never the
 // vocabulary. A query's shared prompt prefix can be run once and its key/value cache reused
-// for every document (DecoderScoreShared); results equal running each prompt whole.
+// for every document (DecoderBatch prefixes); results equal running each prompt whole.
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
 #include <vector>
 
 #include "crossrank/batch.h"
@@ -26,6 +29,9 @@ struct DecoderConfig {
 
   Status Validate() const;
 };
+
+// Reads a Qwen3 config.json's fields (transformers' names and defaults), then validates.
+Status DecoderConfigFromJson(const std::string& text, DecoderConfig* out);
 
 struct DecoderLayerWeights {
   std::vector<float> input_norm, post_norm, q_norm, k_norm;
@@ -50,13 +56,57 @@ struct KvCache {
   std::vector<std::vector<float>> k, v;
 };
 
-// Whole prompts, each on its own: answer logits [num_seqs x 2] at each sequence's last token.
-Status DecoderScoreFull(const DecoderConfig& config, const DecoderWeights& weights, const PackedBatch& batch,
-                        ThreadPool& pool, std::vector<float>* out);
+// A batch of prompts, each either whole or continuing one of the batch's prefixes (a query's
+// frame + instruction + query, run once): `sequences` holds each prompt's own tokens (all of
+// them, or what follows its prefix), `prefix_of[s]` its prefix or -1.
+struct DecoderBatch {
+  std::vector<int32_t> prefix_ids;      // the prefixes, concatenated
+  std::vector<int32_t> prefix_cu{0};    // [num_prefixes + 1]
+  PackedBatch sequences;                // type_ids unused (zeros)
+  std::vector<int32_t> prefix_of;       // [num_seqs]
 
-// One prefix (run once, its cache reused) and continuations (document + closing frame) that
-// follow it: answer logits [num_continuations x 2] at each continuation's last token.
-Status DecoderScoreShared(const DecoderConfig& config, const DecoderWeights& weights, const std::vector<int32_t>& prefix,
-                          const PackedBatch& continuations, ThreadPool& pool, std::vector<float>* out);
+  int32_t num_prefixes() const { return static_cast<int32_t>(prefix_cu.size()) - 1; }
+  int32_t prefix_length(int32_t p) const { return p < 0 ? 0 : prefix_cu[p + 1] - prefix_cu[p]; }
+  // Appends a prefix and returns its index.
+  int32_t AddPrefix(const std::vector<int32_t>& ids);
+  // Appends a sequence continuing prefix `prefix` (-1: a whole prompt).
+  void AddSequence(const int32_t* ids, size_t n, int32_t prefix);
+};
+
+// Shapes, prefix indices, token ids within the vocabulary, prefix + sequence within
+// max_position_embeddings.
+Status ValidateDecoderBatch(const DecoderBatch& batch, const DecoderConfig& config);
+
+// The plain C++ forward pass (native/reference/decoder_forward.cc): answer logits
+// [num_seqs x answers] at each sequence's last token. Each prefix runs once and its cache is
+// reused by the sequences that continue it; results equal running every prompt whole.
+Status DecoderScoreReference(const DecoderConfig& config, const DecoderWeights& weights, const DecoderBatch& batch,
+                             ThreadPool& pool, std::vector<float>* out);
+
+class DecoderModel {
+ public:
+  // device -1: the CPU reference with `threads` threads; device >= 0: the CUDA backend on that
+  // GPU (weights uploaded once, host copies released).
+  static Status Load(const std::string& safetensors_path, const DecoderConfig& config,
+                     const std::vector<int32_t>& answer_ids, int threads, int device,
+                     std::unique_ptr<DecoderModel>* out);
+  ~DecoderModel();
+
+  const DecoderConfig& config() const { return config_; }
+  int32_t num_answers() const { return num_answers_; }
+  int device() const { return device_; }
+  // Thread-safe: one batch at a time per model.
+  Status Score(const DecoderBatch& batch, std::vector<float>* out);
+
+ private:
+  DecoderModel() = default;
+  DecoderConfig config_;
+  DecoderWeights weights_;
+  int32_t num_answers_ = 0;
+  std::unique_ptr<ThreadPool> pool_;
+  std::mutex mutex_;
+  int device_ = -1;
+  void* cuda_decoder_ = nullptr;
+};
 
 }  // namespace crossrank

@@ -1,0 +1,366 @@
+// The CUDA forward pass of decoder rerankers (Qwen3): weights uploaded once (fp16 matrices,
+// q/k/v fused into one projection and gate/up into another; fp32 norms and answer rows),
+// the residual stream in fp32, grow-only device buffers, pinned staging, one stream per model.
+// A batch runs in up to two passes over the layers: the prefixes (each query's prompt frame,
+// run once, their keys and values kept per layer), then the sequences, which attend to their
+// prefix's cached keys and values and to their own. Only the answer rows of the output layer
+// are computed, at each sequence's last token. The CPU reference
+// (native/reference/decoder_forward.cc) is its oracle.
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <initializer_list>
+#include <mutex>
+#include <new>
+#include <utility>
+#include <vector>
+
+#include "cuda/api.h"
+#include "cuda/kernels/answer_head.cuh"
+#include "cuda/kernels/decoder_attention.cuh"
+#include "cuda/kernels/elementwise.cuh"
+#include "cuda/kernels/gemm.cuh"
+#include "cuda/kernels/rmsnorm.cuh"
+#include "cuda/kernels/rope.cuh"
+
+#define CROSSRANK_CUDA_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace crossrank::cuda {
+namespace {
+
+// A device (or pinned host) buffer that only ever grows.
+struct GrowBuffer {
+  void* ptr = nullptr;
+  size_t bytes = 0;
+  bool pinned = false;
+
+  cudaError_t Ensure(size_t need) {
+    if (need <= bytes) return cudaSuccess;
+    Release();
+    need = need + need / 4 + 256;  // headroom: batches vary a little in size
+    cudaError_t e = pinned ? cudaMallocHost(&ptr, need) : cudaMalloc(&ptr, need);
+    if (e != cudaSuccess) {
+      ptr = nullptr;
+      return e;
+    }
+    bytes = need;
+    return cudaSuccess;
+  }
+  void Release() {
+    if (ptr) pinned ? cudaFreeHost(ptr) : cudaFree(ptr);
+    ptr = nullptr;
+    bytes = 0;
+  }
+  template <typename T>
+  T* as() const {
+    return static_cast<T*>(ptr);
+  }
+};
+
+struct DecoderLayer {
+  float *input_norm = nullptr, *post_norm = nullptr, *q_norm = nullptr, *k_norm = nullptr;
+  __half *qkv = nullptr, *o = nullptr, *gate_up = nullptr, *down = nullptr;
+};
+
+// Device views of one pass's inputs.
+struct Pass {
+  int tokens = 0, num_seqs = 0, max_seqlen = 0;
+  const int *ids = nullptr, *positions = nullptr, *cu = nullptr;
+  const int* prefix_of = nullptr;  // sequences pass: the prefix each continues (or -1)
+  bool keep_kv = false;            // prefixes pass: write keys and values to the prefix cache
+};
+
+class CudaDecoder {
+ public:
+  explicit CudaDecoder(int device) : device_(device) {
+    for (GrowBuffer* b : {&pinned_ints_, &pinned_logits_}) b->pinned = true;
+  }
+  ~CudaDecoder() {
+    cudaSetDevice(device_);
+    for (void* p : weights_) cudaFree(p);
+    for (GrowBuffer* b : Buffers()) b->Release();
+    if (stream_) cudaStreamDestroy(stream_);
+  }
+
+  cudaError_t Upload(const crossrank_cuda_decoder_desc& d, const char** what) {
+    c_ = d;
+    c_.layers = nullptr;  // host pointers are not kept
+    c_.embed = c_.final_norm = c_.answer = nullptr;
+    cudaError_t e;
+    if ((e = cudaSetDevice(device_)) != cudaSuccess) return *what = "cudaSetDevice", e;
+    if ((e = cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)) != cudaSuccess) return *what = "stream", e;
+    const size_t H = d.hidden_size, I = d.intermediate_size, qd = size_t(d.num_heads) * d.head_dim;
+    const size_t kvd = size_t(d.num_kv_heads) * d.head_dim;
+    if ((e = Half({{d.embed, size_t(d.vocab_size) * H}}, &embed_)) != cudaSuccess ||
+        (e = Float(d.final_norm, H, &final_norm_)) != cudaSuccess ||
+        (e = Float(d.answer, size_t(d.num_answers) * H, &answer_)) != cudaSuccess) {
+      return *what = "uploading embeddings and the answer rows", e;
+    }
+    // Linear layers without biases: one zero vector serves as every bias.
+    std::vector<float> zeros(std::max({qd + 2 * kvd, 2 * I, H}), 0.0f);
+    if ((e = Float(zeros.data(), zeros.size(), &zero_bias_)) != cudaSuccess) return *what = "uploading weights", e;
+    std::vector<float> inv_freq(d.head_dim / 2);
+    for (size_t i = 0; i < inv_freq.size(); ++i) inv_freq[i] = float(std::pow(d.rope_theta, -2.0 * double(i) / d.head_dim));
+    if ((e = Float(inv_freq.data(), inv_freq.size(), &inv_freq_)) != cudaSuccess) return *what = "uploading weights", e;
+    layers_.resize(d.num_layers);
+    for (int l = 0; l < d.num_layers; ++l) {
+      const crossrank_cuda_decoder_layer& src = d.layers[l];
+      DecoderLayer& dst = layers_[l];
+      if ((e = Float(src.input_norm, H, &dst.input_norm)) != cudaSuccess ||
+          (e = Float(src.post_norm, H, &dst.post_norm)) != cudaSuccess ||
+          (e = Float(src.q_norm, d.head_dim, &dst.q_norm)) != cudaSuccess ||
+          (e = Float(src.k_norm, d.head_dim, &dst.k_norm)) != cudaSuccess ||
+          (e = Half({{src.q, qd * H}, {src.k, kvd * H}, {src.v, kvd * H}}, &dst.qkv)) != cudaSuccess ||
+          (e = Half({{src.o, H * qd}}, &dst.o)) != cudaSuccess ||
+          (e = Half({{src.gate, I * H}, {src.up, I * H}}, &dst.gate_up)) != cudaSuccess ||
+          (e = Half({{src.down, H * I}}, &dst.down)) != cudaSuccess) {
+        return *what = "uploading layer weights", e;
+      }
+    }
+    return cudaSuccess;
+  }
+
+  cudaError_t Score(const int* prefix_ids, const int* prefix_cu, int num_prefixes, const int* token_ids,
+                    const int* cu_seqlens, const int* prefix_of, int num_seqs, float* logits, const char** what) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    cudaError_t e;
+    if ((e = cudaSetDevice(device_)) != cudaSuccess) return *what = "cudaSetDevice", e;
+    // A batch that failed part-way may have left work queued that reads the staging buffers.
+    if ((e = cudaStreamSynchronize(stream_)) != cudaSuccess) return *what = "an earlier batch", e;
+    const int P = num_prefixes > 0 ? prefix_cu[num_prefixes] : 0, T = cu_seqlens[num_seqs];
+    // Host side: positions (a sequence continues its prefix's positions), last rows, lengths.
+    // Staged as one int array: prefix ids | prefix positions | prefix_cu | ids | positions | cu |
+    // prefix_of | last.
+    const size_t n_ints = 2 * size_t(P) + (num_prefixes + 1) + 2 * size_t(T) + (num_seqs + 1) + 2 * size_t(num_seqs);
+    if ((e = pinned_ints_.Ensure(n_ints * sizeof(int))) || (e = inputs_.Ensure(n_ints * sizeof(int)))) {
+      return *what = "allocating inputs", e;
+    }
+    int* h = pinned_ints_.as<int>();
+    int* const h_prefix_ids = h;
+    int* const h_prefix_pos = h_prefix_ids + P;
+    int* const h_prefix_cu = h_prefix_pos + P;
+    int* const h_ids = h_prefix_cu + num_prefixes + 1;
+    int* const h_pos = h_ids + T;
+    int* const h_cu = h_pos + T;
+    int* const h_prefix_of = h_cu + num_seqs + 1;
+    int* const h_last = h_prefix_of + num_seqs;
+    int max_prefix = 0, max_seq = 0;
+    h_prefix_cu[0] = 0;
+    for (int p = 0; p < num_prefixes; ++p) {
+      h_prefix_cu[p + 1] = prefix_cu[p + 1];
+      for (int t = prefix_cu[p]; t < prefix_cu[p + 1]; ++t) h_prefix_ids[t] = prefix_ids[t], h_prefix_pos[t] = t - prefix_cu[p];
+      max_prefix = std::max(max_prefix, prefix_cu[p + 1] - prefix_cu[p]);
+    }
+    for (int s = 0; s < num_seqs; ++s) {
+      const int pre = prefix_of[s] >= 0 ? prefix_cu[prefix_of[s] + 1] - prefix_cu[prefix_of[s]] : 0;
+      h_cu[s] = cu_seqlens[s];
+      for (int t = cu_seqlens[s]; t < cu_seqlens[s + 1]; ++t) h_ids[t] = token_ids[t], h_pos[t] = pre + t - cu_seqlens[s];
+      h_prefix_of[s] = prefix_of[s];
+      h_last[s] = cu_seqlens[s + 1] - 1;
+      max_seq = std::max(max_seq, cu_seqlens[s + 1] - cu_seqlens[s]);
+    }
+    h_cu[num_seqs] = T;
+    if ((e = Reserve(P, T, num_seqs)) != cudaSuccess) return *what = "allocating activations", e;
+    if ((e = cudaMemcpyAsync(inputs_.ptr, h, n_ints * sizeof(int), cudaMemcpyHostToDevice, stream_))) {
+      return *what = "copying inputs", e;
+    }
+    const int* d = inputs_.as<int>();
+    const int* d_prefix_cu = d + 2 * P;
+    const int* d_seq = d_prefix_cu + num_prefixes + 1;
+
+    if (num_prefixes > 0) {
+      Pass prefixes{P, num_prefixes, max_prefix, d, d + P, d_prefix_cu, nullptr, true};
+      if ((e = RunLayers(prefixes, d_prefix_cu, what))) return e;
+    }
+    Pass seqs{T, num_seqs, max_seq, d_seq, d_seq + T, d_seq + 2 * T, d_seq + 2 * T + num_seqs + 1, false};
+    if ((e = RunLayers(seqs, d_prefix_cu, what))) return e;
+
+    const int* d_last = seqs.prefix_of + num_seqs;
+    AnswerHeadParams head{x_.as<float>(), down_.as<__half>(), d_last, final_norm_, answer_, num_seqs, c_.hidden_size,
+                          c_.num_answers, c_.rms_norm_eps};
+    if ((e = LaunchAnswerHead(head, logits_.as<float>(), stream_))) return *what = "answer head", e;
+    const size_t out_bytes = sizeof(float) * size_t(num_seqs) * c_.num_answers;
+    if ((e = cudaMemcpyAsync(pinned_logits_.ptr, logits_.ptr, out_bytes, cudaMemcpyDeviceToHost, stream_)) ||
+        (e = cudaStreamSynchronize(stream_))) {
+      return *what = "copying logits", e;
+    }
+    std::memcpy(logits, pinned_logits_.ptr, out_bytes);
+    return cudaSuccess;
+  }
+
+ private:
+  // Every layer over one pass. The residual stream x stays fp32; each layer's last delta
+  // (the down projection) is added by the next layer's first norm, or by the answer head.
+  cudaError_t RunLayers(const Pass& p, const int* d_prefix_cu, const char** what) {
+    const int H = c_.hidden_size, I = c_.intermediate_size, hd = c_.head_dim;
+    const int qd = c_.num_heads * hd, kvd = c_.num_kv_heads * hd;
+    const size_t prefix_layer = size_t(prefix_tokens_) * kvd;  // one layer's slice of the prefix cache
+    float* x = x_.as<float>();
+    __half *h = h_.as<__half>(), *qkv = qkv_.as<__half>(), *q = q_.as<__half>(), *ctx = ctx_.as<__half>();
+    __half *o = o_.as<__half>(), *gu = gate_up_.as<__half>(), *act = act_.as<__half>(), *down = down_.as<__half>();
+    cudaError_t e;
+    if ((e = LaunchGatherRows(embed_, p.ids, p.tokens, H, x, stream_))) return *what = "embedding", e;
+    const __half* pending = nullptr;
+    for (size_t l = 0; l < layers_.size(); ++l) {
+      const DecoderLayer& L = layers_[l];
+      __half* k = p.keep_kv ? prefix_k_.as<__half>() + l * prefix_layer : k_.as<__half>();
+      __half* v = p.keep_kv ? prefix_v_.as<__half>() + l * prefix_layer : v_.as<__half>();
+      if ((e = LaunchAddRmsNorm(x, pending, L.input_norm, p.tokens, H, c_.rms_norm_eps, h, stream_)) ||
+          (e = LaunchLinear(h, L.qkv, zero_bias_, qkv, p.tokens, qd + 2 * kvd, H, Epilogue::kBias, stream_))) {
+        return *what = "qkv projection", e;
+      }
+      QkNormRopeParams rp{qkv, p.positions, L.q_norm, L.k_norm, inv_freq_, p.tokens, c_.num_heads, c_.num_kv_heads,
+                          hd, c_.rms_norm_eps};
+      if ((e = LaunchQkNormRope(rp, q, k, v, stream_))) return *what = "q/k norm and rotary embeddings", e;
+      DecoderAttentionParams ap{q, k, v, p.cu, p.num_seqs, p.max_seqlen, nullptr, nullptr, nullptr, nullptr,
+                                c_.num_heads, c_.num_kv_heads, hd};
+      if (p.prefix_of && prefix_tokens_ > 0) {
+        ap.prefix_k = prefix_k_.as<__half>() + l * prefix_layer;
+        ap.prefix_v = prefix_v_.as<__half>() + l * prefix_layer;
+        ap.prefix_cu = d_prefix_cu;
+        ap.prefix_of = p.prefix_of;
+      }
+      if ((e = LaunchDecoderAttention(ap, ctx, stream_))) return *what = "attention", e;
+      if ((e = LaunchLinear(ctx, L.o, zero_bias_, o, p.tokens, H, qd, Epilogue::kBias, stream_)) ||
+          (e = LaunchAddRmsNorm(x, o, L.post_norm, p.tokens, H, c_.rms_norm_eps, h, stream_))) {
+        return *what = "attention output", e;
+      }
+      if ((e = LaunchLinear(h, L.gate_up, zero_bias_, gu, p.tokens, 2 * I, H, Epilogue::kBias, stream_)) ||
+          (e = LaunchSwiGlu(gu, p.tokens, I, act, stream_)) ||
+          (e = LaunchLinear(act, L.down, zero_bias_, down, p.tokens, H, I, Epilogue::kBias, stream_))) {
+        return *what = "feed-forward", e;
+      }
+      pending = down;
+    }
+    return cudaSuccess;
+  }
+
+  // Activations for max(P, T) rows, the prefix cache for P tokens per layer, logits.
+  cudaError_t Reserve(int P, int T, int num_seqs) {
+    const size_t rows = std::max(std::max(P, T), 1), H = c_.hidden_size, I = c_.intermediate_size;
+    const size_t qd = size_t(c_.num_heads) * c_.head_dim, kvd = size_t(c_.num_kv_heads) * c_.head_dim;
+    const size_t half = sizeof(__half);
+    prefix_tokens_ = P;
+    cudaError_t e;
+    if ((e = x_.Ensure(rows * H * sizeof(float))) || (e = h_.Ensure(rows * H * half)) ||
+        (e = qkv_.Ensure(rows * (qd + 2 * kvd) * half)) || (e = q_.Ensure(rows * qd * half)) ||
+        (e = k_.Ensure(rows * kvd * half)) || (e = v_.Ensure(rows * kvd * half)) || (e = ctx_.Ensure(rows * qd * half)) ||
+        (e = o_.Ensure(rows * H * half)) || (e = gate_up_.Ensure(rows * 2 * I * half)) ||
+        (e = act_.Ensure(rows * I * half)) || (e = down_.Ensure(rows * H * half)) ||
+        (e = prefix_k_.Ensure(size_t(c_.num_layers) * std::max(P, 1) * kvd * half)) ||
+        (e = prefix_v_.Ensure(size_t(c_.num_layers) * std::max(P, 1) * kvd * half)) ||
+        (e = logits_.Ensure(size_t(std::max(num_seqs, 1)) * c_.num_answers * sizeof(float))) ||
+        (e = pinned_logits_.Ensure(size_t(std::max(num_seqs, 1)) * c_.num_answers * sizeof(float)))) {
+      return e;
+    }
+    return cudaSuccess;
+  }
+
+  std::vector<GrowBuffer*> Buffers() {
+    return {&x_, &h_, &qkv_, &q_, &k_, &v_, &ctx_, &o_, &gate_up_, &act_, &down_, &prefix_k_, &prefix_v_,
+            &inputs_, &logits_, &pinned_ints_, &pinned_logits_};
+  }
+
+  // Concatenates host fp32 matrices into one fp16 device matrix (rows stacked).
+  cudaError_t Half(std::initializer_list<std::pair<const float*, size_t>> parts, __half** out) {
+    size_t n = 0;
+    for (const auto& part : parts) n += part.second;
+    std::vector<__half> staged(n);
+    size_t at = 0;
+    for (const auto& part : parts) {
+      for (size_t i = 0; i < part.second; ++i) staged[at++] = __float2half(part.first[i]);
+    }
+    void* p = nullptr;
+    cudaError_t e = cudaMalloc(&p, n * sizeof(__half));
+    if (e != cudaSuccess) return e;
+    weights_.push_back(p);
+    *out = static_cast<__half*>(p);
+    return cudaMemcpy(p, staged.data(), n * sizeof(__half), cudaMemcpyHostToDevice);
+  }
+
+  cudaError_t Float(const float* host, size_t n, float** out) {
+    void* p = nullptr;
+    cudaError_t e = cudaMalloc(&p, n * sizeof(float));
+    if (e != cudaSuccess) return e;
+    weights_.push_back(p);
+    *out = static_cast<float*>(p);
+    return cudaMemcpy(p, host, n * sizeof(float), cudaMemcpyHostToDevice);
+  }
+
+  int device_;
+  cudaStream_t stream_ = nullptr;
+  std::mutex mutex_;
+  crossrank_cuda_decoder_desc c_{};
+  std::vector<void*> weights_;
+  __half* embed_ = nullptr;
+  float *final_norm_ = nullptr, *answer_ = nullptr, *zero_bias_ = nullptr, *inv_freq_ = nullptr;
+  std::vector<DecoderLayer> layers_;
+  int prefix_tokens_ = 0;
+  GrowBuffer x_, h_, qkv_, q_, k_, v_, ctx_, o_, gate_up_, act_, down_, prefix_k_, prefix_v_, inputs_, logits_;
+  GrowBuffer pinned_ints_, pinned_logits_;
+};
+
+int StatusOf(cudaError_t e, const char* what, char* message, size_t len) {
+  if (message && len) snprintf(message, len, "CUDA %s: %s", what, cudaGetErrorString(e));
+  cudaGetLastError();
+  return e == cudaErrorMemoryAllocation ? CROSSRANK_CUDA_STATUS_OUT_OF_MEMORY : CROSSRANK_CUDA_STATUS_ERROR;
+}
+
+}  // namespace
+}  // namespace crossrank::cuda
+
+CROSSRANK_CUDA_EXPORT int crossrank_cuda_decoder_create(int device, const crossrank_cuda_decoder_desc* desc,
+                                                        void** handle, char* message, size_t message_len) {
+  using crossrank::cuda::CudaDecoder;
+  *handle = nullptr;
+  const bool valid = desc && desc->layers && desc->hidden_size > 0 && desc->hidden_size <= 8192 &&
+                     desc->num_kv_heads > 0 && desc->num_heads % desc->num_kv_heads == 0 && desc->head_dim >= 2 &&
+                     desc->head_dim <= 256 && desc->head_dim % 2 == 0 && desc->num_answers > 0;
+  if (!valid) {
+    if (message && message_len) snprintf(message, message_len, "%s", "decoder shape not supported by the CUDA backend (hidden <= 8192, head_dim even and <= 256)");
+    return CROSSRANK_CUDA_STATUS_INVALID_ARGUMENT;
+  }
+  CudaDecoder* decoder = new (std::nothrow) CudaDecoder(device);
+  if (!decoder) return CROSSRANK_CUDA_STATUS_OUT_OF_MEMORY;
+  const char* what = "";
+  cudaError_t e = cudaSuccess;
+  try {
+    e = decoder->Upload(*desc, &what);
+  } catch (const std::bad_alloc&) {
+    delete decoder;
+    if (message && message_len) snprintf(message, message_len, "%s", "out of host memory converting weights");
+    return CROSSRANK_CUDA_STATUS_OUT_OF_MEMORY;
+  }
+  if (e != cudaSuccess) {
+    delete decoder;
+    return crossrank::cuda::StatusOf(e, what, message, message_len);
+  }
+  *handle = decoder;
+  return CROSSRANK_CUDA_STATUS_OK;
+}
+
+CROSSRANK_CUDA_EXPORT int crossrank_cuda_decoder_score(void* handle, const int* prefix_ids, const int* prefix_cu,
+                                                       int num_prefixes, const int* token_ids, const int* cu_seqlens,
+                                                       const int* prefix_of, int num_seqs, float* logits,
+                                                       char* message, size_t message_len) {
+  if (!handle || num_prefixes < 0 || num_seqs < 0) return CROSSRANK_CUDA_STATUS_INVALID_ARGUMENT;
+  if (num_seqs == 0) return CROSSRANK_CUDA_STATUS_OK;
+  const char* what = "";
+  cudaError_t e = cudaSuccess;
+  try {
+    e = static_cast<crossrank::cuda::CudaDecoder*>(handle)->Score(prefix_ids, prefix_cu, num_prefixes, token_ids,
+                                                                  cu_seqlens, prefix_of, num_seqs, logits, &what);
+  } catch (const std::bad_alloc&) {
+    if (message && message_len) snprintf(message, message_len, "%s", "out of host memory");
+    return CROSSRANK_CUDA_STATUS_OUT_OF_MEMORY;
+  }
+  return e == cudaSuccess ? CROSSRANK_CUDA_STATUS_OK : crossrank::cuda::StatusOf(e, what, message, message_len);
+}
+
+CROSSRANK_CUDA_EXPORT void crossrank_cuda_decoder_destroy(void* handle) {
+  delete static_cast<crossrank::cuda::CudaDecoder*>(handle);
+}

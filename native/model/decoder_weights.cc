@@ -1,0 +1,163 @@
+// Loads the weights of a Qwen3 decoder reranker from safetensors (transformers' names,
+// shapes checked against config.json) and runs it on the CPU reference or the CUDA backend.
+#include <string>
+
+#include "crossrank/cuda_library.h"
+#include "crossrank/decoder.h"
+#include "crossrank/safetensors.h"
+#include "crossrank/thread_pool.h"
+#include "cuda/api.h"
+#include "model/json.h"
+#include "model/tensor_reader.h"
+
+namespace crossrank {
+
+Status DecoderConfig::Validate() const {
+  if (vocab_size <= 0 || hidden_size <= 0 || intermediate_size <= 0 || num_layers <= 0 || num_heads <= 0 ||
+      num_kv_heads <= 0 || head_dim <= 0 || max_positions <= 0) {
+    return Status::ModelLoad("config.json: decoder sizes must be positive integers");
+  }
+  if (num_heads % num_kv_heads != 0) return Status::ModelLoad("config.json: num_attention_heads must be a multiple of num_key_value_heads");
+  if (head_dim % 2 != 0) return Status::ModelLoad("config.json: head_dim must be even (rotary embeddings)");
+  if (!(rms_norm_eps > 0) || !(rope_theta > 0)) return Status::ModelLoad("config.json: rms_norm_eps and rope_theta must be positive");
+  return Status::Ok();
+}
+
+Status LoadDecoderWeights(const SafetensorsFile& file, const DecoderConfig& c, const std::vector<int32_t>& answer_ids,
+                          DecoderWeights* w) {
+  RETURN_IF_ERROR(c.Validate());
+  for (int32_t id : answer_ids) {
+    if (id < 0 || id >= c.vocab_size) return Status::ModelLoad("answer token " + std::to_string(id) + " is outside the vocabulary");
+  }
+  TensorReader r(file);
+  const int32_t H = c.hidden_size, I = c.intermediate_size, q_dim = c.num_heads * c.head_dim, kv_dim = c.num_kv_heads * c.head_dim;
+  auto linear = [&](const std::string& name, int32_t out, int32_t in, Linear* l) {
+    l->out = out, l->in = in;
+    l->bias.assign(static_cast<size_t>(out), 0.0f);
+    return r.Tensor(name + ".weight", {out, in}, &l->weight);
+  };
+  RETURN_IF_ERROR(r.Tensor("model.embed_tokens.weight", {c.vocab_size, H}, &w->embed));
+  w->layers.resize(static_cast<size_t>(c.num_layers));
+  for (int32_t l = 0; l < c.num_layers; ++l) {
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    DecoderLayerWeights& lw = w->layers[static_cast<size_t>(l)];
+    RETURN_IF_ERROR(r.Tensor(p + "input_layernorm.weight", {H}, &lw.input_norm));
+    RETURN_IF_ERROR(r.Tensor(p + "post_attention_layernorm.weight", {H}, &lw.post_norm));
+    RETURN_IF_ERROR(r.Tensor(p + "self_attn.q_norm.weight", {c.head_dim}, &lw.q_norm));
+    RETURN_IF_ERROR(r.Tensor(p + "self_attn.k_norm.weight", {c.head_dim}, &lw.k_norm));
+    RETURN_IF_ERROR(linear(p + "self_attn.q_proj", q_dim, H, &lw.q));
+    RETURN_IF_ERROR(linear(p + "self_attn.k_proj", kv_dim, H, &lw.k));
+    RETURN_IF_ERROR(linear(p + "self_attn.v_proj", kv_dim, H, &lw.v));
+    RETURN_IF_ERROR(linear(p + "self_attn.o_proj", H, q_dim, &lw.o));
+    RETURN_IF_ERROR(linear(p + "mlp.gate_proj", I, H, &lw.gate));
+    RETURN_IF_ERROR(linear(p + "mlp.up_proj", I, H, &lw.up));
+    RETURN_IF_ERROR(linear(p + "mlp.down_proj", H, I, &lw.down));
+  }
+  RETURN_IF_ERROR(r.Tensor("model.norm.weight", {H}, &w->final_norm));
+  // Only the answer rows of the output layer are ever computed.
+  std::vector<float> head_storage;
+  const std::vector<float>* head = &w->embed;
+  if (!c.tie_word_embeddings) {
+    RETURN_IF_ERROR(r.Tensor("lm_head.weight", {c.vocab_size, H}, &head_storage));
+    head = &head_storage;
+  }
+  w->answer.out = static_cast<int32_t>(answer_ids.size()), w->answer.in = H;
+  w->answer.bias.assign(answer_ids.size(), 0.0f);
+  w->answer.weight.clear();
+  for (int32_t id : answer_ids) {
+    const float* row = head->data() + static_cast<size_t>(id) * H;
+    w->answer.weight.insert(w->answer.weight.end(), row, row + H);
+  }
+  return Status::Ok();
+}
+
+Status DecoderConfigFromJson(const std::string& text, DecoderConfig* c) {
+  json::Value v;
+  std::string error;
+  if (!json::Parse(text.data(), text.size(), &v, &error)) return Status::ModelLoad("config.json: " + error);
+  auto num = [&](const char* key, double fallback) {
+    const json::Value* x = v.Get(key);
+    return x && x->kind == json::Value::Kind::kNumber ? x->number : fallback;
+  };
+  c->vocab_size = static_cast<int32_t>(num("vocab_size", 0));
+  c->hidden_size = static_cast<int32_t>(num("hidden_size", 0));
+  c->intermediate_size = static_cast<int32_t>(num("intermediate_size", 0));
+  c->num_layers = static_cast<int32_t>(num("num_hidden_layers", 0));
+  c->num_heads = static_cast<int32_t>(num("num_attention_heads", 0));
+  c->num_kv_heads = static_cast<int32_t>(num("num_key_value_heads", c->num_heads));
+  c->head_dim = static_cast<int32_t>(num("head_dim", c->num_heads > 0 ? c->hidden_size / c->num_heads : 0));
+  c->max_positions = static_cast<int32_t>(num("max_position_embeddings", 0));
+  c->rms_norm_eps = static_cast<float>(num("rms_norm_eps", 1e-6));
+  c->rope_theta = num("rope_theta", 1e6);
+  const json::Value* tie = v.Get("tie_word_embeddings");
+  c->tie_word_embeddings = tie && tie->kind == json::Value::Kind::kBool && tie->boolean;
+  return c->Validate();
+}
+
+int32_t DecoderBatch::AddPrefix(const std::vector<int32_t>& ids) {
+  prefix_ids.insert(prefix_ids.end(), ids.begin(), ids.end());
+  prefix_cu.push_back(static_cast<int32_t>(prefix_ids.size()));
+  return num_prefixes() - 1;
+}
+
+void DecoderBatch::AddSequence(const int32_t* ids, size_t n, int32_t prefix) {
+  sequences.token_ids.insert(sequences.token_ids.end(), ids, ids + n);
+  sequences.type_ids.resize(sequences.token_ids.size(), 0);
+  sequences.cu_seqlens.push_back(static_cast<int32_t>(sequences.token_ids.size()));
+  prefix_of.push_back(prefix);
+}
+
+Status DecoderModel::Load(const std::string& path, const DecoderConfig& config, const std::vector<int32_t>& answer_ids,
+                          int threads, int device, std::unique_ptr<DecoderModel>* out) {
+  if (device >= 0) RETURN_IF_ERROR(CudaLibrary::Instance().CheckDevice(device));  // fail before reading weights
+  std::unique_ptr<SafetensorsFile> file;
+  RETURN_IF_ERROR(SafetensorsFile::Open(path, &file));
+  std::unique_ptr<DecoderModel> model(new DecoderModel());
+  model->config_ = config;
+  model->num_answers_ = static_cast<int32_t>(answer_ids.size());
+  RETURN_IF_ERROR(LoadDecoderWeights(*file, config, answer_ids, &model->weights_));
+  file.reset();
+  if (device < 0) {
+    model->pool_ = std::make_unique<ThreadPool>(threads);
+  } else {
+    const DecoderWeights& w = model->weights_;
+    std::vector<crossrank_cuda_decoder_layer> layers;
+    for (const DecoderLayerWeights& l : w.layers) {
+      layers.push_back({l.input_norm.data(), l.post_norm.data(), l.q_norm.data(), l.k_norm.data(), l.q.weight.data(),
+                        l.k.weight.data(), l.v.weight.data(), l.o.weight.data(), l.gate.weight.data(),
+                        l.up.weight.data(), l.down.weight.data()});
+    }
+    crossrank_cuda_decoder_desc desc{};
+    desc.vocab_size = config.vocab_size;
+    desc.hidden_size = config.hidden_size;
+    desc.intermediate_size = config.intermediate_size;
+    desc.num_layers = config.num_layers;
+    desc.num_heads = config.num_heads;
+    desc.num_kv_heads = config.num_kv_heads;
+    desc.head_dim = config.head_dim;
+    desc.max_positions = config.max_positions;
+    desc.num_answers = model->num_answers_;
+    desc.rms_norm_eps = config.rms_norm_eps;
+    desc.rope_theta = config.rope_theta;
+    desc.embed = w.embed.data();
+    desc.layers = layers.data();
+    desc.final_norm = w.final_norm.data();
+    desc.answer = w.answer.weight.data();
+    RETURN_IF_ERROR(CudaLibrary::Instance().CreateDecoder(device, &desc, &model->cuda_decoder_));
+    model->device_ = device;
+    model->weights_ = DecoderWeights();  // the GPU holds them now
+  }
+  *out = std::move(model);
+  return Status::Ok();
+}
+
+DecoderModel::~DecoderModel() { CudaLibrary::Instance().DestroyDecoder(cuda_decoder_); }
+
+Status DecoderModel::Score(const DecoderBatch& batch, std::vector<float>* out) {
+  RETURN_IF_ERROR(ValidateDecoderBatch(batch, config_));
+  if (device_ >= 0) return CudaLibrary::Instance().DecoderScore(cuda_decoder_, batch, num_answers_, out);
+  std::lock_guard<std::mutex> lock(mutex_);
+  return DecoderScoreReference(config_, weights_, batch, *pool_, out);
+}
+
+}  // namespace crossrank

@@ -1,0 +1,184 @@
+// The decoder part of the CUDA harness: a Qwen3 model directory (config.json +
+// model.safetensors) and real reranking prompts (token ids written by
+// scripts/device/qwen3-prompts.mjs: per query, its prompt prefix and its documents'
+// continuations). Checks the CUDA decoder against the CPU reference, prefix-shared against
+// unshared, and times both at every query's documents.
+//
+//   crossrank_cuda_ops <libcrossrank_cuda.so> --qwen3 <dir> --prompts <json> [--dump out.json] [--cpu-docs N]
+//
+// --dump writes every query's logits (shared and unshared) and timings, for
+// scripts/device/qwen3_compare.py to set against transformers' Qwen3ForCausalLM.
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "crossrank/decoder.h"
+#include "model/json.h"
+
+using namespace crossrank;
+
+namespace {
+
+bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::stringstream text;
+  text << in.rdbuf();
+  *out = text.str();
+  return true;
+}
+
+std::vector<int32_t> Ids(const json::Value* v) {
+  std::vector<int32_t> out;
+  if (v) for (const json::Value& x : v->array) out.push_back(static_cast<int32_t>(x.number));
+  return out;
+}
+
+struct Query {
+  std::string qid;
+  std::vector<int32_t> prefix;
+  std::vector<std::vector<int32_t>> docs;
+
+  DecoderBatch Shared(size_t n) const {
+    DecoderBatch b;
+    const int32_t p = b.AddPrefix(prefix);
+    for (size_t d = 0; d < n && d < docs.size(); ++d) b.AddSequence(docs[d].data(), docs[d].size(), p);
+    return b;
+  }
+  DecoderBatch Whole(size_t n) const {
+    DecoderBatch b;
+    for (size_t d = 0; d < n && d < docs.size(); ++d) {
+      std::vector<int32_t> full = prefix;
+      full.insert(full.end(), docs[d].begin(), docs[d].end());
+      b.AddSequence(full.data(), full.size(), -1);
+    }
+    return b;
+  }
+};
+
+float Yes(const std::vector<float>& logits, size_t row) {  // softmax([yes, no])[0]
+  return 1.0f / (1.0f + std::exp(logits[2 * row + 1] - logits[2 * row]));
+}
+
+double MaxYesDiff(const std::vector<float>& a, const std::vector<float>& b) {
+  double m = 0;
+  for (size_t r = 0; 2 * r + 1 < a.size() && 2 * r + 1 < b.size(); ++r) m = std::max(m, double(std::fabs(Yes(a, r) - Yes(b, r))));
+  return m;
+}
+
+double MaxLogitDiff(const std::vector<float>& a, const std::vector<float>& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) m = std::max(m, std::fabs(double(a[i]) - b[i]));
+  return m;
+}
+
+template <typename T>
+std::string JsonArray(const std::vector<T>& v) {
+  std::ostringstream o;
+  o << "[";
+  for (size_t i = 0; i < v.size(); ++i) o << (i ? "," : "") << v[i];
+  o << "]";
+  return o.str();
+}
+
+double TimeMs(DecoderModel& model, const DecoderBatch& batch, int iters, std::vector<float>* out) {
+  model.Score(batch, out);  // warm-up: buffers grow once
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < iters; ++i) model.Score(batch, out);
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / iters;
+}
+
+}  // namespace
+
+int RunDecoder(const std::string& dir, const std::string& prompts_path, const std::string& dump, int cpu_docs) {
+  std::string config_text, prompts_text, error;
+  if (!ReadFile(dir + "/config.json", &config_text) || !ReadFile(prompts_path, &prompts_text)) {
+    std::printf("cannot read %s/config.json or %s\n", dir.c_str(), prompts_path.c_str());
+    return 2;
+  }
+  DecoderConfig config;
+  Status s = DecoderConfigFromJson(config_text, &config);
+  json::Value prompts;
+  if (!s.ok() || !json::Parse(prompts_text.data(), prompts_text.size(), &prompts, &error)) {
+    std::printf("config or prompts: %s%s\n", s.message().c_str(), error.c_str());
+    return 2;
+  }
+  const std::vector<int32_t> answers = Ids(prompts.Get("answer_ids"));
+  std::vector<Query> queries;
+  if (const json::Value* qs = prompts.Get("queries")) {
+    for (const json::Value& q : qs->array) {
+      Query query;
+      query.qid = q.Get("qid") ? q.Get("qid")->string : "";
+      query.prefix = Ids(q.Get("prefix"));
+      if (const json::Value* docs = q.Get("docs")) for (const json::Value& d : docs->array) query.docs.push_back(Ids(&d));
+      if (!query.prefix.empty() && !query.docs.empty()) queries.push_back(std::move(query));
+    }
+  }
+  if (answers.size() != 2 || queries.empty()) {
+    std::printf("%s: needs answer_ids [yes, no] and queries with a prefix and documents\n", prompts_path.c_str());
+    return 2;
+  }
+  std::unique_ptr<DecoderModel> cpu, gpu;
+  const int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  s = DecoderModel::Load(dir + "/model.safetensors", config, answers, threads, -1, &cpu);
+  if (s.ok()) s = DecoderModel::Load(dir + "/model.safetensors", config, answers, threads, 0, &gpu);
+  if (!s.ok()) {
+    std::printf("load: %s\n", s.message().c_str());
+    return 2;
+  }
+
+  // 1. The CUDA decoder against the CPU reference (a few documents: the reference is slow).
+  const Query& first = queries[0];
+  std::vector<float> want, got_shared, got_whole;
+  DecoderBatch cpu_batch = first.Shared(size_t(cpu_docs));
+  if (!(s = cpu->Score(cpu_batch, &want)).ok() || !(s = gpu->Score(cpu_batch, &got_shared)).ok() ||
+      !(s = gpu->Score(first.Whole(size_t(cpu_docs)), &got_whole)).ok()) {
+    std::printf("score: %s\n", s.message().c_str());
+    return 1;
+  }
+  const double ref_logit = std::max(MaxLogitDiff(want, got_shared), MaxLogitDiff(want, got_whole));
+  const double ref_yes = std::max(MaxYesDiff(want, got_shared), MaxYesDiff(want, got_whole));
+  std::printf("CUDA vs CPU reference, query %s, %zu documents: max |logit diff| %.3g, max |p(yes) diff| %.3g\n",
+              first.qid.c_str(), cpu_batch.sequences.num_seqs() + size_t(0), ref_logit, ref_yes);
+
+  // 2. Per query, all documents: prefix-shared vs unshared, agreement and time.
+  std::printf("| query | docs | tokens unshared | tokens shared | unshared ms | shared ms | speed-up | max |p(yes) diff| |\n");
+  std::printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::ostringstream json;
+  double shared_total = 0, whole_total = 0, worst_agreement = 0;
+  bool ok = ref_yes <= 2e-2;
+  for (size_t qi = 0; qi < queries.size(); ++qi) {
+    const Query& q = queries[qi];
+    DecoderBatch shared = q.Shared(q.docs.size()), whole = q.Whole(q.docs.size());
+    std::vector<float> a, b;
+    const double ms_whole = TimeMs(*gpu, whole, 5, &b);
+    const double ms_shared = TimeMs(*gpu, shared, 5, &a);
+    const double agreement = MaxYesDiff(a, b);
+    worst_agreement = std::max(worst_agreement, agreement);
+    shared_total += ms_shared, whole_total += ms_whole;
+    std::printf("| %s | %zu | %d | %d | %.2f | %.2f | %.2fx | %.2g |\n", q.qid.c_str(), q.docs.size(),
+                whole.sequences.total_tokens(), shared.sequences.total_tokens() + int(q.prefix.size()), ms_whole, ms_shared,
+                ms_whole / ms_shared, agreement);
+    json << (qi ? "," : "") << "{\"qid\":\"" << q.qid << "\",\"logits_shared\":" << JsonArray(a)
+         << ",\"logits_unshared\":" << JsonArray(b) << ",\"ms_shared\":" << ms_shared << ",\"ms_unshared\":" << ms_whole
+         << "}";
+  }
+  const double speedup = whole_total / shared_total;
+  std::printf("all queries: prefix sharing %.2fx faster (%.1f vs %.1f ms per query), shared vs unshared max |p(yes) diff| %.3g\n",
+              speedup, shared_total / queries.size(), whole_total / queries.size(), worst_agreement);
+  ok = ok && worst_agreement <= 2e-2;
+  if (!dump.empty()) {
+    std::ofstream out(dump);
+    out << "{\"answer_ids\":" << JsonArray(answers) << ",\"cpu_reference\":{\"docs\":" << cpu_batch.sequences.num_seqs()
+        << ",\"max_logit_diff\":" << ref_logit << ",\"max_yes_diff\":" << ref_yes << "},\"speedup\":" << speedup
+        << ",\"queries\":[" << json.str() << "]}\n";
+  }
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,51 @@
+// Helpers shared by the CUDA op harness's files (native/tests/cuda_*.cc).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace crossrank {
+
+// fp16 rounding of the inputs, so the comparison measures the op, not the input cast.
+inline float RoundHalf(float v) {
+  // Round to nearest even at 10 mantissa bits (normal range; test data stays in it).
+  uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  const uint32_t rounded = (bits + 0x0FFF + ((bits >> 13) & 1)) & ~0x1FFFu;
+  float out;
+  std::memcpy(&out, &rounded, 4);
+  return out;
+}
+
+inline std::vector<float> RandomHalf(size_t n, float stddev, std::mt19937& rng) {
+  std::normal_distribution<float> normal(0.f, stddev);
+  std::vector<float> v(n);
+  for (float& x : v) x = RoundHalf(normal(rng));
+  return v;
+}
+
+inline double MaxDiff(const std::vector<float>& a, const std::vector<float>& b) {
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::fmax(m, std::fabs(double(a[i]) - b[i]));
+  return m;
+}
+
+inline int Report(const char* op, const std::string& shape, double diff, double tolerance, int rc, const char* message) {
+  if (rc) {
+    std::printf("%-14s %-28s error %d %s\n", op, shape.c_str(), rc, message);
+    return 1;
+  }
+  const bool ok = diff <= tolerance;
+  std::printf("%-14s %-28s max_abs_diff=%.3g (tol %.g)  %s\n", op, shape.c_str(), diff, tolerance, ok ? "OK" : "MISMATCH");
+  return ok ? 0 : 1;
+}
+
+// The decoder ops (native/tests/cuda_decoder_ops.cc); `lib` is the dlopen handle.
+int CheckDecoderOps(void* lib);
+
+}  // namespace crossrank
