@@ -10,7 +10,7 @@
  */
 import { performance } from 'node:perf_hooks';
 
-import { planBatches } from './batching.js';
+import { planBatches, planPrefixBatches, type PrefixRow } from './batching.js';
 import type { Backend } from './backends/backend.js';
 import type { PairEncodings } from './tokenizer/pair-tokenizer.js';
 
@@ -139,10 +139,14 @@ export class BatchScheduler {
         const round = this.#queue.filter((q) => !q.request.failed);
         this.#queue = [];
         this.#round = round;
-        const batches = planBatches(
-          round.map((q) => q.length),
-          { batchTokens: this.#options.batchTokens },
-        );
+        const budget = { batchTokens: this.#options.batchTokens };
+        const prefixed = this.#backend.sharesPrefixes && round.every((q) => q.request.pairs.prefixLengths);
+        const batches = prefixed
+          ? planPrefixBatches(prefixRows(round), budget)
+          : planBatches(
+              round.map((q) => q.length),
+              budget,
+            );
         for (const batch of batches) await this.#runBatch(batch, round);
       }
     } finally {
@@ -181,6 +185,18 @@ export class BatchScheduler {
       if (--q.request.remaining === 0 && !q.request.failed) q.request.resolve(q.request.logits);
     });
   }
+}
+
+/** Each row's prompt-prefix group (rows with the same prefix tokens, whichever request). */
+function prefixRows(round: QueuedRow[]): PrefixRow[] {
+  const groups = new Map<string, number>();
+  return round.map((q) => {
+    const prefix = Math.min(q.request.pairs.prefixLengths![q.row], q.length - 1);
+    const begin = q.request.pairs.offsets[q.row];
+    const key = q.request.pairs.ids.subarray(begin, begin + prefix).join(',');
+    if (!groups.has(key)) groups.set(key, groups.size);
+    return { group: groups.get(key)!, length: q.length, prefix };
+  });
 }
 
 /** The rows of several requests as one PairEncodings (copied, in member order). */

@@ -24,3 +24,42 @@ export function planBatches(lengths: ArrayLike<number>, options: BatchPlanOption
   }
   return batches;
 }
+
+/** A row for backends that share prompt prefixes: its group (rows of one query) and lengths. */
+export interface PrefixRow {
+  group: number;
+  /** Whole prompt length. */
+  length: number;
+  /** Tokens of the prompt prefix its group shares (run once per batch). */
+  prefix: number;
+}
+
+/**
+ * Batches for packed backends that run each group's prompt prefix once per batch (LLM
+ * rerankers on the native engine): a batch costs its distinct prefixes plus every row's own
+ * tokens, with no padding. Rows of one group stay together so a prefix is run as few times as
+ * the budget allows; within a group, longest first.
+ */
+export function planPrefixBatches(rows: readonly PrefixRow[], options: BatchPlanOptions): Int32Array[] {
+  const order = Array.from(rows.keys()).sort((a, b) => rows[a].group - rows[b].group || rows[b].length - rows[a].length || a - b);
+  const maxRows = options.maxBatchSize ?? 256;
+  const batches: Int32Array[] = [];
+  let current: number[] = [];
+  let cost = 0;
+  let groups = new Set<number>();
+  for (const i of order) {
+    const { group, length, prefix } = rows[i];
+    const rowCost = length - prefix + (groups.has(group) ? 0 : prefix);
+    if (current.length > 0 && (cost + rowCost > options.batchTokens || current.length >= maxRows)) {
+      batches.push(Int32Array.from(current));
+      current = [];
+      cost = 0;
+      groups = new Set();
+    }
+    cost += length - prefix + (groups.has(group) ? 0 : prefix);
+    groups.add(group);
+    current.push(i);
+  }
+  if (current.length > 0) batches.push(Int32Array.from(current));
+  return batches;
+}

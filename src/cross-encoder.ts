@@ -45,6 +45,12 @@ export interface CrossEncoderOptions extends ResolveOptions {
   quantized?: boolean;
   /** LLM rerankers (Qwen3-Reranker): the task instruction of the prompt (default: web search). */
   instruction?: string;
+  /**
+   * LLM rerankers on the native backend: run each query's prompt prefix once and reuse its
+   * key/value cache for every document (default true). Scores equal the unshared
+   * computation within rounding (1e-4 on the CPU; fp16 rounding on CUDA).
+   */
+  sharePrefix?: boolean;
   /** ONNX Runtime intra-op threads (default: all cores). */
   threads?: number;
   /**
@@ -178,6 +184,7 @@ export class CrossEncoder {
       return CrossEncoder.#loadDecoder(idOrDir, resolved, config, options, { backendName, activation, batchTokens, requestedMax, maxWaitMs, calibration });
     }
     if (options.instruction !== undefined) throw new InvalidArgumentError('instruction applies to LLM rerankers (Qwen3-Reranker) only');
+    if (options.sharePrefix !== undefined) throw new InvalidArgumentError('sharePrefix applies to LLM rerankers (Qwen3-Reranker) only');
     if (isBareEncoder(config.architecture)) {
       throw new ModelLoadError(`${idOrDir} is an embedding model (${config.architecture}), not a cross-encoder; load it with EncoderEmbedder`);
     }
@@ -242,7 +249,11 @@ export class CrossEncoder {
     const answerIds: [number, number] = [prompt.yesId, prompt.noId];
     const backend: Backend =
       o.backendName === 'native'
-        ? await NativeDecoderBackend.create(resolved.dir, config, answerIds, { device: options.device, threads: options.threads })
+        ? await NativeDecoderBackend.create(resolved.dir, config, answerIds, {
+            device: options.device,
+            threads: options.threads,
+            sharePrefix: options.sharePrefix,
+          })
         : await (await import('./backends/onnx-backend.js')).OnnxBackend.create(onnxModelPath(resolved.dir, options.quantized), 2, {
             device: options.device,
             threads: options.threads,

@@ -88,7 +88,18 @@ Status DecoderConfigFromJson(const std::string& text, DecoderConfig* c) {
   c->head_dim = static_cast<int32_t>(num("head_dim", c->num_heads > 0 ? c->hidden_size / c->num_heads : 0));
   c->max_positions = static_cast<int32_t>(num("max_position_embeddings", 0));
   c->rms_norm_eps = static_cast<float>(num("rms_norm_eps", 1e-6));
-  c->rope_theta = num("rope_theta", 1e6);
+  // transformers 5 keeps rotary settings in rope_parameters, 4.x in rope_theta (+ rope_scaling).
+  c->rope_theta = num("rope_theta", 10000);
+  for (const char* key : {"rope_parameters", "rope_scaling"}) {
+    const json::Value* rope = v.Get(key);
+    if (!rope || rope->kind != json::Value::Kind::kObject) continue;
+    const json::Value* theta = rope->Get("rope_theta");
+    if (theta && theta->kind == json::Value::Kind::kNumber) c->rope_theta = theta->number;
+    const json::Value* type = rope->Get("rope_type") ? rope->Get("rope_type") : rope->Get("type");
+    if (type && type->kind == json::Value::Kind::kString && type->string != "default") {
+      return Status::ModelLoad("config.json: rotary embeddings of type " + type->string + " are not supported (only default)");
+    }
+  }
   const json::Value* tie = v.Get("tie_word_embeddings");
   c->tie_word_embeddings = tie && tie->kind == json::Value::Kind::kBool && tie->boolean;
   return c->Validate();

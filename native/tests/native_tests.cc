@@ -346,6 +346,21 @@ static void TestDecoderPrefixSharing() {
   CHECK(missing.code() == StatusCode::kModelLoad && missing.message().find("lm_head.weight") != std::string::npos);
 }
 
+// config.json as transformers 4.x (rope_theta) and 5 (rope_parameters) write it.
+static void TestDecoderConfigFromJson() {
+  const std::string sizes = R"("vocab_size": 50, "hidden_size": 16, "intermediate_size": 32, "num_hidden_layers": 2,
+      "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8, "max_position_embeddings": 64)";
+  DecoderConfig c;
+  CHECK(DecoderConfigFromJson("{" + sizes + R"(, "rope_theta": 1000000, "rope_scaling": null, "tie_word_embeddings": true})", &c).ok());
+  CHECK(c.rope_theta == 1e6 && c.tie_word_embeddings && c.num_kv_heads == 2 && c.rms_norm_eps == 1e-6f);
+  CHECK(DecoderConfigFromJson("{" + sizes + R"(, "rope_parameters": {"rope_type": "default", "rope_theta": 500000}})", &c).ok());
+  CHECK(c.rope_theta == 5e5 && !c.tie_word_embeddings);
+  CHECK(DecoderConfigFromJson("{" + sizes + "}", &c).ok() && c.rope_theta == 10000);
+  Status yarn = DecoderConfigFromJson("{" + sizes + R"(, "rope_scaling": {"rope_type": "yarn", "factor": 4}})", &c);
+  CHECK(yarn.code() == StatusCode::kModelLoad && yarn.message().find("yarn") != std::string::npos);
+  CHECK(DecoderConfigFromJson(R"({"vocab_size": 50})", &c).code() == StatusCode::kModelLoad);
+}
+
 // `crossrank_native_tests --qwen3 <model_dir>`: the decoder reference on a real model
 // directory for the test suite's parity checks. stdin: {"prefix": [...], "continuations":
 // [[...], ...], "token_ids": [yes, no]}; stdout: {"full": [[yes, no], ...], "shared": [...]}
@@ -409,6 +424,7 @@ static int Qwen3Tool(const std::string& dir) {
 int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "--qwen3") return Qwen3Tool(argv[2]);
   TestDecoderPrefixSharing();
+  TestDecoderConfigFromJson();
   TestEncoderForward();
   TestWordPieceHostileInput();
   TestJson();

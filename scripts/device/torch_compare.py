@@ -4,8 +4,10 @@ transformers on the same weights and inputs, and times PyTorch fp16 (SDPA) side 
 
     torch_compare.py <model_dir> <dump.json>
 
-Prints: max |logit difference| vs PyTorch fp32, top-10 agreement, then a table of pairs/s
-for PyTorch fp16 SDPA and crossrank at the dump's batch shapes, with the ratio.
+Prints: max |logit difference| vs PyTorch fp32, top-10 agreement, the card's measured bf16
+matrix rate (torch.matmul, cuBLAS), then a table of pairs/s for PyTorch fp16 SDPA and
+crossrank at the dump's batch shapes, with the ratio and crossrank's TFLOP/s as a share of
+that rate.
 """
 import json
 import sys
@@ -42,6 +44,21 @@ def batch_of(pairs, length, vocab, gen):
     return ids, types, cu
 
 
+def matrix_rate(n=8192, iters=20):
+    """The card's dense bf16 matrix-multiply rate as PyTorch (cuBLAS) reaches it: the yardstick
+    for crossrank's achieved TFLOP/s."""
+    a = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
+    b = torch.randn(n, n, device="cuda", dtype=torch.bfloat16)
+    for _ in range(3):
+        a @ b
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(iters):
+        a @ b
+    torch.cuda.synchronize()
+    return 2 * n**3 * iters / (time.perf_counter() - start) / 1e12
+
+
 def main():
     model_dir, dump_path = sys.argv[1], sys.argv[2]
     dump = json.load(open(dump_path))
@@ -60,8 +77,10 @@ def main():
         model_dir, torch_dtype=torch.float16, attn_implementation="sdpa"
     ).cuda().eval()
     gen = torch.Generator().manual_seed(0)
-    print("| pairs | tokens/pair | PyTorch fp16 SDPA pairs/s | crossrank pairs/s | ratio |")
-    print("|---:|---|---:|---:|---:|")
+    peak = matrix_rate()
+    print(f"measured bf16 matrix rate (torch.matmul 8192^3, cuBLAS): {peak:.0f} TFLOP/s")
+    print("| pairs | tokens/pair | PyTorch fp16 SDPA pairs/s | crossrank pairs/s | ratio | crossrank TFLOP/s | share of bf16 rate |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
     for t in dump["timings"]:
         ids, types, cu = batch_of(t["pairs"], t["length"], ref.config.vocab_size, gen)
         inputs = padded(ids, types, cu, "cuda")
@@ -76,7 +95,8 @@ def main():
             ms = (time.perf_counter() - start) / iters * 1e3
         theirs = t["pairs"] / (ms / 1e3)
         mine = t["pairs"] / (t["ms"] / 1e3)
-        print(f"| {t['pairs']} | {t['length']} | {theirs:.0f} | {mine:.0f} | {mine / theirs:.2f}x |")
+        share = t["tflops"] / peak
+        print(f"| {t['pairs']} | {t['length']} | {theirs:.0f} | {mine:.0f} | {mine / theirs:.2f}x | {t['tflops']:.1f} | {share:.0%} |")
     return 0 if diff <= 2e-2 and same else 1
 
 

@@ -10,6 +10,11 @@ export interface Backend {
   readonly device: string;
   /** Logits per row of the output. */
   readonly numLabels: number;
+  /**
+   * Runs each distinct prompt prefix of a batch once (PairEncodings.prefixLengths): the
+   * scheduler then batches rows of one prefix together and counts a prefix once.
+   */
+  readonly sharesPrefixes?: boolean;
   /** Raw logits of pairs[rows[0]], pairs[rows[1]], ..., row-major. */
   run(pairs: PairEncodings, rows: Int32Array, padId: number): Promise<Float32Array>;
   dispose(): Promise<void>;

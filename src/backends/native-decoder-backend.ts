@@ -35,22 +35,38 @@ function decoderConfig(config: ModelConfig, source: string): NativeDecoderConfig
     headDim: int('head_dim', hidden / heads),
     maxPositions: int('max_position_embeddings'),
     rmsNormEps: typeof raw.rms_norm_eps === 'number' ? raw.rms_norm_eps : 1e-6,
-    ropeTheta: typeof raw.rope_theta === 'number' ? raw.rope_theta : 1e6,
+    ropeTheta: ropeTheta(raw, source),
     tieWordEmbeddings: raw.tie_word_embeddings === true,
   };
+}
+
+/**
+ * The rotary base: `rope_parameters.rope_theta` (transformers 5) or `rope_theta` (4.x; its
+ * default 10000 when absent). Scaled variants (YaRN, linear, dynamic) are refused rather than
+ * computed wrongly.
+ */
+function ropeTheta(raw: Record<string, unknown>, source: string): number {
+  const params = raw.rope_parameters ?? raw.rope_scaling;
+  const theta = (params as { rope_theta?: unknown } | null | undefined)?.rope_theta ?? raw.rope_theta ?? 10_000;
+  const type = (params as { rope_type?: unknown; type?: unknown } | null | undefined)?.rope_type ?? (params as { type?: unknown } | null | undefined)?.type;
+  if (params != null && type !== undefined && type !== 'default') {
+    throw new ModelLoadError(`${source}: rotary embeddings of type ${JSON.stringify(type)} are not supported by the native engine (only 'default'); use backend 'onnx'`);
+  }
+  if (typeof theta !== 'number' || !(theta > 0)) throw new ModelLoadError(`${source}: rope_theta must be a positive number`);
+  return theta;
 }
 
 export class NativeDecoderBackend implements Backend {
   readonly name = 'native' as const;
   readonly device: string;
   readonly numLabels = 2;
+  readonly sharesPrefixes: boolean;
   readonly #decoder: NativeDecoderInstance;
-  readonly #sharePrefix: boolean;
 
   private constructor(decoder: NativeDecoderInstance, device: string, sharePrefix: boolean) {
     this.#decoder = decoder;
     this.device = device;
-    this.#sharePrefix = sharePrefix;
+    this.sharesPrefixes = sharePrefix;
   }
 
   static async create(
@@ -83,7 +99,7 @@ export class NativeDecoderBackend implements Backend {
     rows.forEach((r, i) => {
       const ids = seq(r);
       // A row keeps at least its last token: the answer is read there.
-      const length = this.#sharePrefix && pairs.prefixLengths ? Math.min(pairs.prefixLengths[r], ids.length - 1) : 0;
+      const length = this.sharesPrefixes && pairs.prefixLengths ? Math.min(pairs.prefixLengths[r], ids.length - 1) : 0;
       if (length > 0) {
         const prefix = ids.subarray(0, length);
         const key = prefix.join(',');

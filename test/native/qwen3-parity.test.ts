@@ -5,7 +5,7 @@
  * position, on real TREC DL prompts built with the real Qwen3 tokenizer.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,6 +81,39 @@ function reference(seqs: number[][]): { logits: number[][]; onnx_check: string }
   return JSON.parse(run.stdout);
 }
 
+describe('config.json variants the native decoder reads', () => {
+  it("transformers 5's rope_parameters equal 4.x's rope_theta; scaled rotary embeddings are refused", async () => {
+    const { CrossEncoder } = await import('../../src/cross-encoder.js');
+    const pairs = bm25Pairs(loadTrecDl(), 31, 6);
+    const withConfig = async (edit: (c: Record<string, unknown>) => void, name: string) => {
+      const copy = join(dir.path, name);
+      cpSync(model, copy, { recursive: true });
+      const config = JSON.parse(readFileSync(join(copy, 'config.json'), 'utf8')) as Record<string, unknown>;
+      edit(config);
+      writeFileSync(join(copy, 'config.json'), JSON.stringify(config));
+      return copy;
+    };
+    const v5 = await withConfig((c) => {
+      c.rope_parameters = { rope_type: 'default', rope_theta: c.rope_theta };
+      delete c.rope_theta;
+      delete c.rope_scaling;
+    }, 'qwen3-v5-config');
+    const [a, b] = [await CrossEncoder.load(model, { backend: 'native' }), await CrossEncoder.load(v5, { backend: 'native' })];
+    const [x, y] = [await a.scorePairs(pairs), await b.scorePairs(pairs)];
+    await a.dispose();
+    await b.dispose();
+    expect(Array.from(y)).toEqual(Array.from(x));
+    // Without the theta the default (10000) applies, and the scores change: the field is read.
+    const bare = await withConfig((c) => delete c.rope_theta, 'qwen3-no-theta');
+    const c = await CrossEncoder.load(bare, { backend: 'native' });
+    const z = await c.scorePairs(pairs);
+    await c.dispose();
+    expect(Math.max(...Array.from(z, (v, i) => Math.abs(v - x[i])))).toBeGreaterThan(1e-4);
+    const yarn = await withConfig((c) => (c.rope_scaling = { rope_type: 'yarn', factor: 4 }), 'qwen3-yarn');
+    await expect(CrossEncoder.load(yarn, { backend: 'native' })).rejects.toMatchObject({ code: 'CROSSRANK_MODEL_LOAD' });
+  });
+});
+
 describe.skipIf(!hasTorch)('the native decoder reference (C++) on the same model', () => {
   it('equals PyTorch within 1e-4, and the prefix-shared path equals the unshared one within 1e-4', async () => {
     const t = Qwen3PromptTokenizer.fromFile(join(qwenTokenizer, 'tokenizer.json'));
@@ -154,7 +187,15 @@ describe.skipIf(!hasTorch)('CrossEncoder on a Qwen3 reranker (no extra options)'
       let maxDiff = 0;
       a.forEach((x, i) => (maxDiff = Math.max(maxDiff, Math.abs(x - b[i]))));
       expect(maxDiff).toBeLessThan(1e-4);
-      await expect(CrossEncoder.load(model, { backend: 'native', device: 'cuda' })).rejects.toMatchObject({ code: 'CROSSRANK_BACKEND_UNAVAILABLE' });
+      // Without prefix sharing (each prompt whole): the same scores.
+      const whole = await CrossEncoder.load(model, { maxLength: 160, backend: 'native', sharePrefix: false });
+      const c = await whole.scorePairs(pairs.slice(0, 24));
+      await whole.dispose();
+      c.forEach((x, i) => expect(Math.abs(x - b[i])).toBeLessThan(1e-4));
+      const { native } = await import('../../src/native/load.js');
+      if (!(await native().cudaInfo()).available) {
+        await expect(CrossEncoder.load(model, { backend: 'native', device: 'cuda' })).rejects.toMatchObject({ code: 'CROSSRANK_BACKEND_UNAVAILABLE' });
+      }
     } finally {
       await onnx.dispose();
       await nat.dispose();

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { Backend } from '../../src/backends/backend.js';
 import { BatchScheduler } from '../../src/batch-scheduler.js';
+import { planBatches, planPrefixBatches } from '../../src/batching.js';
 import type { PairEncodings } from '../../src/tokenizer/pair-tokenizer.js';
 
 /** Pairs whose first token id encodes (request, row); the fake backend echoes it as the logit. */
@@ -80,5 +81,67 @@ describe('BatchScheduler', () => {
   it('resolves an empty request at once', async () => {
     const scheduler = new BatchScheduler(new FakeBackend(), 0, { batchTokens: 10 });
     expect(await scheduler.submit(pairs(1, []))).toHaveLength(0);
+  });
+});
+
+describe('batches for backends that share prompt prefixes (LLM rerankers)', () => {
+  /** A query's prompts: `prefix` tokens shared (value q), then the document's own. */
+  function prompts(q: number, prefix: number, docLengths: number[]): PairEncodings {
+    const p = pairs(q, docLengths.map((l) => prefix + l));
+    docLengths.forEach((_, i) => {
+      p.ids.fill(q + 1, p.offsets[i], p.offsets[i] + prefix);
+      p.ids[p.offsets[i] + prefix] = q * 1000 + i; // the echo id, after the prefix
+    });
+    return { ...p, prefixLengths: new Int32Array(docLengths.length).fill(prefix) };
+  }
+
+  class PrefixBackend extends FakeBackend {
+    readonly sharesPrefixes = true;
+    readonly costs: { cost: number; prefixes: number }[] = [];
+    async run(p: PairEncodings, rows: Int32Array): Promise<Float32Array> {
+      const seen = new Set<number>();
+      let cost = 0;
+      rows.forEach((r) => {
+        const q = p.ids[p.offsets[r]];
+        cost += p.offsets[r + 1] - p.offsets[r] - p.prefixLengths![r] + (seen.has(q) ? 0 : p.prefixLengths![r]);
+        seen.add(q);
+      });
+      this.costs.push({ cost, prefixes: seen.size });
+      const out = new Float32Array(rows.length);
+      rows.forEach((r, i) => (out[i] = p.ids[p.offsets[r] + p.prefixLengths![r]]));
+      return out;
+    }
+  }
+
+  it('planPrefixBatches keeps each group together and counts its prefix once', () => {
+    const rows = [
+      ...[30, 10, 20, 25].map((l) => ({ group: 0, length: 70 + l, prefix: 70 })),
+      ...[40, 5].map((l) => ({ group: 1, length: 60 + l, prefix: 60 })),
+    ];
+    const batches = planPrefixBatches(rows, { batchTokens: 200 });
+    expect(batches.map((b) => Array.from(b))).toEqual([[0, 3, 2, 1], [4, 5]]); // 70 + 85 = 155; 60 + 45 = 105
+    // Padded counting would have cut group 0 (4 x 100 > 200): sharing needs the packed cost.
+    expect(planBatches(rows.map((r) => r.length), { batchTokens: 200 }).length).toBeGreaterThan(2);
+    const tight = planPrefixBatches(rows, { batchTokens: 120 });
+    expect(tight.flatMap((b) => Array.from(b)).sort()).toEqual([0, 1, 2, 3, 4, 5]);
+    for (const b of tight) {
+      const groups = new Set(Array.from(b, (i) => rows[i].group));
+      const cost = Array.from(b, (i) => rows[i].length - rows[i].prefix).reduce((a, c) => a + c, 0) +
+        [...groups].reduce((a, g) => a + rows.find((r) => r.group === g)!.prefix, 0);
+      if (b.length > 1) expect(cost).toBeLessThanOrEqual(120);
+    }
+  });
+
+  it('the scheduler plans by shared-prefix cost for such backends, and answers each row', async () => {
+    const backend = new PrefixBackend();
+    const scheduler = new BatchScheduler(backend, 0, { batchTokens: 400 });
+    const [a, b] = await Promise.all([
+      scheduler.submit(prompts(1, 70, [30, 90, 10, 60])),
+      scheduler.submit(prompts(2, 65, [80, 20, 40])),
+    ]);
+    expect(Array.from(a)).toEqual([1000, 1001, 1002, 1003]);
+    expect(Array.from(b)).toEqual([2000, 2001, 2002]);
+    // 70 + 190 and 65 + 140: each query's documents in one batch with its prefix once.
+    expect(backend.costs).toEqual([{ cost: 260, prefixes: 1 }, { cost: 205, prefixes: 1 }]);
   });
 });

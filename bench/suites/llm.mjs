@@ -1,0 +1,109 @@
+// Suite "llm": a Qwen3 reranker (synthetic weights, the real Qwen3 tokenizer) reranking the
+// BM25 top-N of TREC DL 2019 queries with crossrank's native engine, prefix sharing on and
+// off side by side (queries alternate ABAB so machine noise hits both alike), and ONNX
+// Runtime (no sharing) where the model has an ONNX graph. Scores of the three are compared.
+//
+//   npm run bench -- llm [--preset qwen3-tiny|qwen3-0.6b] [--queries N] [--docs N] [--device cpu|cuda] [--json]
+//
+// On the CPU this measures the C++ reference; the GPU numbers come from the device check
+// (scripts/device/gpu-check.sh), which has no Node.js.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+
+import { CrossEncoder, doctorReport, makeModel } from '../../dist/index.js';
+
+const { values: args } = parseArgs({
+  options: {
+    preset: { type: 'string', default: 'qwen3-tiny' },
+    queries: { type: 'string', default: '5' },
+    docs: { type: 'string', default: '100' },
+    device: { type: 'string', default: 'cpu' },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+const root = resolve(import.meta.dirname, '..', '..');
+const trec = resolve(root, '..', 'shared', 'data', 'trec-dl-2019');
+const modelDir = join(root, 'bench', 'out', 'models', `${args.preset}-seed1`);
+if (!existsSync(join(modelDir, 'model.safetensors'))) {
+  console.error(`writing the ${args.preset} synthetic model (once) ...`);
+  makeModel({ preset: args.preset, seed: 1, out: modelDir, force: true });
+}
+
+const queries = new Map(readFileSync(join(trec, 'queries.tsv'), 'utf8').trim().split('\n').map((l) => l.split('\t')));
+const passages = new Map();
+for (const line of readFileSync(join(trec, 'passages.jsonl'), 'utf8').trim().split('\n')) {
+  const p = JSON.parse(line);
+  passages.set(p.id, p.text);
+}
+const runs = new Map();
+for (const line of readFileSync(join(trec, 'runs', 'bm25.trec'), 'utf8').trim().split('\n')) {
+  const [qid, , docid, rank] = line.split(/\s+/);
+  if (Number(rank) > Number(args.docs) || !passages.has(docid)) continue;
+  if (!runs.has(qid)) runs.set(qid, []);
+  runs.get(qid).push(passages.get(docid));
+}
+const work = [...runs.entries()].slice(0, Number(args.queries)).map(([qid, docs]) => ({ qid, query: queries.get(qid), docs }));
+
+const load = (options) => CrossEncoder.load(modelDir, { maxLength: 512, device: args.device, ...options });
+const contenders = [
+  { name: 'native, prefix shared', encoder: await load({ backend: 'native', sharePrefix: true }) },
+  { name: 'native, unshared', encoder: await load({ backend: 'native', sharePrefix: false }) },
+];
+if (existsSync(join(modelDir, 'onnx', 'model.onnx')) && args.device === 'cpu') {
+  contenders.push({ name: 'ONNX Runtime (no sharing)', encoder: await load({ backend: 'onnx' }) });
+}
+
+// Warm-up: one query each (thread pools, allocations).
+for (const c of contenders) await c.encoder.score(work[0].query, work[0].docs.slice(0, 8));
+for (const c of contenders) (c.ms = []), (c.scores = []);
+for (const [i, w] of work.entries()) {
+  const order = i % 2 === 0 ? contenders : [...contenders].reverse();
+  for (const c of order) {
+    const t0 = performance.now();
+    const scores = await c.encoder.score(w.query, w.docs);
+    c.ms.push(performance.now() - t0);
+    c.scores.push(scores);
+  }
+}
+for (const c of contenders) await c.encoder.dispose();
+
+const pairs = work.reduce((n, w) => n + w.docs.length, 0);
+const base = contenders[0];
+const maxDiff = (c) => Math.max(...c.scores.flatMap((s, q) => Array.from(s, (x, i) => Math.abs(x - base.scores[q][i]))));
+const sameTop10 = (c) =>
+  c.scores.filter((s, q) => {
+    const top = (v) => Array.from(v.keys()).sort((a, b) => v[b] - v[a]).slice(0, 10).join(',');
+    return top(s) === top(base.scores[q]);
+  }).length;
+const report = doctorReport ? await doctorReport() : undefined;
+const result = {
+  suite: 'llm',
+  preset: args.preset,
+  device: args.device,
+  queries: work.length,
+  pairs,
+  machine: report ? `${report.cpu.model} (${report.cpu.cores} cores), Node ${report.node}` : '',
+  rows: contenders.map((c) => {
+    const total = c.ms.reduce((a, b) => a + b, 0);
+    return {
+      name: c.name,
+      msPerQuery: total / work.length,
+      pairsPerSecond: pairs / (total / 1000),
+      speedupOverUnshared: contenders[1].ms.reduce((a, b) => a + b, 0) / total,
+      maxScoreDiff: maxDiff(c),
+      identicalTop10: sameTop10(c),
+    };
+  }),
+};
+if (args.json) console.log(JSON.stringify(result, null, 2));
+else {
+  console.log(`TREC DL 2019 BM25 top-${args.docs}, ${args.preset} synthetic, ${work.length} queries / ${pairs} pairs, device ${args.device}; ${result.machine}`);
+  console.log('| runtime | ms/query | pairs/s | vs unshared | max |score diff| vs shared | identical top-10 |');
+  console.log('|---|---:|---:|---:|---:|---:|');
+  for (const r of result.rows) {
+    console.log(`| ${r.name} | ${r.msPerQuery.toFixed(1)} | ${r.pairsPerSecond.toFixed(1)} | ${r.speedupOverUnshared.toFixed(2)}x | ${r.maxScoreDiff.toExponential(1)} | ${r.identicalTop10}/${work.length} |`);
+  }
+}
