@@ -2,6 +2,8 @@
 // `npm run bench [-- <suite> [options]]`: runs one benchmark suite from bench/suites/.
 //   basic  score head (native vs JS vs CUDA), make-model time          (default)
 //   cpu    TREC DL 2019 BM25 top-100 reranking: crossrank vs transformers.js, side by side
+//   llm    a Qwen3 reranker: native engine with and without shared prompt prefixes, ONNX Runtime
+//   (also event-loop, retrieval, budget, serve: see each file's header)
 // Each suite prints a table to paste into bench/RESULTS.md with the machine it ran on.
 import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -146,7 +146,7 @@ int RunDecoder(const std::string& dir, const std::string& prompts_path, const st
   const double ref_logit = std::max(MaxLogitDiff(want, got_shared), MaxLogitDiff(want, got_whole));
   const double ref_yes = std::max(MaxYesDiff(want, got_shared), MaxYesDiff(want, got_whole));
   std::printf("CUDA vs CPU reference, query %s, %zu documents: max |logit diff| %.3g, max |p(yes) diff| %.3g\n",
-              first.qid.c_str(), cpu_batch.sequences.num_seqs() + size_t(0), ref_logit, ref_yes);
+              first.qid.c_str(), static_cast<size_t>(cpu_batch.sequences.num_seqs()), ref_logit, ref_yes);
 
   // 2. Per query, all documents: prefix-shared vs unshared, agreement and time.
   std::printf("| query | docs | tokens unshared | tokens shared | unshared ms | shared ms | speed-up | max |p(yes) diff| |\n");
