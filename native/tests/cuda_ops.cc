@@ -170,11 +170,19 @@ int main(int argc, char** argv) {
     std::printf("%s lacks the op test entry points\n", path.c_str());
     return 2;
   }
-  failures += CheckLinear(linear, 37, 384, 384, false);
-  failures += CheckLinear(linear, 100, 1536, 384, true);
-  failures += CheckLinear(linear, 130, 768, 3072, false);
-  failures += CheckLinear(linear, 5, 1, 384, false);    // classifier: the fallback kernel
-  failures += CheckLinear(linear, 64, 50, 40, false);   // N, K not multiples of 16
+  // Both tensor-core kernels: the pipelined 128 x 128 one (default) and the first 64 x 64 one.
+  for (const char* gemm : {"pipelined", "wmma64"}) {
+    setenv("CROSSRANK_CUDA_GEMM", gemm, 1);
+    std::printf("-- linear kernels: %s\n", gemm);
+    failures += CheckLinear(linear, 37, 384, 384, false);
+    failures += CheckLinear(linear, 100, 1536, 384, true);
+    failures += CheckLinear(linear, 130, 768, 3072, false);
+    failures += CheckLinear(linear, 1000, 4096, 1024, false);  // a decoder's fused q/k/v
+    failures += CheckLinear(linear, 257, 1040, 1056, true);    // K % 32 == 16, ragged tiles
+    failures += CheckLinear(linear, 5, 1, 384, false);    // classifier: the fallback kernel
+    failures += CheckLinear(linear, 64, 50, 40, false);   // N, K not multiples of 16
+  }
+  unsetenv("CROSSRANK_CUDA_GEMM");
   failures += CheckLayerNorm(layernorm, 50, 384);
   failures += CheckLayerNorm(layernorm, 3, 1024);
   failures += CheckAttention(attention, {1, 7, 33, 100, 512}, 12, 32);

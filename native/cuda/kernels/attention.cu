@@ -23,7 +23,8 @@ __global__ void VarlenAttentionKernel(const __half* __restrict__ q, const __half
   const int per_lane = (head_dim + 31) / 32;  // lane owns dims lane, lane + 32, ... below head_dim
 
   float qv[kMaxDimsPerLane];
-  for (int d = 0; d < per_lane; ++d) qv[d] = lane + 32 * d < head_dim ? __half2float(qi[lane + 32 * d]) : 0.0f;
+#pragma unroll
+  for (int d = 0; d < kMaxDimsPerLane; ++d) qv[d] = d < per_lane && lane + 32 * d < head_dim ? __half2float(qi[lane + 32 * d]) : 0.0f;
   float acc[kMaxDimsPerLane] = {0};
   float running_max = -INFINITY, running_sum = 0;
 
@@ -35,8 +36,9 @@ __global__ void VarlenAttentionKernel(const __half* __restrict__ q, const __half
     for (int jj = 0; jj < 32 && j0 + jj < len; ++jj) {
       const __half* kj = k + (start + j0 + jj) * hidden + h * head_dim;
       float partial = 0;
-      for (int d = 0; d < per_lane; ++d) {
-        if (lane + 32 * d < head_dim) partial += qv[d] * __half2float(kj[lane + 32 * d]);
+#pragma unroll
+      for (int d = 0; d < kMaxDimsPerLane; ++d) {
+        if (d < per_lane && lane + 32 * d < head_dim) partial += qv[d] * __half2float(kj[lane + 32 * d]);
       }
       const float score = WarpSum(partial) * scale;
       if (lane == jj) my_score = score;
@@ -46,20 +48,23 @@ __global__ void VarlenAttentionKernel(const __half* __restrict__ q, const __half
     const float p = j < len ? __expf(my_score - new_max) : 0.0f;
     const float rescale = __expf(running_max - new_max);  // 0 on the first chunk
     running_sum = running_sum * rescale + WarpSum(p);
-    for (int d = 0; d < per_lane; ++d) acc[d] *= rescale;
+#pragma unroll
+    for (int d = 0; d < kMaxDimsPerLane; ++d) acc[d] *= rescale;
     for (int jj = 0; jj < 32 && j0 + jj < len; ++jj) {
       const float pj = __shfl_sync(0xffffffffu, p, jj);
       const __half* vj = v + (start + j0 + jj) * hidden + h * head_dim;
-      for (int d = 0; d < per_lane; ++d) {
-        if (lane + 32 * d < head_dim) acc[d] += pj * __half2float(vj[lane + 32 * d]);
+#pragma unroll
+      for (int d = 0; d < kMaxDimsPerLane; ++d) {
+        if (d < per_lane && lane + 32 * d < head_dim) acc[d] += pj * __half2float(vj[lane + 32 * d]);
       }
     }
     running_max = new_max;
   }
   __half* out = ctx + (start + i) * hidden + h * head_dim;
   const float inv = 1.0f / running_sum;
-  for (int d = 0; d < per_lane; ++d) {
-    if (lane + 32 * d < head_dim) out[lane + 32 * d] = __float2half(acc[d] * inv);
+#pragma unroll
+  for (int d = 0; d < kMaxDimsPerLane; ++d) {
+    if (d < per_lane && lane + 32 * d < head_dim) out[lane + 32 * d] = __float2half(acc[d] * inv);
   }
 }
 

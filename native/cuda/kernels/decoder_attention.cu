@@ -25,8 +25,9 @@ __device__ void Scan(RowState& st, const __half* __restrict__ k, const __half* _
     for (int jj = 0; jj < 32 && j0 + jj < count; ++jj) {
       const __half* kj = k + (j0 + jj) * stride;
       float partial = 0;
-      for (int d = 0; d < per_lane; ++d) {
-        if (lane + 32 * d < head_dim) partial += st.q[d] * __half2float(kj[lane + 32 * d]);
+#pragma unroll
+      for (int d = 0; d < kMaxDimsPerLane; ++d) {
+        if (d < per_lane && lane + 32 * d < head_dim) partial += st.q[d] * __half2float(kj[lane + 32 * d]);
       }
       const float score = WarpSum(partial) * scale;
       if (lane == jj) my_score = score;
@@ -36,12 +37,14 @@ __device__ void Scan(RowState& st, const __half* __restrict__ k, const __half* _
     const float p = valid ? __expf(my_score - new_max) : 0.0f;
     const float rescale = __expf(st.running_max - new_max);  // 0 on the first chunk
     st.running_sum = st.running_sum * rescale + WarpSum(p);
-    for (int d = 0; d < per_lane; ++d) st.acc[d] *= rescale;
+#pragma unroll
+    for (int d = 0; d < kMaxDimsPerLane; ++d) st.acc[d] *= rescale;
     for (int jj = 0; jj < 32 && j0 + jj < count; ++jj) {
       const float pj = __shfl_sync(0xffffffffu, p, jj);
       const __half* vj = v + (j0 + jj) * stride;
-      for (int d = 0; d < per_lane; ++d) {
-        if (lane + 32 * d < head_dim) st.acc[d] += pj * __half2float(vj[lane + 32 * d]);
+#pragma unroll
+      for (int d = 0; d < kMaxDimsPerLane; ++d) {
+        if (d < per_lane && lane + 32 * d < head_dim) st.acc[d] += pj * __half2float(vj[lane + 32 * d]);
       }
     }
     st.running_max = new_max;
@@ -61,8 +64,9 @@ __global__ void DecoderAttentionKernel(DecoderAttentionParams p, float scale, __
 
   RowState st;
   const __half* qi = p.q + (static_cast<size_t>(start + i) * p.heads + h) * d;
-  for (int x = 0; x < per_lane; ++x) {
-    st.q[x] = lane + 32 * x < d ? __half2float(qi[lane + 32 * x]) : 0.0f;
+#pragma unroll
+  for (int x = 0; x < kMaxDimsPerLane; ++x) {
+    st.q[x] = x < per_lane && lane + 32 * x < d ? __half2float(qi[lane + 32 * x]) : 0.0f;
     st.acc[x] = 0.0f;
   }
   st.running_max = -INFINITY;
@@ -78,8 +82,9 @@ __global__ void DecoderAttentionKernel(DecoderAttentionParams p, float scale, __
 
   __half* out = ctx + (static_cast<size_t>(start + i) * p.heads + h) * d;
   const float inv = 1.0f / st.running_sum;
-  for (int x = 0; x < per_lane; ++x) {
-    if (lane + 32 * x < d) out[lane + 32 * x] = __float2half(st.acc[x] * inv);
+#pragma unroll
+  for (int x = 0; x < kMaxDimsPerLane; ++x) {
+    if (x < per_lane && lane + 32 * x < d) out[lane + 32 * x] = __float2half(st.acc[x] * inv);
   }
 }
 
