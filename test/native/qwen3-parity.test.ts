@@ -214,6 +214,16 @@ describe.skipIf(!hasTorch)('CrossEncoder on a Qwen3 reranker (no extra options)'
     expect(native.status, native.stderr).toBe(0);
     const nativeOut = JSON.parse(native.stdout) as { index: number; score: number }[];
     expect(nativeOut.map((x) => x.index)).toEqual(out.map((x) => x.index));
+    const whole = runCli(['rerank', '--model', model, '--query', 'why do cats purr', '--input', input, '--json', '--backend', 'native', '--no-share-prefix']);
+    expect(whole.status, whole.stderr).toBe(0);
+    const wholeOut = JSON.parse(whole.stdout) as { index: number; score: number }[];
+    wholeOut.forEach((x, i) => expect(Math.abs(x.score - nativeOut[i].score)).toBeLessThan(1e-4));
+    // Another instruction changes the prompt, hence the scores.
+    const other = runCli(['rerank', '--model', model, '--query', 'why do cats purr', '--input', input, '--json', '--instruction', 'Find passages about physics']);
+    expect(other.status, other.stderr).toBe(0);
+    const otherOut = JSON.parse(other.stdout) as { index: number; score: number }[];
+    const score = (o: { index: number; score: number }[], i: number) => o.find((x) => x.index === i)!.score;
+    expect(Math.max(...[0, 1, 2].map((i) => Math.abs(score(otherOut, i) - score(out, i))))).toBeGreaterThan(1e-4);
   });
 });
 

@@ -19,6 +19,8 @@ interface RerankOptions {
   truncation?: string;
   revision?: string;
   json?: boolean;
+  instruction?: string;
+  sharePrefix?: boolean;
 }
 
 export function registerRerank(program: Command): void {
@@ -37,6 +39,8 @@ export function registerRerank(program: Command): void {
     .option('--batch-tokens <n>', 'padded tokens per batch', integer('--batch-tokens', 1))
     .option('--truncation <strategy>', 'longest_first or only_second', 'longest_first')
     .option('--revision <rev>', 'hub revision (branch, tag or commit)')
+    .option('--instruction <text>', 'LLM rerankers: the task instruction of the prompt (default: web search)')
+    .option('--no-share-prefix', "LLM rerankers on the native backend: run every prompt whole instead of each query's prefix once")
     .option('--json', 'print [{index, score, text}] as JSON')
     .action(async (o: RerankOptions) => {
       const docs = readDocuments(o.input);
@@ -48,6 +52,9 @@ export function registerRerank(program: Command): void {
         batchTokens: o.batchTokens,
         truncation: o.truncation as 'longest_first',
         revision: o.revision,
+        instruction: o.instruction,
+        // Only when asked: encoders refuse the option.
+        sharePrefix: o.sharePrefix === false ? false : undefined,
       });
       try {
         const ranked = await model.rank(o.query, docs, { topN: o.topN, threshold: o.threshold, returnDocuments: true });
