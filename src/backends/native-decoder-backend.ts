@@ -46,12 +46,13 @@ function decoderConfig(config: ModelConfig, source: string): NativeDecoderConfig
  * computed wrongly.
  */
 function ropeTheta(raw: Record<string, unknown>, source: string): number {
-  const params = raw.rope_parameters ?? raw.rope_scaling;
-  const theta = (params as { rope_theta?: unknown } | null | undefined)?.rope_theta ?? raw.rope_theta ?? 10_000;
-  const type = (params as { rope_type?: unknown; type?: unknown } | null | undefined)?.rope_type ?? (params as { type?: unknown } | null | undefined)?.type;
-  if (params != null && type !== undefined && type !== 'default') {
+  type Rope = { rope_theta?: unknown; rope_type?: unknown; type?: unknown };
+  const params = (raw.rope_parameters ?? raw.rope_scaling ?? undefined) as Rope | undefined;
+  const type = params?.rope_type ?? params?.type;
+  if (type !== undefined && type !== 'default') {
     throw new ModelLoadError(`${source}: rotary embeddings of type ${JSON.stringify(type)} are not supported by the native engine (only 'default'); use backend 'onnx'`);
   }
+  const theta = params?.rope_theta ?? raw.rope_theta ?? 10_000;
   if (typeof theta !== 'number' || !(theta > 0)) throw new ModelLoadError(`${source}: rope_theta must be a positive number`);
   return theta;
 }

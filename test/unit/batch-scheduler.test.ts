@@ -98,7 +98,7 @@ describe('batches for backends that share prompt prefixes (LLM rerankers)', () =
   class PrefixBackend extends FakeBackend {
     readonly sharesPrefixes = true;
     readonly costs: { cost: number; prefixes: number }[] = [];
-    async run(p: PairEncodings, rows: Int32Array): Promise<Float32Array> {
+    override async run(p: PairEncodings, rows: Int32Array): Promise<Float32Array> {
       const seen = new Set<number>();
       let cost = 0;
       rows.forEach((r) => {
