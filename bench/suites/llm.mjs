@@ -7,12 +7,12 @@
 //
 // On the CPU this measures the C++ reference; the GPU numbers come from the device check
 // (scripts/device/gpu-check.sh), which has no Node.js.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 
-import { CrossEncoder, doctorReport, makeModel } from '../../dist/index.js';
+import { CrossEncoder, doctorReport, loadDataset, makeModel, readRun } from '../../dist/index.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -32,19 +32,14 @@ if (!existsSync(join(modelDir, 'model.safetensors'))) {
   makeModel({ preset: args.preset, seed: 1, out: modelDir, force: true });
 }
 
-const queries = new Map(readFileSync(join(trec, 'queries.tsv'), 'utf8').trim().split('\n').map((l) => l.split('\t')));
-const passages = new Map();
-for (const line of readFileSync(join(trec, 'passages.jsonl'), 'utf8').trim().split('\n')) {
-  const p = JSON.parse(line);
-  passages.set(p.id, p.text);
-}
-const runs = new Map();
-for (const line of readFileSync(join(trec, 'runs', 'bm25.trec'), 'utf8').trim().split('\n')) {
-  const [qid, , docid, rank] = line.split(/\s+/);
-  if (Number(rank) > Number(args.docs) || !passages.has(docid)) continue;
-  if (!runs.has(qid)) runs.set(qid, []);
-  runs.get(qid).push(passages.get(docid));
-}
+// BM25 top-N per query, in rank order (the run file's order), passages that exist only.
+const { queries, corpus } = await loadDataset(trec);
+const runs = new Map(
+  [...readRun(join(trec, 'runs', 'bm25.trec'))].map(([qid, ranked]) => [
+    qid,
+    ranked.slice(0, Number(args.docs)).filter((e) => corpus.has(e.docid)).map((e) => corpus.get(e.docid)),
+  ]),
+);
 const work = [...runs.entries()].slice(0, Number(args.queries)).map(([qid, docs]) => ({ qid, query: queries.get(qid), docs }));
 
 const load = (options) => CrossEncoder.load(modelDir, { maxLength: 512, device: args.device, ...options });

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "cuda/api.h"
+#include "cuda/model_status.h"
 #include "cuda/kernels/answer_head.cuh"
 #include "cuda/kernels/decoder_attention.cuh"
 #include "cuda/kernels/elementwise.cuh"
@@ -304,12 +305,6 @@ class CudaDecoder {
   GrowBuffer pinned_ints_, pinned_logits_;
 };
 
-int StatusOf(cudaError_t e, const char* what, char* message, size_t len) {
-  if (message && len) snprintf(message, len, "CUDA %s: %s", what, cudaGetErrorString(e));
-  cudaGetLastError();
-  return e == cudaErrorMemoryAllocation ? CROSSRANK_CUDA_STATUS_OUT_OF_MEMORY : CROSSRANK_CUDA_STATUS_ERROR;
-}
-
 }  // namespace
 }  // namespace crossrank::cuda
 
@@ -337,7 +332,7 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_decoder_create(int device, const crossr
   }
   if (e != cudaSuccess) {
     delete decoder;
-    return crossrank::cuda::StatusOf(e, what, message, message_len);
+    return crossrank::cuda::ModelStatus(e, what, message, message_len);
   }
   *handle = decoder;
   return CROSSRANK_CUDA_STATUS_OK;
@@ -358,7 +353,7 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_decoder_score(void* handle, const int* 
     if (message && message_len) snprintf(message, message_len, "%s", "out of host memory");
     return CROSSRANK_CUDA_STATUS_OUT_OF_MEMORY;
   }
-  return e == cudaSuccess ? CROSSRANK_CUDA_STATUS_OK : crossrank::cuda::StatusOf(e, what, message, message_len);
+  return e == cudaSuccess ? CROSSRANK_CUDA_STATUS_OK : crossrank::cuda::ModelStatus(e, what, message, message_len);
 }
 
 CROSSRANK_CUDA_EXPORT void crossrank_cuda_decoder_destroy(void* handle) {

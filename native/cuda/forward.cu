@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cuda/api.h"
+#include "cuda/model_status.h"
 #include "cuda/kernels/attention.cuh"
 #include "cuda/kernels/embedding.cuh"
 #include "cuda/kernels/gemm.cuh"
@@ -237,12 +238,6 @@ class CudaEncoder {
   float* h_logits_ = nullptr;
 };
 
-int Status(cudaError_t e, const char* what, char* message, size_t len) {
-  if (message && len) snprintf(message, len, "CUDA %s: %s", what, cudaGetErrorString(e));
-  cudaGetLastError();
-  return e == cudaErrorMemoryAllocation ? CROSSRANK_CUDA_STATUS_OUT_OF_MEMORY : CROSSRANK_CUDA_STATUS_ERROR;
-}
-
 }  // namespace
 }  // namespace crossrank::cuda
 
@@ -268,7 +263,7 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_encoder_create(int device, const crossr
   }
   if (e != cudaSuccess) {
     delete encoder;
-    return crossrank::cuda::Status(e, what, message, message_len);
+    return crossrank::cuda::ModelStatus(e, what, message, message_len);
   }
   *handle = encoder;
   return CROSSRANK_CUDA_STATUS_OK;
@@ -283,7 +278,7 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_encoder_forward(void* handle, const int
   const char* what = "";
   cudaError_t e = static_cast<crossrank::cuda::CudaEncoder*>(handle)->Forward(
       token_ids, type_ids, positions, cu_seqlens, num_seqs, total_tokens, max_seqlen, logits, &what);
-  return e == cudaSuccess ? CROSSRANK_CUDA_STATUS_OK : crossrank::cuda::Status(e, what, message, message_len);
+  return e == cudaSuccess ? CROSSRANK_CUDA_STATUS_OK : crossrank::cuda::ModelStatus(e, what, message, message_len);
 }
 
 CROSSRANK_CUDA_EXPORT void crossrank_cuda_encoder_destroy(void* handle) {

@@ -21,19 +21,11 @@
 
 #include "crossrank/decoder.h"
 #include "model/json.h"
+#include "tests/cuda_harness.h"
 
 using namespace crossrank;
 
 namespace {
-
-bool ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::stringstream text;
-  text << in.rdbuf();
-  *out = text.str();
-  return true;
-}
 
 std::vector<int32_t> Ids(const json::Value* v) {
   std::vector<int32_t> out;
@@ -77,15 +69,6 @@ double MaxLogitDiff(const std::vector<float>& a, const std::vector<float>& b) {
   double m = 0;
   for (size_t i = 0; i < a.size() && i < b.size(); ++i) m = std::max(m, std::fabs(double(a[i]) - b[i]));
   return m;
-}
-
-template <typename T>
-std::string JsonArray(const std::vector<T>& v) {
-  std::ostringstream o;
-  o << "[";
-  for (size_t i = 0; i < v.size(); ++i) o << (i ? "," : "") << v[i];
-  o << "]";
-  return o.str();
 }
 
 double TimeMs(DecoderModel& model, const DecoderBatch& batch, int iters, std::vector<float>* out) {

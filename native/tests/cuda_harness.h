@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,25 @@ inline int Report(const char* op, const std::string& shape, double diff, double 
   const bool ok = diff <= tolerance;
   std::printf("%-14s %-28s max_abs_diff=%.3g (tol %.g)  %s\n", op, shape.c_str(), diff, tolerance, ok ? "OK" : "MISMATCH");
   return ok ? 0 : 1;
+}
+
+inline bool ReadFile(const std::string& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::stringstream text;
+  text << in.rdbuf();
+  *out = text.str();
+  return true;
+}
+
+// [a,b,c] for the --dump files the Python comparisons read.
+template <typename T>
+std::string JsonArray(const std::vector<T>& v) {
+  std::ostringstream o;
+  o << "[";
+  for (size_t i = 0; i < v.size(); ++i) o << (i ? "," : "") << v[i];
+  o << "]";
+  return o.str();
 }
 
 // The decoder ops (native/tests/cuda_decoder_ops.cc); `lib` is the dlopen handle.

@@ -19,16 +19,15 @@
 
 #include "crossrank/encoder.h"
 #include "model/json.h"
+#include "tests/cuda_harness.h"
 
 using namespace crossrank;
 
 namespace {
 
 bool ReadConfig(const std::string& dir, EncoderConfig* c, std::string* error) {
-  std::ifstream in(dir + "/config.json");
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string s = text.str();
+  std::string s;
+  if (!ReadFile(dir + "/config.json", &s)) return *error = "cannot read " + dir + "/config.json", false;
   json::Value v;
   if (!json::Parse(s.data(), s.size(), &v, error)) return false;
   auto num = [&](const char* key, double fallback) {
@@ -78,15 +77,6 @@ double FlopsPerBatch(const EncoderConfig& c, const PackedBatch& b) {
     flops += c.num_layers * (L * 2 * (4 * H * H + 2 * H * I) + 4 * L * L * H);
   }
   return flops;
-}
-
-template <typename T>
-std::string JsonArray(const std::vector<T>& v) {
-  std::ostringstream o;
-  o << "[";
-  for (size_t i = 0; i < v.size(); ++i) o << (i ? "," : "") << v[i];
-  o << "]";
-  return o.str();
 }
 
 }  // namespace

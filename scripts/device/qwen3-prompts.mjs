@@ -7,10 +7,11 @@
 // the whole prompt). Needs `npm run build:ts` first.
 //
 //   node scripts/device/qwen3-prompts.mjs [--queries 5] [--docs 100] [--out device-carry/qwen3-prompts.json]
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
+import { loadDataset, readRun } from '../../dist/index.js';
 import { Qwen3PromptTokenizer } from '../../dist/llm/qwen3-reranker-prompt.js';
 
 const { values: args } = parseArgs({
@@ -25,19 +26,14 @@ const root = resolve(import.meta.dirname, '..', '..');
 const trec = resolve(root, '..', 'shared', 'data', 'trec-dl-2019');
 const tokenizer = Qwen3PromptTokenizer.fromFile(resolve(root, '..', 'shared', 'tokenizers', 'qwen3', 'tokenizer.json'));
 
-const queries = new Map(readFileSync(join(trec, 'queries.tsv'), 'utf8').trim().split('\n').map((l) => l.split('\t')));
-const passages = new Map();
-for (const line of readFileSync(join(trec, 'passages.jsonl'), 'utf8').trim().split('\n')) {
-  const p = JSON.parse(line);
-  passages.set(p.id, p.text);
-}
-const runs = new Map();
-for (const line of readFileSync(join(trec, 'runs', 'bm25.trec'), 'utf8').trim().split('\n')) {
-  const [qid, , docid, rank] = line.split(/\s+/);
-  if (Number(rank) > Number(args.docs) || !passages.has(docid)) continue;
-  if (!runs.has(qid)) runs.set(qid, []);
-  runs.get(qid).push(docid);
-}
+// BM25 top-N per query, in rank order (the run file's order), passages that exist only.
+const { queries, corpus: passages } = await loadDataset(trec);
+const runs = new Map(
+  [...readRun(join(trec, 'runs', 'bm25.trec'))].map(([qid, ranked]) => [
+    qid,
+    ranked.slice(0, Number(args.docs)).map((e) => e.docid).filter((d) => passages.has(d)),
+  ]),
+);
 
 const out = { answer_ids: [tokenizer.yesId, tokenizer.noId], max_length: Number(args['max-length']), queries: [] };
 for (const [qid, docids] of [...runs.entries()].slice(0, Number(args.queries))) {

@@ -9,24 +9,14 @@ import { basename, dirname, join, resolve } from 'node:path';
 
 import { InvalidArgumentError } from '../errors.js';
 import { Qwen3PromptTokenizer } from '../llm/qwen3-reranker-prompt.js';
+import type { NativeDecoderConfig } from '../native/binding.js';
 import { buildQwen3Graph } from '../onnx/qwen3-graph.js';
 import { packageVersion } from '../package-info.js';
 import { hashString, Rng } from '../util/rng.js';
 import { writeSafetensors } from './safetensors.js';
 
-export interface Qwen3Dims {
-  vocabSize: number;
-  hiddenSize: number;
-  intermediateSize: number;
-  numLayers: number;
-  numHeads: number;
-  numKvHeads: number;
-  headDim: number;
-  rmsNormEps: number;
-  ropeTheta: number;
-  maxPositions: number;
-  tieWordEmbeddings: boolean;
-}
+/** A Qwen3 decoder's shape: the same fields the native engine takes. */
+export type Qwen3Dims = NativeDecoderConfig;
 
 const qwen3 = { vocabSize: 151_936, rmsNormEps: 1e-6, ropeTheta: 1_000_000, maxPositions: 40_960 } as const;
 
