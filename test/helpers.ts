@@ -31,3 +31,25 @@ export function tempDir(prefix = 'crossrank-test-'): { path: string; cleanup(): 
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
 }
+
+/**
+ * Ranking agreement of the first k scores. `strict`: the same items in the same order.
+ * `upToTies`: at every rank, the item `got` puts there has a reference score within `tie` of
+ * the reference's own item at that rank, so only items the reference scores (nearly) alike
+ * trade places. Synthetic models score many documents within fp16 rounding of each other,
+ * where the strict order is a coin toss; `tie` is fixed and below the score tolerance.
+ */
+export function compareTopK(
+  want: ArrayLike<number>,
+  got: ArrayLike<number>,
+  k: number,
+  tie: number,
+): { strict: boolean; upToTies: boolean } {
+  const top = (s: ArrayLike<number>) => Array.from(Array(s.length).keys()).sort((a, b) => s[b] - s[a]).slice(0, k);
+  const a = top(want);
+  const b = top(got);
+  return {
+    strict: a.every((x, i) => x === b[i]),
+    upToTies: a.every((x, i) => Math.abs(want[x] - want[b[i]]) <= tie),
+  };
+}

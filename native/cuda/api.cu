@@ -46,6 +46,7 @@ CROSSRANK_CUDA_EXPORT void crossrank_cuda_probe(crossrank_cuda_probe_result* out
 
   // The static cudart reports a missing driver as a generic error; look for the driver
   // library ourselves so the reason is precise.
+#ifndef CROSSRANK_CUDA_EMU  // the CPU emulation (native/cuda/emu) needs no driver
   void* driver = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
   if (!driver) {
     out->code = CROSSRANK_CUDA_NO_DRIVER;
@@ -53,6 +54,7 @@ CROSSRANK_CUDA_EXPORT void crossrank_cuda_probe(crossrank_cuda_probe_result* out
     return;
   }
   dlclose(driver);
+#endif
 
   cudaDriverGetVersion(&out->driver_version);
   if (out->driver_version > 0 && out->driver_version < out->runtime_version) {

@@ -1,6 +1,7 @@
 // Helpers shared by the CUDA op harness's files (native/tests/cuda_*.cc).
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -45,6 +46,31 @@ inline int Report(const char* op, const std::string& shape, double diff, double 
   const bool ok = diff <= tolerance;
   std::printf("%-14s %-28s max_abs_diff=%.3g (tol %.g)  %s\n", op, shape.c_str(), diff, tolerance, ok ? "OK" : "MISMATCH");
   return ok ? 0 : 1;
+}
+
+// Indices of `scores` from the highest, the first k of them.
+inline std::vector<size_t> TopK(const std::vector<double>& scores, size_t k) {
+  std::vector<size_t> idx(scores.size());
+  for (size_t i = 0; i < idx.size(); ++i) idx[i] = i;
+  k = std::min(k, idx.size());
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](size_t a, size_t b) { return scores[a] > scores[b]; });
+  idx.resize(k);
+  return idx;
+}
+
+// Ranking agreement of the first k. Strict: the same items in the same order. Up to ties:
+// at every rank, the item `got` puts there has a reference score within `tie` of the item the
+// reference puts there, so only documents the reference scores (nearly) alike may trade
+// places. Synthetic models score many documents within fp16 rounding of each other, where
+// the strict order is a coin toss; `tie` is fixed, below the score tolerance.
+struct RankAgreement {
+  bool strict, up_to_ties;
+};
+inline RankAgreement CompareTopK(const std::vector<double>& want, const std::vector<double>& got, size_t k, double tie) {
+  const std::vector<size_t> a = TopK(want, k), b = TopK(got, k);
+  RankAgreement r{a == b, true};
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) r.up_to_ties = r.up_to_ties && std::fabs(want[a[i]] - want[b[i]]) <= tie;
+  return r;
 }
 
 inline bool ReadFile(const std::string& path, std::string* out) {

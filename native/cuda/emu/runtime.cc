@@ -1,0 +1,474 @@
+// The CPU emulation's scheduler and the CUDA runtime calls the backend makes (see emu.h).
+//
+// A block runs on one OS thread as one fiber per CUDA thread (ucontext). The scheduler
+// resumes every runnable fiber in turn; a fiber runs until it finishes or reaches a barrier.
+// When every live thread of the block waits at __syncthreads, or every live lane of a warp
+// waits at a warp barrier, they are released together; when neither can happen the barrier
+// is divergent, which is a fault. Device memory is host memory; copies and launches are
+// synchronous, so streams are tokens and every call sees finished work.
+#include <ucontext.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cuda/emu/emu.h"
+
+// Fiber switching. glibc's swapcontext saves and restores the signal mask with a system
+// call each time, which dominated the run time of shuffle-heavy kernels; on x86-64 a switch
+// only needs the callee-saved registers and the stack pointer.
+#if defined(__x86_64__)
+extern "C" void crossrank_emu_switch(void** save_sp, void* load_sp);
+asm(R"(
+  .text
+  .globl crossrank_emu_switch
+  .hidden crossrank_emu_switch
+  .type crossrank_emu_switch, @function
+crossrank_emu_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size crossrank_emu_switch, .-crossrank_emu_switch
+)");
+#endif
+
+namespace crossrank_emu {
+namespace {
+
+constexpr size_t kMaxSharedBytes = 48 << 10;
+constexpr size_t kDeviceMemory = size_t(16) << 30;  // what the emulated device reports
+
+enum class Wait { kRunnable, kBlockBarrier, kWarpBarrier, kDone };
+
+// A saved execution context: a stack pointer (x86-64) or a ucontext (elsewhere).
+struct Context {
+#if defined(__x86_64__)
+  void* sp = nullptr;
+#else
+  ucontext_t uc;
+#endif
+};
+
+struct Worker;
+
+struct Fiber {
+  Context context;
+  char* stack = nullptr;  // kFiberStackBytes, aligned to its size; owned by the worker
+  FiberState state;
+  Worker* worker = nullptr;
+  Wait wait = Wait::kDone;
+};
+
+struct FreeAligned {
+  void operator()(char* p) const { std::free(p); }
+};
+
+// One per OS thread: the block it runs and that block's fibers.
+struct Worker {
+  std::vector<Fiber> fibers;  // grows only, so stacks are kept from block to block
+  std::vector<std::unique_ptr<char, FreeAligned>> stacks;
+  size_t count = 0;           // threads of the running block: fibers[0, count)
+  Context scheduler;
+  Fiber* current = nullptr;
+  BlockState block{};
+  std::vector<uint64_t> exchange;  // one warp-shuffle slot per thread
+  std::unique_ptr<char[]> dynamic_shared;
+  void (*body)(void*) = nullptr;
+  void* context = nullptr;
+};
+
+thread_local Worker t_worker;  // used by the scheduler only; fibers find theirs via Self()
+
+Fiber& Self() { return *static_cast<Fiber*>(Current().fiber); }
+
+// The error the next synchronising call or cudaGetLastError reports.
+std::mutex g_error_mutex;
+cudaError_t g_error = cudaSuccess;
+
+void SetError(cudaError_t error, const std::string& what) {
+  std::lock_guard<std::mutex> lock(g_error_mutex);
+  if (g_error == cudaSuccess) {
+    g_error = error;
+    std::fprintf(stderr, "crossrank CUDA emulator: %s\n", what.c_str());
+  }
+}
+
+cudaError_t TakeError() {
+  std::lock_guard<std::mutex> lock(g_error_mutex);
+  const cudaError_t e = g_error;
+  g_error = cudaSuccess;
+  return e;
+}
+
+cudaError_t PeekError() {
+  std::lock_guard<std::mutex> lock(g_error_mutex);
+  return g_error;
+}
+
+void Switch(Context* save, Context* load) {
+#if defined(__x86_64__)
+  crossrank_emu_switch(&save->sp, load->sp);
+#else
+  swapcontext(&save->uc, &load->uc);
+#endif
+}
+
+// Hands the OS thread from the running fiber to the next runnable one of this pass, or
+// back to the scheduler when none is left (only the scheduler releases barriers, so no
+// fiber before this one can have become runnable meanwhile).
+void SwitchToNext(Fiber& f) {
+  Worker& w = *f.worker;
+  Fiber* const last = w.fibers.data() + w.count;
+  for (Fiber* next = &f + 1; next != last; ++next) {
+    if (next->wait == Wait::kRunnable) {
+      w.current = next;
+      Switch(&f.context, &next->context);
+      return;
+    }
+  }
+  Switch(&f.context, &w.scheduler);
+}
+
+void Yield(Wait wait) {
+  Fiber& f = Self();
+  f.wait = wait;
+  SwitchToNext(f);
+}
+
+[[noreturn]] void FiberMain() {
+  Fiber& f = Self();
+  f.worker->body(f.worker->context);
+  f.wait = Wait::kDone;
+  SwitchToNext(f);
+  std::abort();  // a finished fiber is never resumed
+}
+
+// Prepares `f` to start FiberMain on its own stack at the next switch to it.
+void StartFiber(Fiber& f, Worker& w) {
+  *reinterpret_cast<FiberState**>(f.stack) = &f.state;  // what Current() reads
+  f.state.fiber = &f;
+  f.worker = &w;
+#if defined(__x86_64__)
+  // The frame crossrank_emu_switch pops: six callee-saved registers, then the address it
+  // returns to; above it a slot standing for FiberMain's own return address, so FiberMain
+  // starts with the stack alignment of a called function.
+  // Stacks are aligned to their size, so their tops would all fall into the same cache
+  // sets; each starts a few lines further down (by its index) to spread them.
+  const size_t color = (size_t(&f - w.fibers.data()) * 320) % (64 << 10);
+  auto top = reinterpret_cast<uintptr_t>(f.stack + kFiberStackBytes - color) & ~uintptr_t(15);
+  void** sp = reinterpret_cast<void**>(top);
+  *--sp = nullptr;
+  *--sp = reinterpret_cast<void*>(&FiberMain);
+  for (int i = 0; i < 6; ++i) *--sp = nullptr;
+  f.context.sp = sp;
+#else
+  getcontext(&f.context.uc);
+  f.context.uc.uc_stack.ss_sp = f.stack + 64;
+  f.context.uc.uc_stack.ss_size = kFiberStackBytes - 64;
+  f.context.uc.uc_link = &w.scheduler.uc;
+  makecontext(&f.context.uc, FiberMain, 0);
+#endif
+}
+
+std::string Where(const BlockState& b, const Fiber* f) {
+  char buf[160];
+  const int n = std::snprintf(buf, sizeof buf, " (block %u,%u,%u", b.block_idx.x, b.block_idx.y, b.block_idx.z);
+  if (f) {
+    std::snprintf(buf + n, sizeof buf - n, " thread %u,%u,%u)", f->state.thread_idx.x, f->state.thread_idx.y,
+                  f->state.thread_idx.z);
+  } else {
+    std::snprintf(buf + n, sizeof buf - n, ")");
+  }
+  return buf;
+}
+
+// Releases the threads waiting at a barrier that every live participant has reached.
+bool ReleaseBarriers(Worker& w) {
+  const size_t n = w.count;
+  bool released = false;
+  for (size_t warp0 = 0; warp0 < n; warp0 += 32) {
+    const size_t end = std::min(n, warp0 + 32);
+    bool any = false, all = true;
+    for (size_t i = warp0; i < end; ++i) {
+      const Wait s = w.fibers[i].wait;
+      if (s == Wait::kWarpBarrier) any = true;
+      else if (s != Wait::kDone) all = false;
+    }
+    if (any && all) {
+      for (size_t i = warp0; i < end; ++i)
+        if (w.fibers[i].wait == Wait::kWarpBarrier) w.fibers[i].wait = Wait::kRunnable;
+      released = true;
+    }
+  }
+  if (released) return true;
+  bool any = false;
+  for (size_t i = 0; i < n; ++i) {
+    if (w.fibers[i].wait == Wait::kBlockBarrier) any = true;
+    else if (w.fibers[i].wait != Wait::kDone) return false;
+  }
+  if (!any) return false;
+  for (size_t i = 0; i < n; ++i)
+    if (w.fibers[i].wait == Wait::kBlockBarrier) w.fibers[i].wait = Wait::kRunnable;
+  return true;
+}
+
+void RunBlock(Worker& w, uint3 block_idx) {
+  w.block.block_idx = block_idx;
+  const dim3 b = w.block.block_dim;
+  for (size_t i = 0; i < w.count; ++i) {
+    Fiber& f = w.fibers[i];
+    StartFiber(f, w);
+    f.state.thread_idx = make_uint3(unsigned(i % b.x), unsigned(i / b.x % b.y), unsigned(i / (size_t(b.x) * b.y)));
+    f.state.lane = int(i % 32);
+    f.state.block = &w.block;
+    f.wait = Wait::kRunnable;
+  }
+  if (w.dynamic_shared) std::memset(w.dynamic_shared.get(), 0xFF, kMaxSharedBytes);  // NaN until written
+  Fiber* const first = w.fibers.data();
+  Fiber* const last = first + w.count;
+  for (;;) {
+    // One pass: the first runnable fiber runs, and each hands over to the next (SwitchToNext).
+    Fiber* f = first;
+    while (f != last && f->wait != Wait::kRunnable) ++f;
+    if (f != last) {
+      w.current = f;
+      Switch(&w.scheduler, &f->context);
+    }
+    w.current = nullptr;
+    if (std::all_of(first, last, [](const Fiber& f) { return f.wait == Wait::kDone; })) return;
+    if (!ReleaseBarriers(w)) {
+      // The waiting fibers are abandoned; their stacks are reset by the next block.
+      SetError(cudaErrorLaunchFailure, "a barrier that not every thread of the block or warp reaches" + Where(w.block, nullptr));
+      return;
+    }
+  }
+}
+
+void RunBlocks(const LaunchConfig& config, void (*body)(void*), void* context, std::atomic<size_t>& next) {
+  Worker& w = t_worker;
+  const size_t threads = size_t(config.block.x) * config.block.y * config.block.z;
+  if (w.fibers.size() < threads) w.fibers.resize(threads);
+  while (w.stacks.size() < threads) {
+    w.stacks.emplace_back(static_cast<char*>(std::aligned_alloc(kFiberStackBytes, kFiberStackBytes)));
+    if (!w.stacks.back()) {
+      w.stacks.pop_back();
+      SetError(cudaErrorMemoryAllocation, "no memory for the emulated threads' stacks");
+      return;
+    }
+  }
+  for (size_t i = 0; i < threads; ++i) w.fibers[i].stack = w.stacks[i].get();
+  w.count = threads;
+  w.exchange.assign(threads, 0);
+  if (config.dynamic_shared && !w.dynamic_shared) w.dynamic_shared.reset(new char[kMaxSharedBytes]);
+  w.block.block_dim = config.block;
+  w.block.grid_dim = config.grid;
+  w.block.dynamic_shared = w.dynamic_shared.get();
+  w.body = body;
+  w.context = context;
+  const dim3 g = config.grid;
+  const size_t blocks = size_t(g.x) * g.y * g.z;
+  for (size_t i; (i = next.fetch_add(1)) < blocks;) {
+    RunBlock(w, make_uint3(unsigned(i % g.x), unsigned(i / g.x % g.y), unsigned(i / (size_t(g.x) * g.y))));
+  }
+}
+
+}  // namespace
+
+void SyncThreads() { Yield(Wait::kBlockBarrier); }
+void SyncWarp() { Yield(Wait::kWarpBarrier); }
+
+uint64_t WarpExchange(uint64_t value, int src_lane) {
+  Fiber& f = Self();
+  Worker& w = *f.worker;
+  const size_t self = size_t(&f - w.fibers.data());
+  const size_t src = self - size_t(f.state.lane) + size_t(src_lane);
+  w.exchange[self] = value;
+  Yield(Wait::kWarpBarrier);
+  uint64_t out = 0;
+  if (src_lane < 0 || src_lane > 31 || src >= w.count || w.fibers[src].wait == Wait::kDone) {
+    Fault("warp shuffle reads a lane that has exited or does not exist");
+  } else {
+    out = w.exchange[src];
+  }
+  Yield(Wait::kWarpBarrier);  // nobody overwrites its slot before every lane has read
+  return out;
+}
+
+void Fault(const char* what) {
+  const Fiber& f = Self();
+  SetError(cudaErrorLaunchFailure, what + Where(f.worker->block, &f));
+}
+
+cudaError_t RunGrid(const LaunchConfig& config, void (*body)(void*), void* context) {
+  const dim3 b = config.block, g = config.grid;
+  const size_t threads = size_t(b.x) * b.y * b.z;
+  char what[200];
+  if (threads == 0 || threads > 1024 || b.z > 64 || g.x == 0 || g.y == 0 || g.z == 0 || g.x > 0x7fffffffu ||
+      g.y > 65535 || g.z > 65535 || config.dynamic_shared > kMaxSharedBytes) {
+    std::snprintf(what, sizeof what, "invalid launch: grid %u,%u,%u block %u,%u,%u dynamic shared %zu bytes", g.x, g.y,
+                  g.z, b.x, b.y, b.z, config.dynamic_shared);
+    SetError(cudaErrorInvalidConfiguration, what);
+    return cudaErrorInvalidConfiguration;
+  }
+  const size_t blocks = size_t(g.x) * g.y * g.z;
+  const size_t workers = std::min<size_t>(blocks, std::max(1u, std::thread::hardware_concurrency()));
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> pool;
+  for (size_t i = 1; i < workers; ++i) pool.emplace_back([&] { RunBlocks(config, body, context, next); });
+  RunBlocks(config, body, context, next);
+  for (std::thread& t : pool) t.join();
+  return PeekError();
+}
+
+namespace {
+
+std::mutex g_alloc_mutex;
+std::set<void*> g_allocations;
+
+void* FreshDevice(size_t bytes) {
+  const size_t rounded = (std::max<size_t>(bytes, 1) + 255) / 256 * 256;
+  void* p = std::aligned_alloc(256, rounded);
+  if (!p) return nullptr;
+  std::memset(p, 0xFF, rounded);  // NaN in fp16 and fp32: reads of unwritten memory show
+  std::lock_guard<std::mutex> lock(g_alloc_mutex);
+  g_allocations.insert(p);
+  return p;
+}
+
+}  // namespace
+}  // namespace crossrank_emu
+
+using crossrank_emu::PeekError;
+using crossrank_emu::TakeError;
+
+// ---- the runtime calls the backend makes ------------------------------------------------
+extern "C" {
+
+cudaError_t cudaMalloc(void** ptr, size_t bytes) {
+  *ptr = crossrank_emu::FreshDevice(bytes);
+  return *ptr ? cudaSuccess : cudaErrorMemoryAllocation;
+}
+
+cudaError_t cudaFree(void* ptr) {
+  if (!ptr) return cudaSuccess;
+  {
+    std::lock_guard<std::mutex> lock(crossrank_emu::g_alloc_mutex);
+    if (!crossrank_emu::g_allocations.erase(ptr)) return cudaErrorInvalidValue;
+  }
+  std::free(ptr);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMallocHost(void** ptr, size_t bytes) {
+  *ptr = std::malloc(std::max<size_t>(bytes, 1));
+  return *ptr ? cudaSuccess : cudaErrorMemoryAllocation;
+}
+
+cudaError_t cudaFreeHost(void* ptr) {
+  std::free(ptr);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind) {
+  if (const cudaError_t e = PeekError()) return e;
+  if (bytes) std::memmove(dst, src, bytes);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t) {
+  return cudaMemcpy(dst, src, bytes, kind);
+}
+
+cudaError_t cudaMemset(void* dst, int value, size_t bytes) {
+  if (const cudaError_t e = PeekError()) return e;
+  std::memset(dst, value, bytes);
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t) { return cudaMemset(dst, value, bytes); }
+
+cudaError_t cudaStreamCreate(cudaStream_t* stream) {
+  *stream = reinterpret_cast<cudaStream_t>(new char);
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t* stream, unsigned int) { return cudaStreamCreate(stream); }
+
+cudaError_t cudaStreamDestroy(cudaStream_t stream) {
+  delete reinterpret_cast<char*>(stream);
+  return cudaSuccess;
+}
+
+cudaError_t cudaStreamSynchronize(cudaStream_t) { return TakeError(); }
+cudaError_t cudaDeviceSynchronize(void) { return TakeError(); }
+cudaError_t cudaGetLastError(void) { return TakeError(); }
+cudaError_t cudaPeekAtLastError(void) { return PeekError(); }
+
+const char* cudaGetErrorString(cudaError_t error) {
+  switch (error) {
+    case cudaSuccess: return "no error";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument (emulator: see stderr)";
+    case cudaErrorLaunchFailure: return "unspecified launch failure (emulator: see stderr)";
+    case cudaErrorInvalidDevice: return "invalid device ordinal";
+    default: return "CUDA error (emulated)";
+  }
+}
+
+cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : cudaErrorInvalidDevice; }
+
+cudaError_t cudaGetDeviceCount(int* count) {
+  *count = 1;
+  return cudaSuccess;
+}
+
+cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
+  if (device != 0) return cudaErrorInvalidDevice;
+  std::memset(prop, 0, sizeof *prop);
+  std::snprintf(prop->name, sizeof prop->name, "%s", "crossrank CPU emulator (no GPU)");
+  prop->major = 9;
+  prop->minor = 0;
+  prop->totalGlobalMem = crossrank_emu::kDeviceMemory;
+  prop->multiProcessorCount = int(std::max(1u, std::thread::hardware_concurrency()));
+  prop->sharedMemPerBlock = crossrank_emu::kMaxSharedBytes;
+  prop->maxThreadsPerBlock = 1024;
+  prop->warpSize = 32;
+  return cudaSuccess;
+}
+
+cudaError_t cudaMemGetInfo(size_t* free_bytes, size_t* total_bytes) {
+  *free_bytes = *total_bytes = crossrank_emu::kDeviceMemory;
+  return cudaSuccess;
+}
+
+cudaError_t cudaRuntimeGetVersion(int* version) {
+  *version = CUDART_VERSION;
+  return cudaSuccess;
+}
+
+cudaError_t cudaDriverGetVersion(int* version) {
+  *version = CUDART_VERSION;
+  return cudaSuccess;
+}
+
+}  // extern "C"

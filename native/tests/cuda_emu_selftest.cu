@@ -1,0 +1,115 @@
+// Checks of the CPU emulation itself (native/cuda/emu): that it computes what CUDA would on
+// correct kernels, and that it reports the faults it claims to catch instead of passing them.
+//
+//   crossrank_cuda_emu_selftest     prints one line per check, exits non-zero on any failure
+#include <mma.h>
+
+#include <cstdio>
+#include <vector>
+
+#include "cuda/common.cuh"
+
+namespace {
+
+using namespace nvcuda;
+
+__global__ void BlockSumKernel(float* out) {
+  const float total = crossrank::cuda::BlockSum(static_cast<float>(threadIdx.x));
+  if (threadIdx.x == 0) out[blockIdx.x] = total + blockIdx.x;
+}
+
+__global__ void ShuffleKernel(int* out) {
+  out[threadIdx.x] = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x) * 10, 31 - static_cast<int>(threadIdx.x) % 32);
+}
+
+__global__ void WmmaKernel(const __half* a, const __half* b, float* c, int offset) {
+  wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> fa;
+  wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> fb;
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc;
+  wmma::fill_fragment(acc, 0.0f);
+  wmma::load_matrix_sync(fa, a + offset, 16);
+  wmma::load_matrix_sync(fb, b, 16);
+  wmma::mma_sync(acc, fa, fb, acc);
+  wmma::store_matrix_sync(c, acc, 16, wmma::mem_row_major);
+}
+
+__global__ void DivergentBarrierKernel(int* out) {
+  if (threadIdx.x < 16) __syncwarp();
+  else __syncthreads();
+  out[threadIdx.x] = 1;
+}
+
+__global__ void ShuffleFromExitedLaneKernel(int* out) {
+  if (threadIdx.x == 5) return;
+  out[threadIdx.x] = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x), 5);
+}
+
+int failures = 0;
+
+void Check(bool ok, const char* what) {
+  std::printf("%-72s %s\n", what, ok ? "OK" : "FAILED");
+  if (!ok) ++failures;
+}
+
+template <typename T>
+T* Device(size_t n) {
+  void* p = nullptr;
+  cudaMalloc(&p, n * sizeof(T));
+  return static_cast<T*>(p);
+}
+
+}  // namespace
+
+int main() {
+  float* sums = Device<float>(3);
+  BlockSumKernel<<<3, 256>>>(sums);
+  float host_sums[3];
+  cudaMemcpy(host_sums, sums, sizeof host_sums, cudaMemcpyDeviceToHost);
+  Check(cudaDeviceSynchronize() == cudaSuccess && host_sums[0] == 32640.f && host_sums[2] == 32642.f,
+        "block sum over 256 threads (warp shuffles + __syncthreads)");
+
+  int* ints = Device<int>(64);
+  ShuffleKernel<<<1, 64>>>(ints);
+  int host_ints[64];
+  cudaMemcpy(host_ints, ints, sizeof host_ints, cudaMemcpyDeviceToHost);
+  Check(cudaGetLastError() == cudaSuccess && host_ints[0] == 310 && host_ints[31] == 0 && host_ints[32] == 630 &&
+            host_ints[63] == 320,
+        "__shfl_sync reads the source lane of its own warp");
+
+  std::vector<__half> a(16 * 16 + 8), b(16 * 16);
+  for (int i = 0; i < 16 * 16; ++i) a[i] = __float2half(i % 16 == i / 16 ? 1.f : 0.f), b[i] = __float2half(float(i % 7));
+  __half* da = Device<__half>(a.size());
+  __half* db = Device<__half>(b.size());
+  float* dc = Device<float>(256);
+  cudaMemcpy(da, a.data(), a.size() * sizeof(__half), cudaMemcpyHostToDevice);
+  cudaMemcpy(db, b.data(), b.size() * sizeof(__half), cudaMemcpyHostToDevice);
+  WmmaKernel<<<1, 32>>>(da, db, dc, 0);
+  float c[256];
+  cudaMemcpy(c, dc, sizeof c, cudaMemcpyDeviceToHost);
+  // identity x B, with B read column-major: c[r][col] = b[col * 16 + r]
+  Check(cudaGetLastError() == cudaSuccess && c[1 * 16 + 2] == float((2 * 16 + 1) % 7) && c[15 * 16 + 0] == float(15 % 7),
+        "wmma: identity times B (col-major) gives B transposed back");
+
+  WmmaKernel<<<1, 32>>>(da, db, dc, 1);
+  Check(cudaDeviceSynchronize() == cudaErrorLaunchFailure, "fault: wmma load from a pointer not 32-byte aligned");
+
+  DivergentBarrierKernel<<<1, 32>>>(ints);
+  Check(cudaDeviceSynchronize() == cudaErrorLaunchFailure, "fault: __syncwarp and __syncthreads reached by different lanes");
+
+  ShuffleFromExitedLaneKernel<<<1, 32>>>(ints);
+  Check(cudaDeviceSynchronize() == cudaErrorLaunchFailure, "fault: shuffle reads a lane that has exited");
+
+  BlockSumKernel<<<1, 2048>>>(sums);
+  Check(cudaGetLastError() == cudaErrorInvalidConfiguration, "launch error: 2048 threads per block");
+
+  BlockSumKernel<<<dim3(1, 70000), 32>>>(sums);
+  Check(cudaGetLastError() == cudaErrorInvalidConfiguration, "launch error: grid y of 70000");
+
+  cudaFree(sums);
+  cudaFree(ints);
+  cudaFree(da);
+  cudaFree(db);
+  cudaFree(dc);
+  std::printf("%d check(s) failed\n", failures);
+  return failures ? 1 : 0;
+}

@@ -1,0 +1,89 @@
+/**
+ * The CUDA backend's checks through the JavaScript API, shared by the GPU tests (a real card,
+ * full sizes: test/gpu/*.gpu.test.ts) and the emulation test (the same CUDA code compiled
+ * for the CPU, small sizes: test/native/cuda-emulation.test.ts).
+ */
+import { join } from 'node:path';
+import { afterAll, expect, it } from 'vitest';
+
+import { CrossEncoder } from '../../src/cross-encoder.js';
+import { trecDlWorkload } from '../../src/bench/workload.js';
+import { makeModel } from '../../src/model/make-model.js';
+import { makeQwen3Model } from '../../src/model/qwen3.js';
+import { applyScoreHead } from '../../src/score-head.js';
+import { bm25Pairs, loadTrecDl } from '../fixtures/trec-dl.js';
+import { bertTokenizerDir, compareTopK, sharedDir, tempDir } from '../helpers.js';
+
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.max(...Array.from(a, (x, i) => Math.abs(x - b[i])));
+
+/** Encoder presets: CUDA logits within 2e-2 of the CPU reference, top-10 order up to near-ties (< 1e-3). */
+export function encoderOnCuda(presets: string[], docs: number): void {
+  const dir = tempDir();
+  afterAll(() => dir.cleanup());
+  it.each(presets)('%s: CUDA equals the CPU reference within 2e-2', async (preset) => {
+    const out = join(dir.path, preset);
+    makeModel({ preset, seed: 8, out, tokenizer: bertTokenizerDir });
+    const work = trecDlWorkload(2, docs);
+    const cpu = await CrossEncoder.load(out, { backend: 'native', activation: 'none' });
+    const want = await cpu.score(work.queries[0], work.docs[0]);
+    await cpu.dispose();
+    for (const batchTokens of [512, 16_384]) {
+      const gpu = await CrossEncoder.load(out, { backend: 'native', device: 'cuda', activation: 'none', batchTokens });
+      expect(gpu.info.device).toBe('cuda');
+      const got = await gpu.score(work.queries[0], work.docs[0]);
+      await gpu.dispose();
+      expect(maxDiff(got, want)).toBeLessThanOrEqual(2e-2);
+      expect(compareTopK(want, got, 10, 1e-3).upToTies).toBe(true);
+    }
+  }, 300_000);
+}
+
+/**
+ * The Qwen3 decoder: P(yes) within 2e-2 of the CPU reference, each query's top 5 in order up to
+ * near-ties, prefix-shared and unshared; batches mixing `queries` queries (several prefixes).
+ */
+export function qwen3OnCuda(queries: number, docsPerQuery: number): void {
+  const dir = tempDir();
+  afterAll(() => dir.cleanup());
+  it('equals the CPU reference within 2e-2, same order, shared = unshared', async () => {
+    const out = join(dir.path, 'qwen3-tiny');
+    makeQwen3Model({ preset: 'qwen3-tiny', seed: 5, out, tokenizer: join(sharedDir, 'tokenizers', 'qwen3') });
+    const pairs = bm25Pairs(loadTrecDl(), Math.floor(100 / docsPerQuery), queries * docsPerQuery);
+    const cpu = await CrossEncoder.load(out, { backend: 'native', maxLength: 256 });
+    const want = await cpu.scorePairs(pairs);
+    await cpu.dispose();
+    for (const sharePrefix of [true, false]) {
+      const gpu = await CrossEncoder.load(out, { backend: 'native', device: 'cuda', maxLength: 256, sharePrefix });
+      expect(gpu.info.device).toBe('cuda');
+      const got = await gpu.scorePairs(pairs);
+      await gpu.dispose();
+      expect(maxDiff(got, want)).toBeLessThanOrEqual(2e-2);
+      for (let q = 0; q < queries; q++) {
+        const slice = (s: Float32Array) => s.subarray(docsPerQuery * q, docsPerQuery * (q + 1));
+        expect(compareTopK(slice(want), slice(got), 5, 1e-3).upToTies).toBe(true);
+      }
+    }
+  }, 300_000);
+}
+
+/** The score-head kernel against the CPU reference (exact to 1e-6), and its typed errors. */
+export function scoreHeadOnCuda(rows: number): void {
+  const cases = [
+    { numLabels: 1, activation: 'sigmoid' as const, rows: rows + 3 },
+    { numLabels: 1, activation: 'identity' as const, rows: 1 },
+    { numLabels: 2, activation: 'softmax' as const, rows: 4097 },
+    { numLabels: 5, activation: 'softmax' as const, rows: 999, positiveIndex: 3 },
+  ];
+  it.each(cases)('$activation x$numLabels, $rows rows: kernel equals reference', async (c) => {
+    const logits = Float32Array.from({ length: c.rows * c.numLabels }, (_, i) => Math.sin(i * 12.9898) * 12);
+    const spec = { numLabels: c.numLabels, activation: c.activation, positiveIndex: c.positiveIndex };
+    const cpu = await applyScoreHead(logits, spec);
+    const gpu = await applyScoreHead(logits, spec, { device: 'cuda' });
+    expect(maxDiff(cpu, gpu)).toBeLessThanOrEqual(1e-6);
+  });
+
+  it('reports NaN rows and bad device indices as InvalidArgumentError', async () => {
+    await expect(applyScoreHead(Float32Array.from([1, Number.NaN]), { numLabels: 1 }, { device: 'cuda' })).rejects.toThrow(/row 1 is NaN/);
+    await expect(applyScoreHead(Float32Array.from([1]), { numLabels: 1 }, { device: 'cuda:99' })).rejects.toThrow(/does not exist/);
+  });
+}

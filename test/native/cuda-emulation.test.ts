@@ -1,0 +1,94 @@
+/**
+ * The CUDA backend's own code, compiled for the CPU (native/cuda/emu: every CUDA thread a
+ * fiber, barriers and warp shuffles real), checked on a machine without a GPU: every kernel
+ * against its CPU reference in the op harness, the harness's model and decoder modes, and the
+ * GPU test suites through the JavaScript API at small sizes. This verifies the kernels' and
+ * forward passes' logic (indexing, tile edges, reductions, barriers, buffer plumbing, prefix
+ * caches), not the card: speed, real races and tensor-core rounding need the device check.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { makeModel } from '../../src/model/make-model.js';
+import { makeQwen3Model } from '../../src/model/qwen3.js';
+import { native } from '../../src/native/load.js';
+import { encoderOnCuda, qwen3OnCuda, scoreHeadOnCuda } from '../gpu/cuda-suites.js';
+import { bertTokenizerDir, repoRoot, sharedDir, tempDir } from '../helpers.js';
+
+const emulation = join(repoRoot, 'build', 'Release', 'libcrossrank_cuda_emu.so');
+const harness = join(repoRoot, 'build', 'crossrank_cuda_ops');
+const selftest = join(repoRoot, 'build', 'crossrank_cuda_emu_selftest');
+const built = existsSync(emulation) && existsSync(harness) && existsSync(selftest);
+// Read when the CUDA library is first opened, below; each test file runs in its own process.
+if (built) process.env.CROSSRANK_CUDA_LIBRARY = emulation;
+const cuda = await native().cudaInfo();
+const dir = tempDir();
+afterAll(() => dir.cleanup());
+
+function runHarness(args: string[]) {
+  return spawnSync(harness, [emulation, ...args], { encoding: 'utf8', timeout: 300_000 });
+}
+
+describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
+  it('the emulation computes what CUDA would and reports the faults it claims to catch', () => {
+    const r = spawnSync(selftest, { encoding: 'utf8' });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^0 check\(s\) failed$/m);
+    expect(r.stderr).toMatch(/a barrier that not every thread/);
+    expect(r.stderr).toMatch(/shuffle reads a lane that has exited/);
+    expect(r.stderr).toMatch(/not 32-byte aligned/);
+    expect(r.stderr).toMatch(/invalid launch/);
+  });
+
+  it('is what the engine opens, reported as an emulator', () => {
+    expect(cuda.available, cuda.reason).toBe(true);
+    expect(cuda.devices[0].name).toMatch(/CPU emulator/);
+  });
+
+  it('op harness: every CUDA op equals its CPU reference (both linear kernels, encoder and decoder ops)', () => {
+    const r = runHarness(['--quick']);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^0 case\(s\) failed$/m);
+    expect(r.stdout).toMatch(/linear kernels: wmma64/);
+    expect(r.stdout).toMatch(/dec_attention/);
+    expect(r.stdout).not.toMatch(/MISMATCH|error/);
+  }, 300_000);
+
+  it('harness model mode: the CUDA forward pass equals the CPU reference and writes its dump', () => {
+    const out = join(dir.path, 'tiny-xlmr');
+    makeModel({ preset: 'tiny-xlmr', seed: 4, out, tokenizer: bertTokenizerDir });
+    const r = runHarness(['--model', out, '--quick', '--dump', join(out, 'dump.json')]);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const dump = JSON.parse(readFileSync(join(out, 'dump.json'), 'utf8')) as { logits_cpu: number[]; logits_cuda: number[] };
+    expect(dump.logits_cuda).toHaveLength(24);
+    expect(Math.max(...dump.logits_cuda.map((x, i) => Math.abs(x - dump.logits_cpu[i])))).toBeLessThanOrEqual(2e-2);
+  }, 300_000);
+
+  it('harness decoder mode: the CUDA decoder equals the CPU reference, shared = unshared, on real prompts', () => {
+    const out = join(dir.path, 'qwen3-tiny');
+    makeQwen3Model({ preset: 'qwen3-tiny', seed: 2, out, tokenizer: join(sharedDir, 'tokenizers', 'qwen3') });
+    const prompts = join(dir.path, 'prompts.json');
+    const p = spawnSync('node', [join(repoRoot, 'scripts', 'device', 'qwen3-prompts.mjs'), '--queries', '2', '--docs', '3', '--out', prompts], {
+      encoding: 'utf8',
+      cwd: repoRoot,
+    });
+    expect(p.status, p.stderr).toBe(0);
+    const r = runHarness(['--qwen3', out, '--prompts', prompts, '--cpu-docs', '3', '--quick', '--dump', join(out, 'dump.json')]);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const dump = JSON.parse(readFileSync(join(out, 'dump.json'), 'utf8')) as {
+      cpu_reference: { max_yes_diff: number };
+      queries: { logits_shared: number[]; logits_unshared: number[] }[];
+    };
+    expect(dump.cpu_reference.max_yes_diff).toBeLessThanOrEqual(2e-2);
+    expect(dump.queries).toHaveLength(2);
+    for (const q of dump.queries) expect(q.logits_shared).toHaveLength(6);
+  }, 300_000);
+
+  describe('the GPU suites at small sizes', () => {
+    encoderOnCuda(['tiny', 'tiny-xlmr'], 12);
+    qwen3OnCuda(2, 4);
+    scoreHeadOnCuda(2_000);
+  });
+});
