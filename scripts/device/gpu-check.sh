@@ -3,8 +3,7 @@
 # but no Node.js. Build here first (`npm run build:native`, nvcc on PATH), then carry `build/`
 # there and run
 #   bash scripts/device/gpu-check.sh [presets...]      (default: minilm-l6 bert-base qwen3-0.6b)
-# 1. every CUDA op against its CPU reference, timed (native/tests/cuda_ops.cc), then the same
-#    under compute-sanitizer (memcheck, racecheck);
+# 1. every CUDA op against its CPU reference, timed (native/tests/cuda_ops.cc);
 # 2. per preset: a synthetic model written by transformers (scripts/device/make_torch_model.py),
 #    the CUDA forward pass against the CPU reference and timed at 100 / 1,000 pairs
 #    (native/tests/cuda_model.cc), then against PyTorch fp32 logits and PyTorch fp16 SDPA speed
@@ -18,86 +17,106 @@
 # 3. if device-carry/ came along (scripts/device/pack-for-device.sh), reranking 100 passages of
 #    TREC DL length with minilm-l6 end to end from JavaScript (`crossrank bench`, native
 #    engine on CUDA): p50/p95/p99 latency per query (target <= 3 ms).
+# 4. the op harness (--quick) under compute-sanitizer memcheck and racecheck (last: slow).
 # Prints a short table last. Record the output in bench/GPU_NOTES.md with card, command, date.
+#
+# The device lease is short, so every step has its own time limit and the whole run a
+# deadline (GPU_CHECK_SECONDS, default 540): a step that would start too late is reported
+# "not run (time)" instead of being cut off mid-way. Everything printed also goes to
+# $OUT/gpu-check.log (or /tmp), with each step's full output in its own file there, so a run
+# stopped from outside still leaves what it measured.
 set -u
 cd "$(dirname "$0")/../.."
-lib=build/Release/libcrossrank_cuda.so
+# CROSSRANK_CUDA_LIBRARY=build/Release/libcrossrank_cuda_emu.so runs the same steps on the
+# CPU emulation: a dry run of this script on a machine without a GPU.
+lib=${CROSSRANK_CUDA_LIBRARY:-build/Release/libcrossrank_cuda.so}
 ops=build/crossrank_cuda_ops
 for f in "$lib" "$ops"; do
   [ -e "$f" ] || { echo "missing $f: run npm run build:native with nvcc on PATH, and carry build/"; exit 2; }
 done
+logs=${OUT:-/tmp/crossrank-gpu-check}
+mkdir -p "$logs"
+exec > >(tee -a "$logs/gpu-check.log") 2>&1
+deadline=$((SECONDS + ${GPU_CHECK_SECONDS:-540}))
+declare -A status
+
+# step NAME LIMIT_S COMMAND...: runs COMMAND with a time limit (never past the deadline),
+# its output shown and kept in $logs/NAME.log; status[NAME] = exit code, 124 = timed out.
+step() {
+  local name=$1 limit=$2
+  shift 2
+  local left=$((deadline - SECONDS))
+  if ((left < 20)); then
+    echo "== $name: not run (time)"
+    status[$name]="not run (time)"
+    return
+  fi
+  ((limit > left)) && limit=$left
+  echo "== $name (limit ${limit}s)"
+  timeout --kill-after=10 "$limit" "$@" 2>&1 | tee "$logs/$name.log"
+  status[$name]=${PIPESTATUS[0]}
+  [ "${status[$name]}" = 124 ] && echo "($name: stopped at its ${limit}s limit)"
+}
 
 echo "== device"
 nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader 2>&1 | head -4
 date -u +"date: %Y-%m-%dT%H:%M:%SZ"
 
-echo "== ops: validate + time"
-"$ops" "$lib" --bench
-ops_status=$?
-
-sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
-memcheck_status=skipped
-racecheck_status=skipped
-if [ -n "$sanitizer" ]; then
-  echo "== compute-sanitizer memcheck"
-  "$sanitizer" --tool memcheck --error-exitcode 9 "$ops" "$lib" >/tmp/memcheck.log 2>&1
-  memcheck_status=$?
-  tail -n 5 /tmp/memcheck.log
-  echo "== compute-sanitizer racecheck"
-  "$sanitizer" --tool racecheck --error-exitcode 9 "$ops" "$lib" >/tmp/racecheck.log 2>&1
-  racecheck_status=$?
-  tail -n 5 /tmp/racecheck.log
-fi
+step ops 120 "$ops" "$lib" --bench
 
 presets=("$@")
 [ ${#presets[@]} -gt 0 ] || presets=(minilm-l6 bert-base qwen3-0.6b)
 prompts=device-carry/qwen3-prompts.json
-declare -A model_status torch_status
 for preset in "${presets[@]}"; do
   dir="/tmp/crossrank-gpu-$preset"
-  echo "== model $preset"
   if [[ $preset == qwen3-* && ! -f $prompts ]]; then
-    echo "no $prompts: run scripts/device/pack-for-device.sh here first"; model_status[$preset]=98; continue
+    echo "no $prompts: run scripts/device/pack-for-device.sh here first"
+    status[model-$preset]=98
+    continue
   fi
-  python3 scripts/device/make_torch_model.py --preset "$preset" --out "$dir" >/tmp/make-model.log 2>&1 ||
-    { tail -n 5 /tmp/make-model.log; echo "could not write the $preset model"; model_status[$preset]=99; continue; }
+  step "make-$preset" 180 python3 scripts/device/make_torch_model.py --preset "$preset" --out "$dir"
+  if [ "${status[make-$preset]}" != 0 ]; then
+    status[model-$preset]="no model"
+    continue
+  fi
   if [[ $preset == qwen3-* ]]; then
-    "$ops" "$lib" --qwen3 "$dir" --prompts "$prompts" --dump "$dir/dump.json" --cpu-docs 10
-    model_status[$preset]=$?
-    python3 scripts/device/qwen3_compare.py "$dir" "$dir/dump.json" "$prompts"
-    torch_status[$preset]=$?
+    step "model-$preset" 240 "$ops" "$lib" --qwen3 "$dir" --prompts "$prompts" --dump "$dir/dump.json" --cpu-docs 10
+    [ -f "$dir/dump.json" ] && step "torch-$preset" 180 python3 scripts/device/qwen3_compare.py "$dir" "$dir/dump.json" "$prompts"
   else
-    "$ops" "$lib" --model "$dir" --dump "$dir/dump.json"
-    model_status[$preset]=$?
-    python3 scripts/device/torch_compare.py "$dir" "$dir/dump.json"
-    torch_status[$preset]=$?
+    step "model-$preset" 180 "$ops" "$lib" --model "$dir" --dump "$dir/dump.json"
+    [ -f "$dir/dump.json" ] && step "torch-$preset" 180 python3 scripts/device/torch_compare.py "$dir" "$dir/dump.json"
   fi
 done
 
-js_status=skipped
 if [ -f device-carry/node.xz ]; then
-  echo "== end to end from JavaScript"
   xz -dc device-carry/node.xz > /tmp/crossrank-node && chmod +x /tmp/crossrank-node
-  CROSSRANK_NATIVE="$PWD/build/Release/crossrank.node" /tmp/crossrank-node device-carry/dist/cli/main.js bench \
+  step js 120 env CROSSRANK_NATIVE="$PWD/build/Release/crossrank.node" CROSSRANK_CUDA_LIBRARY="$PWD/$lib" \
+    /tmp/crossrank-node device-carry/dist/cli/main.js bench \
     --preset minilm-l6 --tokenizer device-carry/tokenizer --backend native --device cuda --docs 100 --queries 50 --warmup 5
-  js_status=$?
 fi
 
-verdict() { case "$1" in 0) echo pass ;; skipped) echo skipped ;; *) echo "FAIL ($1)" ;; esac; }
+sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
+if [ -n "$sanitizer" ]; then
+  step memcheck 150 "$sanitizer" --tool memcheck --error-exitcode 9 "$ops" "$lib" --quick
+  step racecheck 150 "$sanitizer" --tool racecheck --error-exitcode 9 "$ops" "$lib" --quick
+fi
+
+verdict() { case "${1:-skipped}" in 0) echo pass ;; 124) echo "FAIL (time limit)" ;; skipped | "not run"*) echo "${1:-skipped}" ;; *) echo "FAIL ($1)" ;; esac; }
 echo
 echo "| check | result |"
 echo "|---|---|"
-echo "| ops vs CPU reference | $(verdict $ops_status) |"
-echo "| memcheck | $(verdict $memcheck_status) |"
-echo "| racecheck | $(verdict $racecheck_status) |"
+echo "| ops vs CPU reference | $(verdict "${status[ops]:-}") |"
 for preset in "${presets[@]}"; do
   if [[ $preset == qwen3-* ]]; then
-    echo "| $preset: CUDA vs CPU reference, shared = unshared | $(verdict "${model_status[$preset]}") |"
-    echo "| $preset: P(yes) vs Qwen3ForCausalLM fp32, order | $(verdict "${torch_status[$preset]:-skipped}") |"
+    echo "| $preset: CUDA vs CPU reference, shared = unshared | $(verdict "${status[model-$preset]:-}") |"
+    echo "| $preset: P(yes) vs Qwen3ForCausalLM fp32, order | $(verdict "${status[torch-$preset]:-}") |"
   else
-    echo "| $preset: CUDA vs CPU reference | $(verdict "${model_status[$preset]}") |"
-    echo "| $preset: CUDA vs PyTorch fp32 | $(verdict "${torch_status[$preset]:-skipped}") |"
+    echo "| $preset: CUDA vs CPU reference | $(verdict "${status[model-$preset]:-}") |"
+    echo "| $preset: CUDA vs PyTorch fp32 | $(verdict "${status[torch-$preset]:-}") |"
   fi
 done
-echo "| minilm-l6, 100 passages, from JavaScript | $(verdict $js_status) |"
-[ $ops_status -eq 0 ]
+echo "| minilm-l6, 100 passages, from JavaScript | $(verdict "${status[js]:-}") |"
+echo "| memcheck (op harness, --quick) | $(verdict "${status[memcheck]:-}") |"
+echo "| racecheck (op harness, --quick) | $(verdict "${status[racecheck]:-}") |"
+echo "logs: $logs"
+[ "${status[ops]:-1}" = 0 ]

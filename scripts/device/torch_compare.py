@@ -4,7 +4,8 @@ transformers on the same weights and inputs, and times PyTorch fp16 (SDPA) side 
 
     torch_compare.py <model_dir> <dump.json>
 
-Prints: max |logit difference| vs PyTorch fp32, top-10 agreement, the card's measured bf16
+Prints: max |logit difference| vs PyTorch fp32, top-10 agreement (strict, and up to
+near-ties: scripts/device/ranking.py), the card's measured bf16
 matrix rate (torch.matmul, cuBLAS), then a table of pairs/s for PyTorch fp16 SDPA and
 crossrank at the dump's batch shapes, with the ratio and crossrank's TFLOP/s as a share of
 that rate.
@@ -15,6 +16,8 @@ import time
 
 import torch
 from transformers import AutoModelForSequenceClassification
+
+from ranking import compare_top_k, describe
 
 
 def padded(ids, types, cu, device):
@@ -69,9 +72,8 @@ def main():
     with torch.no_grad():
         want = ref(**padded(dump["token_ids"], dump["type_ids"], dump["cu_seqlens"], "cuda")).logits.float().cpu()
     diff = (want - ours).abs().max().item()
-    top = lambda t: torch.argsort(t[:, -1], descending=True)[:10].tolist()
-    same = top(want) == top(ours)
-    print(f"PyTorch fp32 vs crossrank CUDA: max_abs_diff={diff:.3g} top-10 {'identical' if same else 'DIFFERENT'}")
+    strict, up_to_ties = compare_top_k(want[:, -1], ours[:, -1], 10)
+    print(f"PyTorch fp32 vs crossrank CUDA: max_abs_diff={diff:.3g} top-10 {describe(strict, up_to_ties)}")
 
     fast = AutoModelForSequenceClassification.from_pretrained(
         model_dir, torch_dtype=torch.float16, attn_implementation="sdpa"
@@ -97,7 +99,7 @@ def main():
         mine = t["pairs"] / (t["ms"] / 1e3)
         share = t["tflops"] / peak
         print(f"| {t['pairs']} | {t['length']} | {theirs:.0f} | {mine:.0f} | {mine / theirs:.2f}x | {t['tflops']:.1f} | {share:.0%} |")
-    return 0 if diff <= 2e-2 and same else 1
+    return 0 if diff <= 2e-2 and up_to_ties else 1
 
 
 if __name__ == "__main__":

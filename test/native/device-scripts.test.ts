@@ -25,7 +25,7 @@ describe('device check scripts', () => {
       const r = spawnSync('bash', ['-n', join(repoRoot, 'scripts', 'device', script)], { encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
     }
-    for (const script of ['make_torch_model.py', 'torch_compare.py', 'qwen3_compare.py']) {
+    for (const script of ['make_torch_model.py', 'torch_compare.py', 'qwen3_compare.py', 'ranking.py']) {
       const r = spawnSync('python3', ['-m', 'py_compile', join(repoRoot, 'scripts', 'device', script)], { encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
     }

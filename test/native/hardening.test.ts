@@ -24,6 +24,9 @@ describe('native hardening', () => {
     const run = spawnSync('bash', [join(repoRoot, 'scripts', 'sanitize.sh')], { encoding: 'utf8', timeout: 600_000 });
     expect(run.status, run.stderr + run.stdout).toBe(0);
     expect(run.stdout).toContain('native tests: 0 failure(s)');
+    // The CUDA kernels on the CPU emulation, where the CUDA headers are installed.
+    expect(run.stdout).toMatch(/cuda ops on the emulation: (0 case\(s\) failed|skipped)/);
+    if (!run.stdout.includes('emulation: skipped')) expect(run.stdout).toContain('cuda emulation self-test: 0 check(s) failed');
   }, 600_000);
 
   it.skipIf(!hasClang)('the fuzz targets run for a set time and find nothing', () => {

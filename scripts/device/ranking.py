@@ -1,0 +1,26 @@
+"""Ranking agreement for the device check's comparisons (the same rule as CompareTopK in
+native/tests/cuda_harness.h and compareTopK in test/helpers.ts).
+
+Strict: the same items in the same order. Up to ties: at every rank, the item `got` puts
+there has a reference score within `tie` of the reference's own item at that rank, so only
+items the reference scores (nearly) alike trade places. Synthetic models score many documents
+within rounding of each other, where the strict order is a coin toss; `tie` is fixed and below
+the score tolerance.
+"""
+import torch
+
+TIE = 1e-3
+
+
+def compare_top_k(want, got, k=None, tie=TIE):
+    """Returns (strict, up_to_ties) for the first k items (all when k is None)."""
+    k = len(want) if k is None else min(k, len(want))
+    a = torch.argsort(want, descending=True)[:k]
+    b = torch.argsort(got, descending=True)[:k]
+    strict = torch.equal(a, b)
+    up_to_ties = bool(((want[a] - want[b]).abs() <= tie).all())
+    return strict, up_to_ties
+
+
+def describe(strict, up_to_ties):
+    return "identical" if strict else ("identical up to near-ties (< 1e-3)" if up_to_ties else "DIFFERENT")
