@@ -10,7 +10,8 @@
 // What it checks beyond the results: launch limits (block size, grid size, shared memory),
 // barriers that not every thread reaches, shuffles that read an exited lane, WMMA pointer
 // alignment and leading dimensions; fresh device memory is filled with NaN so reads of
-// unwritten data show. What it cannot tell: speed, true races between threads, cp.async
+// unwritten data show, and in an address-sanitizer build (scripts/sanitize.sh) a kernel
+// reading or writing past a device buffer is reported. What it cannot tell: speed, true races between threads, cp.async
 // timing (copies complete at once), tensor-core rounding (products are summed in fp32).
 // WMMA fragments are computed by lane 0 of the warp for the whole warp; code that reads a
 // fragment's elements per lane would get wrong results here.

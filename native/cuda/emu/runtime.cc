@@ -1,11 +1,12 @@
 // The CPU emulation's scheduler and the CUDA runtime calls the backend makes (see emu.h).
 //
-// A block runs on one OS thread as one fiber per CUDA thread (ucontext). The scheduler
-// resumes every runnable fiber in turn; a fiber runs until it finishes or reaches a barrier.
-// When every live thread of the block waits at __syncthreads, or every live lane of a warp
-// waits at a warp barrier, they are released together; when neither can happen the barrier
-// is divergent, which is a fault. Device memory is host memory; copies and launches are
-// synchronous, so streams are tokens and every call sees finished work.
+// A block runs on one OS thread as one fiber per CUDA thread (a stack switch of our own on
+// x86-64, ucontext elsewhere). The scheduler resumes every runnable fiber in turn; a fiber
+// runs until it finishes or reaches a barrier. When every live thread of the block waits at
+// __syncthreads, or every live lane of a warp waits at a warp barrier, they are released
+// together; when neither can happen the barrier is divergent, which is a fault. Device
+// memory is host memory; copies and launches are synchronous, so streams are tokens and
+// every call sees finished work.
 #include <ucontext.h>
 
 #include <algorithm>
@@ -23,7 +24,8 @@
 
 // Fiber switching. glibc's swapcontext saves and restores the signal mask with a system
 // call each time, which dominated the run time of shuffle-heavy kernels; on x86-64 a switch
-// only needs the callee-saved registers and the stack pointer.
+// only needs the callee-saved registers and the stack pointer (the floating-point control
+// state is the same in every fiber: nothing here changes it).
 #if defined(__x86_64__)
 extern "C" void crossrank_emu_switch(void** save_sp, void* load_sp);
 asm(R"(
