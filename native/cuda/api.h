@@ -139,6 +139,12 @@ typedef int (*crossrank_cuda_op_attention_fn)(const float* q, const float* k, co
                                               int num_seqs, int num_heads, int head_dim, float* ctx, char* message,
                                               size_t message_len);
 
+// Kernel time of one op (ms per launch, averaged over `iters` after a warm-up) on zero-filled
+// device buffers: op 0 linear, shape {m, n, k, gelu}; op 1 varlen attention, shape
+// {sequences, length, heads, head_dim}; op 2 residual LayerNorm, shape {rows, dim}.
+typedef int (*crossrank_cuda_op_bench_fn)(int op, const int* shape, int iters, double* ms, char* message,
+                                          size_t message_len);
+
 // Decoder ops (host fp32 in and out). x: [rows x dim] fp32 residual stream, updated to
 // x + delta (delta may be null); out = RMSNorm(x) * gamma.
 typedef int (*crossrank_cuda_op_add_rmsnorm_fn)(float* x, const float* delta, const float* gamma, int rows, int dim,

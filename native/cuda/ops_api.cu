@@ -5,8 +5,10 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <vector>
 
 #include "cuda/api.h"
@@ -128,6 +130,58 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_attention(const float* q, const floa
                   message, message_len);
   if (rc == 0 && !DownloadHalf(dctx, ctx, n)) return OutOfMemory(message, message_len);
   return rc;
+}
+
+// Kernel time of one op on zero-filled device buffers (see crossrank_cuda_op_bench_fn).
+CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_bench(int op, const int* shape, int iters, double* ms, char* message,
+                                                  size_t message_len) {
+  Buffers b;
+  std::vector<int> cu;
+  auto zeros = [&](size_t bytes) -> void* {
+    char* p = b.Alloc<char>(bytes);
+    return p && cudaMemset(p, 0, bytes) == cudaSuccess ? p : nullptr;
+  };
+  std::function<cudaError_t()> launch;
+  if (op == 0) {
+    const int m = shape[0], n = shape[1], k = shape[2];
+    auto* x = static_cast<__half*>(zeros(size_t(m) * k * 2));
+    auto* w = static_cast<__half*>(zeros(size_t(n) * k * 2));
+    auto* bias = static_cast<float*>(zeros(size_t(n) * 4));
+    auto* y = static_cast<__half*>(zeros(size_t(m) * n * 2));
+    if (!x || !w || !bias || !y) return OutOfMemory(message, message_len);
+    const auto epilogue = shape[3] ? crossrank::cuda::Epilogue::kBiasGelu : crossrank::cuda::Epilogue::kBias;
+    launch = [=] { return crossrank::cuda::LaunchLinear(x, w, bias, y, m, n, k, epilogue, nullptr); };
+  } else if (op == 1) {
+    const int seqs = shape[0], len = shape[1], heads = shape[2], dim = shape[3];
+    for (int s = 0; s <= seqs; ++s) cu.push_back(s * len);
+    const size_t n = size_t(seqs) * len * heads * dim * 2;
+    auto* q = static_cast<__half*>(zeros(n));
+    auto* k = static_cast<__half*>(zeros(n));
+    auto* v = static_cast<__half*>(zeros(n));
+    auto* ctx = static_cast<__half*>(zeros(n));
+    int* dcu = Upload(b, cu.data(), cu.size());
+    if (!q || !k || !v || !ctx || !dcu) return OutOfMemory(message, message_len);
+    launch = [=] { return crossrank::cuda::LaunchVarlenAttention(q, k, v, dcu, seqs, len, heads, dim, ctx, nullptr); };
+  } else if (op == 2) {
+    const int rows = shape[0], dim = shape[1];
+    auto* x = static_cast<__half*>(zeros(size_t(rows) * dim * 2));
+    auto* r = static_cast<__half*>(zeros(size_t(rows) * dim * 2));
+    auto* gamma = static_cast<float*>(zeros(size_t(dim) * 4));
+    auto* beta = static_cast<float*>(zeros(size_t(dim) * 4));
+    if (!x || !r || !gamma || !beta) return OutOfMemory(message, message_len);
+    launch = [=] { return crossrank::cuda::LaunchAddLayerNorm(x, r, gamma, beta, rows, dim, 1e-12f, nullptr); };
+  } else {
+    if (message && message_len) snprintf(message, message_len, "unknown op %d", op);
+    return CROSSRANK_CUDA_STATUS_INVALID_ARGUMENT;
+  }
+  int rc = Finish(launch(), message, message_len);  // warm-up
+  if (rc) return rc;
+  const auto t0 = std::chrono::steady_clock::now();
+  cudaError_t e = cudaSuccess;
+  for (int i = 0; i < iters && e == cudaSuccess; ++i) e = launch();
+  if ((rc = Finish(e, message, message_len))) return rc;
+  *ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / std::max(iters, 1);
+  return CROSSRANK_CUDA_STATUS_OK;
 }
 
 // ---- decoder ops ----------------------------------------------------------------------

@@ -3,9 +3,11 @@
 //
 //   crossrank_cuda_ops [path/to/libcrossrank_cuda.so] [--bench] [--quick]
 //
-// Prints one line per case and exits non-zero on any mismatch. Needs a GPU, or the CPU
-// emulation of the backend (libcrossrank_cuda_emu.so, native/cuda/emu), for which --quick
-// swaps the longest attention case for a shorter one and skips the timing tables.
+// Prints one line per case and exits non-zero on any mismatch; --bench adds each op's time
+// and a table of kernel times at a forward pass's shapes. Needs a GPU, or the CPU emulation
+// of the backend (libcrossrank_cuda_emu.so, native/cuda/emu), for which --quick swaps the
+// longest attention case for a shorter one, shrinks the timed shapes and skips the model
+// modes' timing tables (emulated times say nothing about a GPU).
 #include <dlfcn.h>
 
 #include <chrono>
@@ -117,6 +119,41 @@ int CheckAttention(crossrank_cuda_op_attention_fn fn, std::vector<int> lengths, 
   return Report("attention", shape, MaxDiff(want, got), 1e-2, rc, message);
 }
 
+// Kernel times of the encoder's ops at the shapes of 100 pairs x 128 tokens (12,800 rows)
+// for bert-base and minilm-l6 widths, and attention at 128 and 512 tokens: where the time of
+// a forward pass goes, and each linear kernel's TFLOP/s.
+void BenchOps(crossrank_cuda_op_bench_fn bench, bool quick) {
+  const int rows = quick ? 128 : 12800, seqs = quick ? 2 : 100;
+  std::printf("-- op timings (kernel only, zero-filled inputs%s)\n", quick ? ", --quick shapes" : "");
+  std::printf("| op | shape | kernel | ms | TFLOP/s |\n|---|---|---|---:|---:|\n");
+  char message[512] = {0};
+  auto row = [&](int op, std::vector<int> shape, const char* kernel, const std::string& label, double flops) {
+    double ms = 0;
+    const int rc = bench(op, shape.data(), quick ? 1 : 20, &ms, message, sizeof message);
+    if (rc) std::printf("| %s | %s | %s | error %d %s | |\n", op == 0 ? "linear" : op == 1 ? "attention" : "add_layernorm",
+                        label.c_str(), kernel, rc, message);
+    else std::printf("| %s | %s | %s | %.3f | %.1f |\n", op == 0 ? "linear" : op == 1 ? "attention" : "add_layernorm",
+                     label.c_str(), kernel, ms, flops / (ms * 1e-3) / 1e12);
+  };
+  const int linear[][4] = {{768, 768, 0}, {3072, 768, 1}, {768, 3072, 0}, {384, 384, 0}, {1536, 384, 1}, {384, 1536, 0}};
+  for (const char* gemm : {"pipelined", "wmma64"}) {
+    setenv("CROSSRANK_CUDA_GEMM", gemm, 1);
+    for (const auto& l : linear) {
+      const std::string label = std::to_string(rows) + "x" + std::to_string(l[1]) + " -> " + std::to_string(l[0]) +
+                                (l[2] ? " +gelu" : "");
+      row(0, {rows, l[0], l[1], l[2]}, gemm, label, 2.0 * rows * l[0] * l[1]);
+    }
+  }
+  unsetenv("CROSSRANK_CUDA_GEMM");
+  for (const auto& a : {std::vector<int>{seqs, 128, 12, 64}, std::vector<int>{seqs, 512, 12, 64}, std::vector<int>{seqs, 128, 12, 32}}) {
+    const int len = quick ? a[1] / 8 : a[1];
+    const std::string label = std::to_string(seqs) + " x " + std::to_string(len) + " tokens, " + std::to_string(a[2]) +
+                              "x" + std::to_string(a[3]);
+    row(1, {seqs, len, a[2], a[3]}, "varlen", label, 4.0 * seqs * len * len * a[2] * a[3]);
+  }
+  row(2, {rows, 768}, "fused", std::to_string(rows) + "x768", 0);
+}
+
 }  // namespace
 
 int RunModel(const std::string& dir, const std::string& dump, bool quick);
@@ -193,6 +230,11 @@ int main(int argc, char** argv) {
   failures += CheckAttention(attention, {64, 130}, 12, 64);
   failures += CheckAttention(attention, {5, 40}, 2, 16);
   failures += CheckDecoderOps(lib);
+  if (bench) {
+    auto op_bench = reinterpret_cast<crossrank_cuda_op_bench_fn>(dlsym(lib, "crossrank_cuda_op_bench"));
+    if (op_bench) BenchOps(op_bench, quick);
+    else std::printf("%s lacks crossrank_cuda_op_bench: no op timings\n", path.c_str());
+  }
   std::printf("%d case(s) failed\n", failures);
   return failures ? 1 : 0;
 }

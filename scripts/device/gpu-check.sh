@@ -3,7 +3,8 @@
 # but no Node.js. Build here first (`npm run build:native`, nvcc on PATH), then carry `build/`
 # there and run
 #   bash scripts/device/gpu-check.sh [presets...]      (default: minilm-l6 bert-base qwen3-0.6b)
-# 1. every CUDA op against its CPU reference, timed (native/tests/cuda_ops.cc);
+# 1. every CUDA op against its CPU reference, then each kernel timed at a forward pass's
+#    shapes (native/tests/cuda_ops.cc --bench);
 # 2. per preset: a synthetic model written by transformers (scripts/device/make_torch_model.py),
 #    the CUDA forward pass against the CPU reference and timed at 100 / 1,000 pairs
 #    (native/tests/cuda_model.cc), then against PyTorch fp32 logits and PyTorch fp16 SDPA speed
