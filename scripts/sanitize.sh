@@ -7,8 +7,34 @@
 # buffers are ordinary heap blocks of their exact size: a kernel reading or writing past a
 # buffer is reported with its source line (the op harness, --quick).
 #   bash scripts/sanitize.sh
+#
+#   bash scripts/sanitize.sh --race
+# instead builds the CUDA emulation with ThreadSanitizer as a race checker for the kernels
+# (native/cuda/emu/runtime.cc): the emulated threads of a block may only be ordered by the
+# barriers CUDA has, so a missing __syncthreads or __syncwarp is reported. It checks that the
+# checker reports a kernel with a missing barrier, then runs the op harness (--quick) and
+# expects no report. Slow (minutes on two cores), so not part of npm test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${1:-}" = "--race" ]; then
+  generator=()
+  command -v ninja >/dev/null && generator=(-G Ninja)
+  cmake -S . -B build-race "${generator[@]}" -DCROSSRANK_ADDON=OFF -DCROSSRANK_CUDA=OFF \
+    -DCROSSRANK_SANITIZE=thread -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  grep -q '^CROSSRANK_CUDA_INCLUDE:PATH=/' build-race/CMakeCache.txt ||
+    { echo "race check: needs the CUDA headers (the emulation is built against them)"; exit 2; }
+  cmake --build build-race --target crossrank_cuda_emu crossrank_cuda_ops crossrank_cuda_emu_selftest >/dev/null
+  export TSAN_OPTIONS=exitcode=66
+  if ./build-race/crossrank_cuda_emu_selftest --race >/dev/null 2>build-race/missing-barrier.log ||
+    ! grep -q 'data race' build-race/missing-barrier.log; then
+    echo "race check: a kernel with a missing barrier was not reported"; exit 1
+  fi
+  echo "race check: a missing barrier is reported"
+  ./build-race/crossrank_cuda_emu_selftest | tail -n 1 | sed 's/^/race check, emulation self-test: /'
+  ./build-race/crossrank_cuda_ops build-race/libcrossrank_cuda_emu.so --quick | tail -n 1 | sed 's/^/race check, cuda ops: /'
+  echo "race check: no races"
+  exit 0
+fi
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 cmake -S . -B build-sanitize "${generator[@]}" -DCROSSRANK_ADDON=OFF -DCROSSRANK_CUDA=OFF \

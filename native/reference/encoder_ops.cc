@@ -9,8 +9,9 @@ namespace crossrank::ref {
 namespace {
 
 // Built for AVX2 and for the baseline; the loader picks the best the CPU has, so a
-// portable prebuilt binary still uses wide vectors where they exist.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// portable prebuilt binary still uses wide vectors where they exist. Not under
+// ThreadSanitizer, whose instrumented resolver would run before its runtime is up.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define CROSSRANK_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #else
 #define CROSSRANK_VECTOR_CLONES

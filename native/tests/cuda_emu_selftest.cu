@@ -1,10 +1,13 @@
 // Checks of the CPU emulation itself (native/cuda/emu): that it computes what CUDA would on
 // correct kernels, and that it reports the faults it claims to catch instead of passing them.
 //
-//   crossrank_cuda_emu_selftest     prints one line per check, exits non-zero on any failure
+//   crossrank_cuda_emu_selftest          prints one line per check, exits non-zero on any failure
+//   crossrank_cuda_emu_selftest --race   runs a kernel with a missing barrier (a race-checking
+//                                        build must report it; see scripts/sanitize.sh)
 #include <mma.h>
 
 #include <cstdio>
+#include <cstring>
 #include <vector>
 
 #include "cuda/common.cuh"
@@ -44,6 +47,14 @@ __global__ void ShuffleFromExitedLaneKernel(int* out) {
   out[threadIdx.x] = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x), 5);
 }
 
+// Each thread reads its neighbour's shared slot with no barrier after the writes: a race on
+// a GPU, and what a race-checking build (scripts/sanitize.sh --race) must report.
+__global__ void MissingBarrierKernel(int* out) {
+  __shared__ int slots[64];
+  slots[threadIdx.x] = static_cast<int>(threadIdx.x);
+  out[threadIdx.x] = slots[(threadIdx.x + 1) % 64];
+}
+
 int failures = 0;
 
 void Check(bool ok, const char* what) {
@@ -60,7 +71,12 @@ T* Device(size_t n) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "--race") == 0) {  // for the race checker only
+    int* out = Device<int>(64);
+    MissingBarrierKernel<<<1, 64>>>(out);
+    return cudaDeviceSynchronize() == cudaSuccess ? 0 : 1;
+  }
   float* sums = Device<float>(3);
   BlockSumKernel<<<3, 256>>>(sums);
   float host_sums[3];

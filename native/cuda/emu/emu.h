@@ -21,8 +21,15 @@
 #error "emu.h is for the CPU emulation build (CROSSRANK_CUDA_EMU) only"
 #endif
 
-// Shared memory: one copy per OS thread, which runs one block at a time.
+// Shared memory: one copy per OS thread, which runs one block at a time. Under the race
+// checker (ThreadSanitizer) blocks run on one OS thread and shared memory is a plain static:
+// GCC guards thread-locals of class type (__half) with a flag set on first use, which the
+// checker would see written by one emulated thread and read by another.
+#if defined(__SANITIZE_THREAD__)
+#define __shared__ static
+#else
 #define __shared__ static thread_local
+#endif
 
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>

@@ -53,8 +53,45 @@ crossrank_emu_switch:
 )");
 #endif
 
+// ThreadSanitizer as the emulation's race checker (scripts/sanitize.sh --race): each emulated
+// thread is a TSan fiber, switching between fibers implies no ordering, and the only
+// happens-before edges are those CUDA guarantees: every arrival at a barrier (of the block,
+// or of a warp) before every departure from it, the launch before a block, and the previous
+// block before the next (blocks then run one at a time on one OS thread and reuse the same
+// shared memory, so races between blocks are not seen). Two threads of a block touching the
+// same byte with no such edge between them, one of them writing, is reported. This file
+// itself is built without instrumentation (its bookkeeping is ordered by the scheduler).
+#if defined(CROSSRANK_EMU_TSAN)
+extern "C" {
+void* __tsan_get_current_fiber(void);
+void* __tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void* fiber);
+void __tsan_switch_to_fiber(void* fiber, unsigned flags);
+void __tsan_acquire(void* addr);
+void __tsan_release(void* addr);
+}
+#endif
+
 namespace crossrank_emu {
 namespace {
+
+#if defined(CROSSRANK_EMU_TSAN)
+void* RaceFiberCreate() { return __tsan_create_fiber(0); }
+void RaceFiberDestroy(void* f) {
+  if (f) __tsan_destroy_fiber(f);
+}
+void* RaceFiberCurrent() { return __tsan_get_current_fiber(); }
+void RaceFiberSwitch(void* f) { __tsan_switch_to_fiber(f, 1 /* __tsan_switch_to_fiber_no_sync */); }
+void Release(void* token) { __tsan_release(token); }
+void Acquire(void* token) { __tsan_acquire(token); }
+#else
+void* RaceFiberCreate() { return nullptr; }
+void RaceFiberDestroy(void*) {}
+void* RaceFiberCurrent() { return nullptr; }
+void RaceFiberSwitch(void*) {}
+void Release(void*) {}
+void Acquire(void*) {}
+#endif
 
 constexpr size_t kMaxSharedBytes = 48 << 10;
 constexpr size_t kDeviceMemory = size_t(16) << 30;  // what the emulated device reports
@@ -68,6 +105,7 @@ struct Context {
 #else
   ucontext_t uc;
 #endif
+  void* race_fiber = nullptr;  // its ThreadSanitizer fiber (race-checking builds)
 };
 
 struct Worker;
@@ -78,6 +116,7 @@ struct Fiber {
   FiberState state;
   Worker* worker = nullptr;
   Wait wait = Wait::kDone;
+  unsigned block_barriers = 0, warp_barriers = 0;  // passed so far (race-checking tokens)
 };
 
 struct FreeAligned {
@@ -96,6 +135,15 @@ struct Worker {
   std::unique_ptr<char[]> dynamic_shared;
   void (*body)(void*) = nullptr;
   void* context = nullptr;
+  // Addresses whose release/acquire carry the happens-before edges of a race-checking build:
+  // a block's start and end, and per parity of the barrier count, the block's and each warp's
+  // barriers (a thread can be at most one barrier ahead of the slowest departure).
+  char start_token = 0, done_token = 0, block_tokens[2] = {};
+  std::vector<char> warp_tokens;
+
+  ~Worker() {
+    for (Fiber& f : fibers) RaceFiberDestroy(f.context.race_fiber);
+  }
 };
 
 thread_local Worker t_worker;  // used by the scheduler only; fibers find theirs via Self()
@@ -127,6 +175,7 @@ cudaError_t PeekError() {
 }
 
 void Switch(Context* save, Context* load) {
+  RaceFiberSwitch(load->race_fiber);
 #if defined(__x86_64__)
   crossrank_emu_switch(&save->sp, load->sp);
 #else
@@ -152,13 +201,23 @@ void SwitchToNext(Fiber& f) {
 
 void Yield(Wait wait) {
   Fiber& f = Self();
+  Worker& w = *f.worker;
+  const bool block = wait == Wait::kBlockBarrier;
+  unsigned& passed = block ? f.block_barriers : f.warp_barriers;
+  const size_t warp = size_t(&f - w.fibers.data()) / 32;
+  char* token = block ? &w.block_tokens[passed & 1] : &w.warp_tokens[2 * warp + (passed & 1)];
+  Release(token);
   f.wait = wait;
   SwitchToNext(f);
+  Acquire(token);
+  ++passed;
 }
 
 [[noreturn]] void FiberMain() {
   Fiber& f = Self();
+  Acquire(&f.worker->start_token);
   f.worker->body(f.worker->context);
+  Release(&f.worker->done_token);
   f.wait = Wait::kDone;
   SwitchToNext(f);
   std::abort();  // a finished fiber is never resumed
@@ -169,6 +228,8 @@ void StartFiber(Fiber& f, Worker& w) {
   *reinterpret_cast<FiberState**>(f.stack) = &f.state;  // what Current() reads
   f.state.fiber = &f;
   f.worker = &w;
+  f.block_barriers = f.warp_barriers = 0;
+  if (!f.context.race_fiber) f.context.race_fiber = RaceFiberCreate();
 #if defined(__x86_64__)
   // The frame crossrank_emu_switch pops: six callee-saved registers, then the address it
   // returns to; above it a slot standing for FiberMain's own return address, so FiberMain
@@ -235,6 +296,8 @@ bool ReleaseBarriers(Worker& w) {
 
 void RunBlock(Worker& w, uint3 block_idx) {
   w.block.block_idx = block_idx;
+  Acquire(&w.done_token);  // the previous block on this worker ...
+  Release(&w.start_token);  // ... before this one
   const dim3 b = w.block.block_dim;
   for (size_t i = 0; i < w.count; ++i) {
     Fiber& f = w.fibers[i];
@@ -258,7 +321,14 @@ void RunBlock(Worker& w, uint3 block_idx) {
     w.current = nullptr;
     if (std::all_of(first, last, [](const Fiber& f) { return f.wait == Wait::kDone; })) return;
     if (!ReleaseBarriers(w)) {
-      // The waiting fibers are abandoned; their stacks are reset by the next block.
+      // The waiting fibers are abandoned; their stacks are reset by the next block. For the
+      // race checker, each ends here as if it had finished.
+      for (Fiber* f = first; f != last; ++f) {
+        if (f->wait == Wait::kDone) continue;
+        RaceFiberSwitch(f->context.race_fiber);
+        Release(&w.done_token);
+      }
+      RaceFiberSwitch(w.scheduler.race_fiber);
       SetError(cudaErrorLaunchFailure, "a barrier that not every thread of the block or warp reaches" + Where(w.block, nullptr));
       return;
     }
@@ -280,6 +350,8 @@ void RunBlocks(const LaunchConfig& config, void (*body)(void*), void* context, s
   for (size_t i = 0; i < threads; ++i) w.fibers[i].stack = w.stacks[i].get();
   w.count = threads;
   w.exchange.assign(threads, 0);
+  w.warp_tokens.assign(2 * ((threads + 31) / 32), 0);
+  w.scheduler.race_fiber = RaceFiberCurrent();
   if (config.dynamic_shared && !w.dynamic_shared) w.dynamic_shared.reset(new char[kMaxSharedBytes]);
   w.block.block_dim = config.block;
   w.block.grid_dim = config.grid;
@@ -291,6 +363,7 @@ void RunBlocks(const LaunchConfig& config, void (*body)(void*), void* context, s
   for (size_t i; (i = next.fetch_add(1)) < blocks;) {
     RunBlock(w, make_uint3(unsigned(i % g.x), unsigned(i / g.x % g.y), unsigned(i / (size_t(g.x) * g.y))));
   }
+  Acquire(&w.done_token);  // the kernel's work before whatever the host does next
 }
 
 }  // namespace
@@ -332,7 +405,11 @@ cudaError_t RunGrid(const LaunchConfig& config, void (*body)(void*), void* conte
     return cudaErrorInvalidConfiguration;
   }
   const size_t blocks = size_t(g.x) * g.y * g.z;
+#if defined(CROSSRANK_EMU_TSAN)
+  const size_t workers = 1;  // shared memory is one static copy under the race checker (emu.h)
+#else
   const size_t workers = std::min<size_t>(blocks, std::max(1u, std::thread::hardware_concurrency()));
+#endif
   std::atomic<size_t> next{0};
   std::vector<std::thread> pool;
   for (size_t i = 1; i < workers; ++i) pool.emplace_back([&] { RunBlocks(config, body, context, next); });
