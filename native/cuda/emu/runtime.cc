@@ -199,18 +199,27 @@ void SwitchToNext(Fiber& f) {
   Switch(&f.context, &w.scheduler);
 }
 
+#if defined(CROSSRANK_EMU_TSAN)
+// The address whose release/acquire orders the barrier `f` is reaching.
+char* BarrierToken(Fiber& f, Wait wait) {
+  Worker& w = *f.worker;
+  if (wait == Wait::kBlockBarrier) return &w.block_tokens[f.block_barriers++ & 1];
+  const size_t warp = size_t(&f - w.fibers.data()) / 32;
+  return &w.warp_tokens[2 * warp + (f.warp_barriers++ & 1)];
+}
+#endif
+
 void Yield(Wait wait) {
   Fiber& f = Self();
-  Worker& w = *f.worker;
-  const bool block = wait == Wait::kBlockBarrier;
-  unsigned& passed = block ? f.block_barriers : f.warp_barriers;
-  const size_t warp = size_t(&f - w.fibers.data()) / 32;
-  char* token = block ? &w.block_tokens[passed & 1] : &w.warp_tokens[2 * warp + (passed & 1)];
+#if defined(CROSSRANK_EMU_TSAN)  // every barrier and shuffle passes here: no bookkeeping otherwise
+  char* token = BarrierToken(f, wait);
   Release(token);
+#endif
   f.wait = wait;
   SwitchToNext(f);
+#if defined(CROSSRANK_EMU_TSAN)
   Acquire(token);
-  ++passed;
+#endif
 }
 
 [[noreturn]] void FiberMain() {
