@@ -141,7 +141,9 @@ typedef int (*crossrank_cuda_op_attention_fn)(const float* q, const float* k, co
 
 // Kernel time of one op (ms per launch, averaged over `iters` after a warm-up) on zero-filled
 // device buffers: op 0 linear, shape {m, n, k, gelu}; op 1 varlen attention, shape
-// {sequences, length, heads, head_dim}; op 2 residual LayerNorm, shape {rows, dim}.
+// {sequences, length, heads, head_dim}; op 2 residual LayerNorm, shape {rows, dim}; op 3
+// decoder attention, shape {sequences, length, prefix length, heads, kv_heads, head_dim}
+// (every sequence continuing the one prefix).
 typedef int (*crossrank_cuda_op_bench_fn)(int op, const int* shape, int iters, double* ms, char* message,
                                           size_t message_len);
 

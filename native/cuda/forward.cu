@@ -39,7 +39,8 @@ struct DeviceNorm {
   float* beta = nullptr;
 };
 struct DeviceLayer {
-  DeviceLinear query, key, value, attention_out, intermediate, output;
+  DeviceLinear qkv;  // query, key and value stacked: one [3 * hidden x hidden] projection
+  DeviceLinear attention_out, intermediate, output;
   DeviceNorm attention_norm, output_norm;
 };
 
@@ -71,8 +72,8 @@ class CudaEncoder {
     for (int l = 0; l < d.num_layers; ++l) {
       const crossrank_cuda_layer& src = d.layers[l];
       DeviceLayer& dst = layers_[l];
-      if ((e = Lin(src.query, &dst.query)) != cudaSuccess || (e = Lin(src.key, &dst.key)) != cudaSuccess ||
-          (e = Lin(src.value, &dst.value)) != cudaSuccess || (e = Lin(src.attention_out, &dst.attention_out)) != cudaSuccess ||
+      if ((e = StackedLin(src.query, src.key, src.value, &dst.qkv)) != cudaSuccess ||
+          (e = Lin(src.attention_out, &dst.attention_out)) != cudaSuccess ||
           (e = Lin(src.intermediate, &dst.intermediate)) != cudaSuccess || (e = Lin(src.output, &dst.output)) != cudaSuccess ||
           (e = Norm(src.attention_norm, H, &dst.attention_norm)) != cudaSuccess ||
           (e = Norm(src.output_norm, H, &dst.output_norm)) != cudaSuccess) {
@@ -110,14 +111,14 @@ class CudaEncoder {
     if ((e = LaunchEmbedding(ep, d_tokens_, d_types_, d_positions_, total, x_, stream_))) return *what = "embedding", e;
 
     for (const DeviceLayer& L : layers_) {
-      if ((e = LaunchLinear(x_, L.query.w, L.query.b, q_, total, H, H, Epilogue::kBias, stream_)) ||
-          (e = LaunchLinear(x_, L.key.w, L.key.b, k_, total, H, H, Epilogue::kBias, stream_)) ||
-          (e = LaunchLinear(x_, L.value.w, L.value.b, v_, total, H, H, Epilogue::kBias, stream_))) {
+      // One projection for q, k and v (a wider GEMM fills the card better than three),
+      // read by the attention in place: row stride 3H.
+      if ((e = LaunchLinear(x_, L.qkv.w, L.qkv.b, qkv_, total, 3 * H, H, Epilogue::kBias, stream_))) {
         return *what = "qkv projection", e;
       }
-      if ((e = LaunchVarlenAttention(q_, k_, v_, d_cu_, num_seqs, max_seqlen, c.num_heads, H / c.num_heads, ctx_, stream_))) {
-        return *what = "attention", e;
-      }
+      const VarlenAttentionArgs attention{qkv_, qkv_ + H,  qkv_ + 2 * H,      size_t(3) * H, d_cu_, num_seqs,
+                                          max_seqlen, c.num_heads, H / c.num_heads, ctx_,         size_t(H)};
+      if ((e = LaunchVarlenAttention(attention, stream_))) return *what = "attention", e;
       if ((e = LaunchLinear(ctx_, L.attention_out.w, L.attention_out.b, attn_, total, H, H, Epilogue::kBias, stream_)) ||
           (e = LaunchAddLayerNorm(attn_, x_, L.attention_norm.gamma, L.attention_norm.beta, total, H, c.layer_norm_eps,
                                   stream_))) {
@@ -175,6 +176,22 @@ class CudaEncoder {
     return e != cudaSuccess ? e : Float(src.bias, src.out, &dst->b);
   }
 
+  // Rows of q, k and v weights stacked into one linear layer (biases likewise).
+  cudaError_t StackedLin(const crossrank_cuda_linear& q, const crossrank_cuda_linear& k, const crossrank_cuda_linear& v,
+                         DeviceLinear* dst) {
+    const size_t w = size_t(q.out) * q.in;
+    std::vector<float> weight(3 * w), bias(3 * size_t(q.out));
+    const crossrank_cuda_linear* parts[] = {&q, &k, &v};
+    for (int i = 0; i < 3; ++i) {
+      std::memcpy(weight.data() + i * w, parts[i]->weight, w * sizeof(float));
+      std::memcpy(bias.data() + i * q.out, parts[i]->bias, q.out * sizeof(float));
+    }
+    dst->out = 3 * q.out;
+    dst->in = q.in;
+    cudaError_t e = Half(weight.data(), weight.size(), &dst->w);
+    return e != cudaSuccess ? e : Float(bias.data(), bias.size(), &dst->b);
+  }
+
   cudaError_t Norm(const crossrank_cuda_norm& src, size_t dim, DeviceNorm* dst) {
     cudaError_t e = Float(src.gamma, dim, &dst->gamma);
     return e != cudaSuccess ? e : Float(src.beta, dim, &dst->beta);
@@ -194,11 +211,11 @@ class CudaEncoder {
     FreeActivations();
     const size_t T = std::max(total, 1), S = std::max(num_seqs, 1), H = desc_.hidden_size, I = desc_.intermediate_size;
     cudaError_t e;
-    __half** hidden[] = {&x_, &q_, &k_, &v_, &ctx_, &attn_};
+    __half** hidden[] = {&x_, &ctx_, &attn_};
     for (__half** b : hidden) {
       if ((e = Alloc(T * H, b, &activations_)) != cudaSuccess) return e;
     }
-    if ((e = Alloc(T * I, &up_, &activations_)) || (e = Alloc(T, &d_tokens_, &activations_)) ||
+    if ((e = Alloc(T * 3 * H, &qkv_, &activations_)) || (e = Alloc(T * I, &up_, &activations_)) || (e = Alloc(T, &d_tokens_, &activations_)) ||
         (e = Alloc(T, &d_types_, &activations_)) || (e = Alloc(T, &d_positions_, &activations_)) ||
         (e = Alloc(S + 1, &d_cu_, &activations_)) || (e = Alloc(S * desc_.num_labels, &d_logits_, &activations_))) {
       return e;
@@ -231,7 +248,7 @@ class CudaEncoder {
   std::vector<DeviceLayer> layers_;
   DeviceLinear head_dense_, classifier_;
   int capacity_tokens_ = 0, capacity_seqs_ = 0;
-  __half *x_ = nullptr, *q_ = nullptr, *k_ = nullptr, *v_ = nullptr, *ctx_ = nullptr, *attn_ = nullptr, *up_ = nullptr;
+  __half *x_ = nullptr, *qkv_ = nullptr, *ctx_ = nullptr, *attn_ = nullptr, *up_ = nullptr;
   int *d_tokens_ = nullptr, *d_types_ = nullptr, *d_positions_ = nullptr, *d_cu_ = nullptr;
   float* d_logits_ = nullptr;
   int *h_tokens_ = nullptr, *h_types_ = nullptr, *h_positions_ = nullptr, *h_cu_ = nullptr;
@@ -241,12 +258,24 @@ class CudaEncoder {
 }  // namespace
 }  // namespace crossrank::cuda
 
+namespace {
+// q, k and v are stacked into one projection: each must be [hidden x hidden].
+bool SquareProjections(const crossrank_cuda_encoder_desc& d) {
+  for (int l = 0; l < d.num_layers; ++l) {
+    for (const crossrank_cuda_linear* p : {&d.layers[l].query, &d.layers[l].key, &d.layers[l].value}) {
+      if (p->out != d.hidden_size || p->in != d.hidden_size) return false;
+    }
+  }
+  return true;
+}
+}  // namespace
+
 CROSSRANK_CUDA_EXPORT int crossrank_cuda_encoder_create(int device, const crossrank_cuda_encoder_desc* desc,
                                                         void** handle, char* message, size_t message_len) {
   using crossrank::cuda::CudaEncoder;
   *handle = nullptr;
   if (!desc || desc->hidden_size <= 0 || desc->num_heads <= 0 || desc->hidden_size % desc->num_heads != 0 ||
-      desc->hidden_size / desc->num_heads > 256 || !desc->layers) {
+      desc->hidden_size / desc->num_heads > 256 || !desc->layers || !SquareProjections(*desc)) {
     if (message && message_len) snprintf(message, message_len, "%s", "invalid encoder description for CUDA");
     return CROSSRANK_CUDA_STATUS_INVALID_ARGUMENT;
   }

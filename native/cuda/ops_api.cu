@@ -110,24 +110,29 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_add_layernorm(float* x, const float*
   return rc;
 }
 
-// ctx = varlen attention(q, k, v) over cu_seqlens
+// ctx = varlen attention(q, k, v) over cu_seqlens. q, k and v go to the device side by side
+// in one [tokens x 3 * hidden] buffer, the layout of the encoder's fused q/k/v projection.
 CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_attention(const float* q, const float* k, const float* v,
                                                       const int* cu_seqlens, int num_seqs, int num_heads,
                                                       int head_dim, float* ctx, char* message, size_t message_len) {
   const int total = cu_seqlens[num_seqs];
   int max_len = 0;
-  for (int s = 0; s < num_seqs; ++s) max_len = cu_seqlens[s + 1] - cu_seqlens[s] > max_len ? cu_seqlens[s + 1] - cu_seqlens[s] : max_len;
-  const size_t n = size_t(total) * num_heads * head_dim;
+  for (int s = 0; s < num_seqs; ++s) max_len = std::max(max_len, cu_seqlens[s + 1] - cu_seqlens[s]);
+  const size_t hidden = size_t(num_heads) * head_dim, n = size_t(total) * hidden;
+  std::vector<float> qkv(3 * n);
+  for (size_t t = 0; t < size_t(total); ++t) {
+    std::copy(q + t * hidden, q + (t + 1) * hidden, qkv.begin() + 3 * t * hidden);
+    std::copy(k + t * hidden, k + (t + 1) * hidden, qkv.begin() + (3 * t + 1) * hidden);
+    std::copy(v + t * hidden, v + (t + 1) * hidden, qkv.begin() + (3 * t + 2) * hidden);
+  }
   Buffers b;
-  __half* dq = UploadHalf(b, q, n);
-  __half* dk = UploadHalf(b, k, n);
-  __half* dv = UploadHalf(b, v, n);
+  __half* dqkv = UploadHalf(b, qkv.data(), qkv.size());
   int* dcu = Upload(b, cu_seqlens, num_seqs + 1);
   __half* dctx = b.Alloc<__half>(n);
-  if (!dq || !dk || !dv || !dcu || !dctx) return OutOfMemory(message, message_len);
-  int rc = Finish(crossrank::cuda::LaunchVarlenAttention(dq, dk, dv, dcu, num_seqs, max_len, num_heads, head_dim, dctx,
-                                                          nullptr),
-                  message, message_len);
+  if (!dqkv || !dcu || !dctx) return OutOfMemory(message, message_len);
+  const crossrank::cuda::VarlenAttentionArgs args{dqkv,    dqkv + hidden, dqkv + 2 * hidden, 3 * hidden, dcu, num_seqs,
+                                                  max_len, num_heads,     head_dim,          dctx,       hidden};
+  int rc = Finish(crossrank::cuda::LaunchVarlenAttention(args, nullptr), message, message_len);
   if (rc == 0 && !DownloadHalf(dctx, ctx, n)) return OutOfMemory(message, message_len);
   return rc;
 }
@@ -154,14 +159,14 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_bench(int op, const int* shape, int 
   } else if (op == 1) {
     const int seqs = shape[0], len = shape[1], heads = shape[2], dim = shape[3];
     for (int s = 0; s <= seqs; ++s) cu.push_back(s * len);
-    const size_t n = size_t(seqs) * len * heads * dim * 2;
-    auto* q = static_cast<__half*>(zeros(n));
-    auto* k = static_cast<__half*>(zeros(n));
-    auto* v = static_cast<__half*>(zeros(n));
-    auto* ctx = static_cast<__half*>(zeros(n));
+    const size_t hidden = size_t(heads) * dim, tokens = size_t(seqs) * len;
+    auto* qkv = static_cast<__half*>(zeros(tokens * 3 * hidden * 2));
+    auto* ctx = static_cast<__half*>(zeros(tokens * hidden * 2));
     int* dcu = Upload(b, cu.data(), cu.size());
-    if (!q || !k || !v || !ctx || !dcu) return OutOfMemory(message, message_len);
-    launch = [=] { return crossrank::cuda::LaunchVarlenAttention(q, k, v, dcu, seqs, len, heads, dim, ctx, nullptr); };
+    if (!qkv || !ctx || !dcu) return OutOfMemory(message, message_len);
+    const crossrank::cuda::VarlenAttentionArgs args{qkv, qkv + hidden, qkv + 2 * hidden, 3 * hidden, dcu, seqs,
+                                                    len, heads,        dim,              ctx,        hidden};
+    launch = [=] { return crossrank::cuda::LaunchVarlenAttention(args, nullptr); };
   } else if (op == 2) {
     const int rows = shape[0], dim = shape[1];
     auto* x = static_cast<__half*>(zeros(size_t(rows) * dim * 2));
@@ -170,6 +175,27 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_bench(int op, const int* shape, int 
     auto* beta = static_cast<float*>(zeros(size_t(dim) * 4));
     if (!x || !r || !gamma || !beta) return OutOfMemory(message, message_len);
     launch = [=] { return crossrank::cuda::LaunchAddLayerNorm(x, r, gamma, beta, rows, dim, 1e-12f, nullptr); };
+  } else if (op == 3) {
+    // Decoder attention: `seqs` sequences of `len` tokens, all continuing one prefix of
+    // `prefix_len` tokens (one query's documents, as the shared-prefix pass runs them).
+    const int seqs = shape[0], len = shape[1], prefix_len = shape[2], heads = shape[3], kv_heads = shape[4],
+              dim = shape[5];
+    for (int s = 0; s <= seqs; ++s) cu.push_back(s * len);
+    const size_t tokens = size_t(seqs) * len, q_width = size_t(heads) * dim, kv_width = size_t(kv_heads) * dim;
+    auto* q = static_cast<__half*>(zeros(tokens * q_width * 2));
+    auto* k = static_cast<__half*>(zeros(tokens * kv_width * 2));
+    auto* v = static_cast<__half*>(zeros(tokens * kv_width * 2));
+    auto* pk = static_cast<__half*>(zeros((size_t(prefix_len) + 1) * kv_width * 2));
+    auto* pv = static_cast<__half*>(zeros((size_t(prefix_len) + 1) * kv_width * 2));
+    auto* ctx = static_cast<__half*>(zeros(tokens * q_width * 2));
+    int* dcu = Upload(b, cu.data(), cu.size());
+    const int prefix_cu[2] = {0, prefix_len};
+    int* dprefix_cu = Upload(b, prefix_cu, 2);
+    int* dprefix_of = static_cast<int*>(zeros(size_t(seqs) * sizeof(int)));  // all sequences: prefix 0
+    if (!q || !k || !v || !pk || !pv || !ctx || !dcu || !dprefix_cu || !dprefix_of) return OutOfMemory(message, message_len);
+    const crossrank::cuda::DecoderAttentionParams p{
+        q, k, v, dcu, seqs, len, pk, pv, dprefix_cu, prefix_len > 0 ? dprefix_of : nullptr, heads, kv_heads, dim};
+    launch = [=] { return crossrank::cuda::LaunchDecoderAttention(p, ctx, nullptr); };
   } else {
     if (message && message_len) snprintf(message, message_len, "unknown op %d", op);
     return CROSSRANK_CUDA_STATUS_INVALID_ARGUMENT;

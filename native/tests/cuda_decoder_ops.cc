@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -155,9 +156,18 @@ int CheckDecoderOps(void* lib) {
   failures += CheckAddRmsNorm(rms, 5, 32, false);
   failures += CheckQkNormRope(rope, 50, 16, 8, 128);
   failures += CheckQkNormRope(rope, 9, 4, 2, 16);
-  failures += CheckDecoderAttention(attention, {20, 35}, {1, 7, 40, 33}, {0, -1, 1, 0}, 16, 8, 128);
-  failures += CheckDecoderAttention(attention, {}, {3, 70}, {-1, -1}, 4, 2, 16);
-  failures += CheckDecoderAttention(attention, {64}, {100, 1}, {0, 0}, 8, 1, 64);
+  // Both attention kernels (tensor cores, the default; one warp per query row). Prefix and
+  // sequence lengths straddle the tensor-core kernel's 64-row blocks and 32/64-key tiles.
+  for (const char* kernel : {"tensor-core", "warp"}) {
+    setenv("CROSSRANK_CUDA_ATTENTION", kernel, 1);
+    std::printf("-- decoder attention kernel: %s\n", kernel);
+    failures += CheckDecoderAttention(attention, {20, 35}, {1, 7, 40, 33}, {0, -1, 1, 0}, 16, 8, 128);
+    failures += CheckDecoderAttention(attention, {}, {3, 70}, {-1, -1}, 4, 2, 16);
+    failures += CheckDecoderAttention(attention, {64}, {100, 1}, {0, 0}, 8, 1, 64);
+    failures += CheckDecoderAttention(attention, {70, 31}, {130, 65, 64}, {1, 0, -1}, 4, 4, 32);
+    failures += CheckDecoderAttention(attention, {9}, {12}, {0}, 6, 3, 40);  // no tensor-core variant
+  }
+  unsetenv("CROSSRANK_CUDA_ATTENTION");
   failures += CheckSwiGlu(swiglu, 33, 3072);
   failures += CheckAnswerHead(head, 50, 1024, {0, 9, 10, 49, 23, 24, 30});
   return failures;

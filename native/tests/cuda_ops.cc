@@ -123,6 +123,7 @@ int CheckAttention(crossrank_cuda_op_attention_fn fn, std::vector<int> lengths, 
 // for bert-base and minilm-l6 widths, and attention at 128 and 512 tokens: where the time of
 // a forward pass goes, and each linear kernel's TFLOP/s.
 void BenchOps(crossrank_cuda_op_bench_fn bench, bool quick) {
+  static const char* const kOpNames[] = {"linear", "attention", "add_layernorm", "dec_attention"};
   const int rows = quick ? 128 : 12800, seqs = quick ? 2 : 100;
   std::printf("-- op timings (kernel only, zero-filled inputs%s)\n", quick ? ", --quick shapes" : "");
   std::printf("| op | shape | kernel | ms | TFLOP/s |\n|---|---|---|---:|---:|\n");
@@ -130,9 +131,9 @@ void BenchOps(crossrank_cuda_op_bench_fn bench, bool quick) {
   auto row = [&](int op, std::vector<int> shape, const char* kernel, const std::string& label, double flops) {
     double ms = 0;
     const int rc = bench(op, shape.data(), quick ? 1 : 20, &ms, message, sizeof message);
-    if (rc) std::printf("| %s | %s | %s | error %d %s | |\n", op == 0 ? "linear" : op == 1 ? "attention" : "add_layernorm",
+    if (rc) std::printf("| %s | %s | %s | error %d %s | |\n", kOpNames[op],
                         label.c_str(), kernel, rc, message);
-    else std::printf("| %s | %s | %s | %.3f | %.1f |\n", op == 0 ? "linear" : op == 1 ? "attention" : "add_layernorm",
+    else std::printf("| %s | %s | %s | %.3f | %.1f |\n", kOpNames[op],
                      label.c_str(), kernel, ms, flops / (ms * 1e-3) / 1e12);
   };
   const int linear[][4] = {{768, 768, 0}, {3072, 768, 1}, {768, 3072, 0}, {384, 384, 0}, {1536, 384, 1}, {384, 1536, 0}};
@@ -145,12 +146,30 @@ void BenchOps(crossrank_cuda_op_bench_fn bench, bool quick) {
     }
   }
   unsetenv("CROSSRANK_CUDA_GEMM");
-  for (const auto& a : {std::vector<int>{seqs, 128, 12, 64}, std::vector<int>{seqs, 512, 12, 64}, std::vector<int>{seqs, 128, 12, 32}}) {
-    const int len = quick ? a[1] / 8 : a[1];
-    const std::string label = std::to_string(seqs) + " x " + std::to_string(len) + " tokens, " + std::to_string(a[2]) +
-                              "x" + std::to_string(a[3]);
-    row(1, {seqs, len, a[2], a[3]}, "varlen", label, 4.0 * seqs * len * len * a[2] * a[3]);
+  for (const char* kernel : {"tensor-core", "warp"}) {
+    setenv("CROSSRANK_CUDA_ATTENTION", kernel, 1);
+    for (const auto& a : {std::vector<int>{seqs, 128, 12, 64}, std::vector<int>{seqs, 512, 12, 64}, std::vector<int>{seqs, 128, 12, 32}}) {
+      const int len = quick ? a[1] / 8 : a[1];
+      const std::string label = std::to_string(seqs) + " x " + std::to_string(len) + " tokens, " + std::to_string(a[2]) +
+                                "x" + std::to_string(a[3]);
+      row(1, {seqs, len, a[2], a[3]}, kernel, label, 4.0 * seqs * len * len * a[2] * a[3]);
+    }
   }
+  // Decoder attention at qwen3-0.6b's heads: one query's 100 documents of 100 tokens after its
+  // 70-token prefix (the shared-prefix pass), and the same 170-token prompts unshared.
+  for (const char* kernel : {"tensor-core", "warp"}) {
+    setenv("CROSSRANK_CUDA_ATTENTION", kernel, 1);
+    for (const auto& a : {std::vector<int>{seqs, 100, 70, 16, 8, 128}, std::vector<int>{seqs, 170, 0, 16, 8, 128}}) {
+      const int len = quick ? a[1] / 10 : a[1], prefix = quick ? a[2] / 10 : a[2];
+      const std::string label = std::to_string(seqs) + " x " + std::to_string(len) + " tokens after " +
+                                std::to_string(prefix) + ", " + std::to_string(a[3]) + "/" + std::to_string(a[4]) +
+                                "x" + std::to_string(a[5]);
+      // Causal: token i scores prefix + i + 1 keys; 4 flops per key and dimension (q k, p v).
+      const double keys = double(seqs) * (double(len) * prefix + double(len) * (len + 1) / 2);
+      row(3, {seqs, len, prefix, a[3], a[4], a[5]}, kernel, label, 4.0 * keys * a[3] * a[5]);
+    }
+  }
+  unsetenv("CROSSRANK_CUDA_ATTENTION");
   row(2, {rows, 768}, "fused", std::to_string(rows) + "x768", 0);
 }
 
@@ -225,10 +244,19 @@ int main(int argc, char** argv) {
   unsetenv("CROSSRANK_CUDA_GEMM");
   failures += CheckLayerNorm(layernorm, 50, 384);
   failures += CheckLayerNorm(layernorm, 3, 1024);
-  if (quick) failures += CheckAttention(attention, {1, 7, 33, 100, 130}, 4, 32);
-  else failures += CheckAttention(attention, {1, 7, 33, 100, 512}, 12, 32);
-  failures += CheckAttention(attention, {64, 130}, 12, 64);
-  failures += CheckAttention(attention, {5, 40}, 2, 16);
+  // Both attention kernels: tensor cores (default for head dims 16/32/64/128) and one warp per
+  // query row. Lengths straddle the tensor-core kernel's 64-row and 32/64-key tiles.
+  for (const char* kernel : {"tensor-core", "warp"}) {
+    setenv("CROSSRANK_CUDA_ATTENTION", kernel, 1);
+    std::printf("-- attention kernel: %s\n", kernel);
+    if (quick) failures += CheckAttention(attention, {1, 7, 33, 100, 130}, 4, 32);
+    else failures += CheckAttention(attention, {1, 7, 33, 100, 512}, 12, 32);
+    failures += CheckAttention(attention, {64, 130}, 12, 64);
+    failures += CheckAttention(attention, {5, 40}, 2, 16);
+    failures += CheckAttention(attention, {1, 31, 32, 33, 97}, 2, 128);
+    failures += CheckAttention(attention, {17, 65}, 3, 24);  // no tensor-core variant: the warp kernel
+  }
+  unsetenv("CROSSRANK_CUDA_ATTENTION");
   failures += CheckDecoderOps(lib);
   if (bench) {
     auto op_bench = reinterpret_cast<crossrank_cuda_op_bench_fn>(dlsym(lib, "crossrank_cuda_op_bench"));

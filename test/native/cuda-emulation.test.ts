@@ -52,9 +52,10 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^0 case\(s\) failed$/m);
     expect(r.stdout).toMatch(/linear kernels: wmma64/);
+    expect(r.stdout).toMatch(/attention kernel: tensor-core[\s\S]*attention kernel: warp/);
     expect(r.stdout).toMatch(/dec_attention/);
     // --bench: every op of the timing table ran (the times themselves mean nothing here)
-    expect(r.stdout.match(/^\| (linear|attention|add_layernorm) \|.*\| [\d.]+ \| [\d.]+ \|$/gm)).toHaveLength(16);
+    expect(r.stdout.match(/^\| (linear|attention|add_layernorm|dec_attention) \|.*\| [\d.]+ \| [\d.]+ \|$/gm)).toHaveLength(23);
     expect(r.stdout).not.toMatch(/MISMATCH|error/);
   }, 300_000);
 

@@ -1,9 +1,9 @@
 # Rewrites a .cu file into C++ for the CPU emulation build (see native/cuda/emu/emu.h):
-#   Kernel<<<grid, block, shared, stream>>>(args)  ->  ::crossrank_emu::Launch(Kernel, grid, block, shared, stream)(args)
+#   Kernel[<T>]<<<grid, block, shared, stream>>>(args)  ->  ::crossrank_emu::Launch(Kernel, grid, block, shared, stream)(args)
 #   extern __shared__ T name[];                     ->  T* const name = (dynamic shared memory of the block)
 # Run as: cmake -DIN=<file.cu> -DOUT=<file.cc> -P rewrite.cmake
 file(READ "${IN}" text)
-string(REGEX REPLACE "([A-Za-z_][A-Za-z0-9_:]*)<<<" "::crossrank_emu::Launch(\\1, " text "${text}")
+string(REGEX REPLACE "([A-Za-z_][A-Za-z0-9_:]*(<[^<>;]*>)?)<<<" "::crossrank_emu::Launch(\\1, " text "${text}")
 string(REPLACE ">>>" ")" text "${text}")
 string(REGEX REPLACE "extern __shared__ ([A-Za-z_][A-Za-z0-9_:]*) ([A-Za-z_][A-Za-z0-9_]*)\\[\\];"
        "\\1* const \\2 = static_cast<\\1*>(::crossrank_emu::DynamicShared());" text "${text}")

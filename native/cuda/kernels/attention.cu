@@ -1,5 +1,6 @@
 #include "cuda/common.cuh"
 #include "cuda/kernels/attention.cuh"
+#include "cuda/kernels/attention_tensor_core.cuh"
 
 namespace crossrank::cuda {
 namespace {
@@ -10,16 +11,16 @@ constexpr int kMaxDimsPerLane = 8;  // head_dim <= 256
 // One warp per query row: keys are scanned 32 at a time (one per lane), with an online
 // softmax (running max and sum) so the row never needs its scores stored; each lane owns
 // head_dim / 32 output dimensions. Grid: (ceil(max_seqlen / warps), heads, sequences).
+// The fallback for head dims the tensor-core kernel does not take (e.g. TinyBERT's 26).
 __global__ void VarlenAttentionKernel(const __half* __restrict__ q, const __half* __restrict__ k,
-                                      const __half* __restrict__ v, const int* __restrict__ cu_seqlens,
-                                      int num_heads, int head_dim, float scale, __half* __restrict__ ctx) {
+                                      const __half* __restrict__ v, size_t stride, const int* __restrict__ cu_seqlens,
+                                      int head_dim, float scale, __half* __restrict__ ctx, size_t ctx_stride) {
   const int s = blockIdx.z, h = blockIdx.y;
   const int start = cu_seqlens[s], len = cu_seqlens[s + 1] - start;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int i = blockIdx.x * kWarpsPerBlock + warp;
   if (i >= len) return;
-  const size_t hidden = static_cast<size_t>(num_heads) * head_dim;
-  const __half* qi = q + (start + i) * hidden + h * head_dim;
+  const __half* qi = q + (start + i) * stride + h * head_dim;
   const int per_lane = (head_dim + 31) / 32;  // lane owns dims lane, lane + 32, ... below head_dim
 
   float qv[kMaxDimsPerLane];
@@ -34,7 +35,7 @@ __global__ void VarlenAttentionKernel(const __half* __restrict__ q, const __half
     // gather it with a warp reduction per key.
     float my_score = -INFINITY;
     for (int jj = 0; jj < 32 && j0 + jj < len; ++jj) {
-      const __half* kj = k + (start + j0 + jj) * hidden + h * head_dim;
+      const __half* kj = k + (start + j0 + jj) * stride + h * head_dim;
       float partial = 0;
 #pragma unroll
       for (int d = 0; d < kMaxDimsPerLane; ++d) {
@@ -52,7 +53,7 @@ __global__ void VarlenAttentionKernel(const __half* __restrict__ q, const __half
     for (int d = 0; d < kMaxDimsPerLane; ++d) acc[d] *= rescale;
     for (int jj = 0; jj < 32 && j0 + jj < len; ++jj) {
       const float pj = __shfl_sync(0xffffffffu, p, jj);
-      const __half* vj = v + (start + j0 + jj) * hidden + h * head_dim;
+      const __half* vj = v + (start + j0 + jj) * stride + h * head_dim;
 #pragma unroll
       for (int d = 0; d < kMaxDimsPerLane; ++d) {
         if (d < per_lane && lane + 32 * d < head_dim) acc[d] += pj * __half2float(vj[lane + 32 * d]);
@@ -60,7 +61,7 @@ __global__ void VarlenAttentionKernel(const __half* __restrict__ q, const __half
     }
     running_max = new_max;
   }
-  __half* out = ctx + (start + i) * hidden + h * head_dim;
+  __half* out = ctx + (start + i) * ctx_stride + h * head_dim;
   const float inv = 1.0f / running_sum;
 #pragma unroll
   for (int d = 0; d < kMaxDimsPerLane; ++d) {
@@ -70,14 +71,17 @@ __global__ void VarlenAttentionKernel(const __half* __restrict__ q, const __half
 
 }  // namespace
 
-cudaError_t LaunchVarlenAttention(const __half* q, const __half* k, const __half* v, const int* cu_seqlens,
-                                  int num_seqs, int max_seqlen, int num_heads, int head_dim, __half* ctx,
-                                  cudaStream_t stream) {
-  if (num_seqs == 0 || max_seqlen == 0) return cudaSuccess;
-  if (head_dim < 1 || head_dim > 32 * kMaxDimsPerLane) return cudaErrorInvalidValue;
-  dim3 grid((max_seqlen + kWarpsPerBlock - 1) / kWarpsPerBlock, num_heads, num_seqs);
-  VarlenAttentionKernel<<<grid, kWarpsPerBlock * 32, 0, stream>>>(q, k, v, cu_seqlens, num_heads, head_dim,
-                                                                 1.0f / sqrtf(static_cast<float>(head_dim)), ctx);
+cudaError_t LaunchVarlenAttention(const VarlenAttentionArgs& a, cudaStream_t stream) {
+  if (a.num_seqs == 0 || a.max_seqlen == 0) return cudaSuccess;
+  if (a.head_dim < 1 || a.head_dim > 32 * kMaxDimsPerLane) return cudaErrorInvalidValue;
+  const AttentionProblem problem{a.q,       a.stride,       a.k,     a.v,     a.stride,   a.cu_seqlens,
+                                 a.num_seqs, a.max_seqlen, a.num_heads, a.num_heads, a.head_dim, /*causal=*/false,
+                                 nullptr,   nullptr,        nullptr, nullptr, a.ctx,      a.ctx_stride};
+  if (!WarpAttentionForced() && TensorCoreAttentionSupports(problem)) return LaunchTensorCoreAttention(problem, stream);
+  dim3 grid((a.max_seqlen + kWarpsPerBlock - 1) / kWarpsPerBlock, a.num_heads, a.num_seqs);
+  VarlenAttentionKernel<<<grid, kWarpsPerBlock * 32, 0, stream>>>(
+      a.q, a.k, a.v, a.stride, a.cu_seqlens, a.head_dim, 1.0f / sqrtf(static_cast<float>(a.head_dim)), a.ctx,
+      a.ctx_stride);
   return cudaGetLastError();
 }
 

@@ -1,4 +1,5 @@
 #include "cuda/common.cuh"
+#include "cuda/kernels/attention_tensor_core.cuh"
 #include "cuda/kernels/decoder_attention.cuh"
 
 namespace crossrank::cuda {
@@ -51,7 +52,8 @@ __device__ void Scan(RowState& st, const __half* __restrict__ k, const __half* _
   }
 }
 
-// One warp per query row. Grid: (ceil(max_seqlen / warps), heads, sequences).
+// One warp per query row. Grid: (ceil(max_seqlen / warps), heads, sequences). The fallback
+// for head dims the tensor-core kernel (attention_tensor_core.cu) does not take.
 __global__ void DecoderAttentionKernel(DecoderAttentionParams p, float scale, __half* __restrict__ ctx) {
   const int s = blockIdx.z, h = blockIdx.y;
   const int start = p.cu_seqlens[s], len = p.cu_seqlens[s + 1] - start;
@@ -96,6 +98,11 @@ cudaError_t LaunchDecoderAttention(const DecoderAttentionParams& p, __half* ctx,
       p.num_seqs > 65535 || p.heads > 65535) {
     return cudaErrorInvalidValue;
   }
+  const size_t q_stride = static_cast<size_t>(p.heads) * p.head_dim, kv_stride = static_cast<size_t>(p.kv_heads) * p.head_dim;
+  const AttentionProblem problem{p.q,        q_stride,     p.k,        p.v,       kv_stride, p.cu_seqlens,
+                                 p.num_seqs, p.max_seqlen, p.heads,    p.kv_heads, p.head_dim, /*causal=*/true,
+                                 p.prefix_k, p.prefix_v,   p.prefix_cu, p.prefix_of, ctx,      q_stride};
+  if (!WarpAttentionForced() && TensorCoreAttentionSupports(problem)) return LaunchTensorCoreAttention(problem, stream);
   dim3 grid((p.max_seqlen + kWarpsPerBlock - 1) / kWarpsPerBlock, p.heads, p.num_seqs);
   DecoderAttentionKernel<<<grid, kWarpsPerBlock * 32, 0, stream>>>(p, 1.0f / sqrtf(static_cast<float>(p.head_dim)), ctx);
   return cudaGetLastError();

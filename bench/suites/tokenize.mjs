@@ -1,0 +1,89 @@
+// Suite "tokenize": the host-side share of a rerank request. Pair tokenization of each TREC
+// DL 2019 query with its BM25 top-100 passages (real text, the bert-base-uncased WordPiece
+// tokenizer from ../shared, document cache cold), on one native call vs split over the
+// default number of concurrent calls (`threads` of NativeWordPieceTokenizer). Alternating
+// (ABAB) so machine noise hits both alike; each contender gets its own tokenizer, and every
+// query is new to both, so no cache hit helps either.
+//
+//   npm run bench -- tokenize [--queries N] [--threads N] [--json]
+import { readFileSync } from 'node:fs';
+import { availableParallelism, cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+
+import { defaultTokenizeThreads, NativeWordPieceTokenizer } from '../../dist/tokenizer/pair-tokenizer.js';
+import { readTokenizerSpec } from '../../dist/tokenizer/tokenizer-spec.js';
+
+const { values: args } = parseArgs({
+  options: {
+    queries: { type: 'string', default: '43' },
+    threads: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+});
+
+const root = resolve(import.meta.dirname, '..', '..');
+const trec = resolve(root, '..', 'shared', 'data', 'trec-dl-2019');
+const spec = readTokenizerSpec(resolve(root, '..', 'shared', 'tokenizers', 'bert-base-uncased'));
+
+const queries = new Map(readFileSync(join(trec, 'queries.tsv'), 'utf8').trim().split('\n').map((l) => l.split('\t')));
+const passages = new Map();
+for (const line of readFileSync(join(trec, 'passages.jsonl'), 'utf8').trim().split('\n')) {
+  const p = JSON.parse(line);
+  passages.set(p.id, p.text);
+}
+const runs = new Map();
+for (const line of readFileSync(join(trec, 'runs', 'bm25.trec'), 'utf8').trim().split('\n')) {
+  const [qid, , docid, rank] = line.split(/\s+/);
+  if (Number(rank) > 100 || !passages.has(docid)) continue;
+  if (!runs.has(qid)) runs.set(qid, []);
+  runs.get(qid).push(passages.get(docid));
+}
+const work = [...runs.entries()].slice(0, Number(args.queries)).map(([qid, docs]) => ({ query: queries.get(qid), docs }));
+
+const threads = args.threads ? Number(args.threads) : defaultTokenizeThreads();
+const contenders = [
+  { name: 'one call', tokenizer: new NativeWordPieceTokenizer(spec, { threads: 1 }), times: [], ids: [] },
+  { name: `${threads} concurrent calls`, tokenizer: new NativeWordPieceTokenizer(spec, { threads }), times: [], ids: [] },
+];
+const options = { maxLength: 512, truncation: 'longest_first' };
+
+async function encode(c, { query, docs }) {
+  const index = Int32Array.from(docs.keys());
+  return c.tokenizer.encodePairs([query], docs, new Int32Array(docs.length), index, options);
+}
+
+// Warm-up on texts no timed query uses (the JIT, the native code's first allocations).
+const warm = { query: 'warm up', docs: Array.from({ length: 100 }, (_, i) => `warm-up passage number ${i} `.repeat(20)) };
+for (const c of contenders) await encode(c, warm);
+
+for (const item of work) {
+  for (const c of contenders) {
+    const t0 = performance.now();
+    const enc = await encode(c, item);
+    c.times.push(performance.now() - t0);
+    c.ids.push(enc.ids);
+  }
+}
+// Same ids from both: the split must not change a token.
+const same = contenders[0].ids.every((ids, i) => ids.length === contenders[1].ids[i].length && ids.every((x, j) => x === contenders[1].ids[i][j]));
+
+const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+const docs = work.reduce((n, w) => n + w.docs.length, 0);
+const rows = contenders.map((c) => ({
+  name: c.name,
+  p50: pct(c.times, 50),
+  p95: pct(c.times, 95),
+  docsPerSecond: docs / (c.times.reduce((a, b) => a + b, 0) / 1000),
+}));
+const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, Node ${process.versions.node}`;
+if (args.json) {
+  console.log(JSON.stringify({ machine, queries: work.length, docs, identicalIds: same, rows }, null, 2));
+} else {
+  console.log(`pair tokenization, TREC DL 2019 BM25 top-100 (${work.length} queries, ${docs} passages), cold cache; ${machine}`);
+  console.log('| tokenizer calls | p50 ms / query | p95 ms / query | passages/s |\n|---|---:|---:|---:|');
+  for (const r of rows) console.log(`| ${r.name} | ${r.p50.toFixed(2)} | ${r.p95.toFixed(2)} | ${Math.round(r.docsPerSecond)} |`);
+  console.log(`speed-up at p50: ${(rows[0].p50 / rows[1].p50).toFixed(2)}x; identical ids: ${same}`);
+}
+if (!same) process.exitCode = 1;
