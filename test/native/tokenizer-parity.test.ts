@@ -85,6 +85,31 @@ describe('native WordPiece tokenizer vs Hugging Face tokenizers', () => {
   });
 });
 
+describe('documents split over concurrent native calls', () => {
+  it('gives the ids of one call, in order, for any number of calls', async () => {
+    const spec = readTokenizerSpec(bertTokenizerDir) as WordPieceSpec;
+    // 1,001 distinct documents: uneven chunks, each tokenizer with a cold cache.
+    const docs = real.slice(0, 1001).map((p, i) => `${p[1]} ${i}`);
+    const pairDoc = Int32Array.from(docs.keys());
+    const options = { maxLength: 256, truncation: 'longest_first' as const };
+    const encode = (threads: number) =>
+      new NativeWordPieceTokenizer(spec, { threads }).encodePairs(['a query'], docs, new Int32Array(docs.length), pairDoc, options);
+    const one = await encode(1);
+    for (const threads of [2, 3, 7]) {
+      const split = await encode(threads);
+      expect(Array.from(split.offsets)).toEqual(Array.from(one.offsets));
+      expect(Array.from(split.ids)).toEqual(Array.from(one.ids));
+    }
+  });
+
+  it('refuses a thread count that is not a positive integer', () => {
+    const spec = readTokenizerSpec(bertTokenizerDir) as WordPieceSpec;
+    for (const threads of [0, -1, 1.5, Number.NaN]) {
+      expect(() => new NativeWordPieceTokenizer(spec, { threads })).toThrow(expect.objectContaining({ code: 'CROSSRANK_INVALID_ARGUMENT' }));
+    }
+  });
+});
+
 describe('vocab.txt + tokenizer_config.json (no tokenizer.json)', () => {
   it('reads the same tokenizer and gives the same ids', async () => {
     const { mkdtempSync, copyFileSync, rmSync } = await import('node:fs');
