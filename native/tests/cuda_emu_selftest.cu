@@ -6,6 +6,7 @@
 //                                        build must report it; see scripts/sanitize.sh)
 #include <mma.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <vector>
@@ -45,6 +46,14 @@ __global__ void DivergentBarrierKernel(int* out) {
 __global__ void ShuffleFromExitedLaneKernel(int* out) {
   if (threadIdx.x == 5) return;
   out[threadIdx.x] = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x), 5);
+}
+
+// Dynamic shared memory: thread i writes slot i, then reads the last thread's slot.
+__global__ void DynamicSharedKernel(int* out) {
+  extern __shared__ __align__(128) int dynamic_slots[];
+  dynamic_slots[threadIdx.x] = static_cast<int>(threadIdx.x) + 1;
+  __syncthreads();
+  out[threadIdx.x] = dynamic_slots[blockDim.x - 1] + (reinterpret_cast<uintptr_t>(dynamic_slots) % 128 == 0 ? 0 : 1000);
 }
 
 // Each thread reads its neighbour's shared slot with no barrier after the writes: a race on
@@ -120,6 +129,21 @@ int main(int argc, char** argv) {
 
   BlockSumKernel<<<dim3(1, 70000), 32>>>(sums);
   Check(cudaGetLastError() == cudaErrorInvalidConfiguration, "launch error: grid y of 70000");
+
+  // 60 KB of dynamic shared memory: refused as on a GPU until the kernel opts in.
+  const size_t big = 60 << 10;
+  DynamicSharedKernel<<<1, 64, big>>>(ints);
+  Check(cudaGetLastError() == cudaErrorInvalidConfiguration, "launch error: 60 KB dynamic shared memory, no opt-in");
+  Check(cudaFuncSetAttribute(reinterpret_cast<const void*>(DynamicSharedKernel), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             int(big)) == cudaSuccess,
+        "cudaFuncSetAttribute: opt in to 60 KB");
+  DynamicSharedKernel<<<1, 64, big>>>(ints);
+  cudaMemcpy(host_ints, ints, sizeof host_ints, cudaMemcpyDeviceToHost);
+  Check(cudaGetLastError() == cudaSuccess && host_ints[0] == 64 && host_ints[63] == 64,
+        "60 KB dynamic shared memory after opting in, 128-byte aligned");
+  Check(cudaFuncSetAttribute(reinterpret_cast<const void*>(DynamicSharedKernel), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                             300 << 10) == cudaErrorInvalidValue,
+        "cudaFuncSetAttribute: 300 KB is refused (over sm_90's 227 KB)");
 
   cudaFree(sums);
   cudaFree(ints);

@@ -137,7 +137,7 @@ void BenchOps(crossrank_cuda_op_bench_fn bench, bool quick) {
                      label.c_str(), kernel, ms, flops / (ms * 1e-3) / 1e12);
   };
   const int linear[][4] = {{768, 768, 0}, {3072, 768, 1}, {768, 3072, 0}, {384, 384, 0}, {1536, 384, 1}, {384, 1536, 0}};
-  for (const char* gemm : {"pipelined", "wmma64"}) {
+  for (const char* gemm : {"pipelined", "wide", "wmma64"}) {
     setenv("CROSSRANK_CUDA_GEMM", gemm, 1);
     for (const auto& l : linear) {
       const std::string label = std::to_string(rows) + "x" + std::to_string(l[1]) + " -> " + std::to_string(l[0]) +
@@ -229,8 +229,9 @@ int main(int argc, char** argv) {
     std::printf("%s lacks the op test entry points\n", path.c_str());
     return 2;
   }
-  // Both tensor-core kernels: the pipelined 128 x 128 one (default) and the first 64 x 64 one.
-  for (const char* gemm : {"pipelined", "wmma64"}) {
+  // Every tensor-core kernel: the pipelined 128 x 128 one (default), the wide candidate, the
+  // first 64 x 64 one.
+  for (const char* gemm : {"pipelined", "wide", "wmma64"}) {
     setenv("CROSSRANK_CUDA_GEMM", gemm, 1);
     std::printf("-- linear kernels: %s\n", gemm);
     failures += CheckLinear(linear, 37, 384, 384, false);

@@ -7,7 +7,8 @@
 // spread over the CPU cores. The launch syntax and dynamic shared memory are rewritten by
 // native/cuda/emu/rewrite.cmake; this header is force-included into every rewritten file.
 //
-// What it checks beyond the results: launch limits (block size, grid size, shared memory),
+// What it checks beyond the results: launch limits (block size, grid size, dynamic shared
+// memory: 48 KB unless the kernel opted in to more with cudaFuncSetAttribute, as on a GPU),
 // barriers that not every thread reaches, shuffles that read an exited lane, WMMA pointer
 // alignment and leading dimensions; fresh device memory is filled with NaN so reads of
 // unwritten data show, and in an address-sanitizer build (scripts/sanitize.sh) a kernel
@@ -85,6 +86,7 @@ void Fault(const char* what);
 struct LaunchConfig {
   dim3 grid, block;
   size_t dynamic_shared;
+  const void* kernel;  // for its cudaFuncAttributeMaxDynamicSharedMemorySize
 };
 // Runs `body` once per thread of every block; returns the launch error.
 cudaError_t RunGrid(const LaunchConfig& config, void (*body)(void*), void* context);
@@ -119,7 +121,7 @@ class Launcher {
 template <typename... Params>
 Launcher<Params...> Launch(void (*kernel)(Params...), dim3 grid, dim3 block, size_t dynamic_shared = 0,
                            cudaStream_t = nullptr) {
-  return Launcher<Params...>(kernel, LaunchConfig{grid, block, dynamic_shared});
+  return Launcher<Params...>(kernel, LaunchConfig{grid, block, dynamic_shared, reinterpret_cast<const void*>(kernel)});
 }
 
 template <typename T>

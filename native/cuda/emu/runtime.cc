@@ -13,6 +13,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -93,7 +94,8 @@ void Release(void*) {}
 void Acquire(void*) {}
 #endif
 
-constexpr size_t kMaxSharedBytes = 48 << 10;
+constexpr size_t kMaxSharedBytes = 48 << 10;        // dynamic shared memory without opting in
+constexpr size_t kMaxOptInSharedBytes = 227 << 10;  // with cudaFuncSetAttribute (sm_90's limit)
 constexpr size_t kDeviceMemory = size_t(16) << 30;  // what the emulated device reports
 
 enum class Wait { kRunnable, kBlockBarrier, kWarpBarrier, kDone };
@@ -132,7 +134,8 @@ struct Worker {
   Fiber* current = nullptr;
   BlockState block{};
   std::vector<uint64_t> exchange;  // one warp-shuffle slot per thread
-  std::unique_ptr<char[]> dynamic_shared;
+  std::unique_ptr<char, FreeAligned> dynamic_shared;  // kMaxOptInSharedBytes, 128-byte aligned
+  size_t dynamic_shared_bytes = 0;                    // what the running launch asked for
   void (*body)(void*) = nullptr;
   void* context = nullptr;
   // Addresses whose release/acquire carry the happens-before edges of a race-checking build:
@@ -316,7 +319,7 @@ void RunBlock(Worker& w, uint3 block_idx) {
     f.state.block = &w.block;
     f.wait = Wait::kRunnable;
   }
-  if (w.dynamic_shared) std::memset(w.dynamic_shared.get(), 0xFF, kMaxSharedBytes);  // NaN until written
+  if (w.dynamic_shared) std::memset(w.dynamic_shared.get(), 0xFF, w.dynamic_shared_bytes);  // NaN until written
   Fiber* const first = w.fibers.data();
   Fiber* const last = first + w.count;
   for (;;) {
@@ -361,7 +364,14 @@ void RunBlocks(const LaunchConfig& config, void (*body)(void*), void* context, s
   w.exchange.assign(threads, 0);
   w.warp_tokens.assign(2 * ((threads + 31) / 32), 0);
   w.scheduler.race_fiber = RaceFiberCurrent();
-  if (config.dynamic_shared && !w.dynamic_shared) w.dynamic_shared.reset(new char[kMaxSharedBytes]);
+  if (config.dynamic_shared && !w.dynamic_shared) {
+    w.dynamic_shared.reset(static_cast<char*>(std::aligned_alloc(128, kMaxOptInSharedBytes)));
+    if (!w.dynamic_shared) {
+      SetError(cudaErrorMemoryAllocation, "no memory for the emulated shared memory");
+      return;
+    }
+  }
+  w.dynamic_shared_bytes = config.dynamic_shared;
   w.block.block_dim = config.block;
   w.block.grid_dim = config.grid;
   w.block.dynamic_shared = w.dynamic_shared.get();
@@ -402,12 +412,22 @@ void Fault(const char* what) {
   SetError(cudaErrorLaunchFailure, what + Where(f.worker->block, &f));
 }
 
+// Kernels' opted-in dynamic shared memory (cudaFuncSetAttribute), by kernel address.
+std::mutex opt_in_mutex;
+std::map<const void*, size_t> opt_in_shared;
+
+size_t MaxDynamicShared(const void* kernel) {
+  std::lock_guard<std::mutex> lock(opt_in_mutex);
+  auto it = opt_in_shared.find(kernel);
+  return it == opt_in_shared.end() ? kMaxSharedBytes : std::max(kMaxSharedBytes, it->second);
+}
+
 cudaError_t RunGrid(const LaunchConfig& config, void (*body)(void*), void* context) {
   const dim3 b = config.block, g = config.grid;
   const size_t threads = size_t(b.x) * b.y * b.z;
   char what[200];
   if (threads == 0 || threads > 1024 || b.z > 64 || g.x == 0 || g.y == 0 || g.z == 0 || g.x > 0x7fffffffu ||
-      g.y > 65535 || g.z > 65535 || config.dynamic_shared > kMaxSharedBytes) {
+      g.y > 65535 || g.z > 65535 || config.dynamic_shared > MaxDynamicShared(config.kernel)) {
     std::snprintf(what, sizeof what, "invalid launch: grid %u,%u,%u block %u,%u,%u dynamic shared %zu bytes", g.x, g.y,
                   g.z, b.x, b.y, b.z, config.dynamic_shared);
     SetError(cudaErrorInvalidConfiguration, what);
@@ -525,6 +545,10 @@ const char* cudaGetErrorString(cudaError_t error) {
 }
 
 cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : cudaErrorInvalidDevice; }
+cudaError_t cudaGetDevice(int* device) {
+  *device = 0;
+  return cudaSuccess;
+}
 
 cudaError_t cudaGetDeviceCount(int* count) {
   *count = 1;
@@ -542,6 +566,14 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   prop->sharedMemPerBlock = crossrank_emu::kMaxSharedBytes;
   prop->maxThreadsPerBlock = 1024;
   prop->warpSize = 32;
+  return cudaSuccess;
+}
+
+cudaError_t cudaFuncSetAttribute(const void* func, cudaFuncAttribute attr, int value) {
+  if (attr != cudaFuncAttributeMaxDynamicSharedMemorySize) return cudaSuccess;  // hints: nothing to emulate
+  if (!func || value < 0 || size_t(value) > crossrank_emu::kMaxOptInSharedBytes) return cudaErrorInvalidValue;
+  std::lock_guard<std::mutex> lock(crossrank_emu::opt_in_mutex);
+  crossrank_emu::opt_in_shared[func] = size_t(value);
   return cudaSuccess;
 }
 

@@ -1,5 +1,7 @@
 #include <mma.h>
 
+#include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 
@@ -107,13 +109,39 @@ inline void CpAsyncWaitPrevious() {}
 #endif
 
 // Copies a 128 x 32 tile of rows [row0, row0 + 128) and columns [k0, k0 + 32) of a row-major
-// [rows x k] matrix into shared memory: 512 chunks of 8 halves, two per thread.
+// [rows x k] matrix into shared memory: 512 chunks of 8 halves over the block's kThreads.
+template <int kThreads>
 __device__ __forceinline__ void LoadTile(__half* dst, const __half* __restrict__ src, int rows, int k, int row0, int k0) {
-  for (int c = threadIdx.x; c < kBig * kBigK / 8; c += kBigWarps * 32) {
+  for (int c = threadIdx.x; c < kBig * kBigK / 8; c += kThreads) {
     const int r = c / (kBigK / 8), col = (c % (kBigK / 8)) * 8;
     const bool inside = row0 + r < rows && k0 + col < k;
     const __half* from = inside ? src + static_cast<size_t>(row0 + r) * k + k0 + col : src;
     CpAsync16(dst + r * kBigLd + col, from, inside ? 16 : 0);
+  }
+}
+
+// A warp's kI x kJ accumulator fragments, rows from r0 and columns from c0, to Y (+ bias,
+// GELU) through `staging`, a 16 x 16 fp32 square of shared memory of its own.
+template <int kI, int kJ>
+__device__ __forceinline__ void StoreTiles(wmma::fragment<wmma::accumulator, 16, 16, 16, float> (&acc)[kI][kJ],
+                                           float* staging, int lane, int r0, int c0, const float* __restrict__ bias,
+                                           __half* __restrict__ y, int m, int n, int epilogue) {
+#pragma unroll
+  for (int i = 0; i < kI; ++i) {
+#pragma unroll
+    for (int j = 0; j < kJ; ++j) {
+      wmma::store_matrix_sync(staging, acc[i][j], 16, wmma::mem_row_major);
+      __syncwarp();
+      for (int e = lane; e < 256; e += 32) {
+        const int r = r0 + 16 * i + e / 16, c = c0 + 16 * j + e % 16;
+        if (r < m && c < n) {
+          float v = staging[e] + bias[c];
+          if (epilogue == 1) v = Gelu(v);
+          y[static_cast<size_t>(r) * n + c] = __float2half(v);
+        }
+      }
+      __syncwarp();
+    }
   }
 }
 
@@ -132,14 +160,14 @@ __global__ void __launch_bounds__(kBigWarps * 32)
     for (int j = 0; j < 2; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
 
   const int tiles = (k + kBigK - 1) / kBigK;
-  LoadTile(smem, x, m, k, row0, 0);
-  LoadTile(smem + 2 * kStageHalves, w, n, k, col0, 0);
+  LoadTile<kBigWarps * 32>(smem, x, m, k, row0, 0);
+  LoadTile<kBigWarps * 32>(smem + 2 * kStageHalves, w, n, k, col0, 0);
   CpAsyncCommit();
   for (int t = 0; t < tiles; ++t) {
     const int stage = t & 1;
     if (t + 1 < tiles) {  // the next stage loads while this one is computed
-      LoadTile(smem + (stage ^ 1) * kStageHalves, x, m, k, row0, (t + 1) * kBigK);
-      LoadTile(smem + (2 + (stage ^ 1)) * kStageHalves, w, n, k, col0, (t + 1) * kBigK);
+      LoadTile<kBigWarps * 32>(smem + (stage ^ 1) * kStageHalves, x, m, k, row0, (t + 1) * kBigK);
+      LoadTile<kBigWarps * 32>(smem + (2 + (stage ^ 1)) * kStageHalves, w, n, k, col0, (t + 1) * kBigK);
     }
     CpAsyncCommit();
     CpAsyncWaitPrevious();
@@ -163,32 +191,95 @@ __global__ void __launch_bounds__(kBigWarps * 32)
   }
 
   // Epilogue through a 16 x 16 fp32 staging square per warp (reusing the operand buffers).
-  float* staging = reinterpret_cast<float*>(smem) + warp * 256;
-#pragma unroll
-  for (int i = 0; i < 4; ++i) {
-#pragma unroll
-    for (int j = 0; j < 2; ++j) {
-      wmma::store_matrix_sync(staging, acc[i][j], 16, wmma::mem_row_major);
-      __syncwarp();
-      for (int e = lane; e < 256; e += 32) {
-        const int r = row0 + wm + 16 * i + e / 16, c = col0 + wn + 16 * j + e % 16;
-        if (r < m && c < n) {
-          float v = staging[e] + bias[c];
-          if (epilogue == 1) v = Gelu(v);
-          y[static_cast<size_t>(r) * n + c] = __float2half(v);
-        }
-      }
-      __syncwarp();
-    }
-  }
+  StoreTiles<4, 2>(acc, reinterpret_cast<float*>(smem) + warp * 256, lane, row0 + wm, col0 + wn, bias, y, m, n, epilogue);
 }
 
-// CROSSRANK_CUDA_GEMM=wmma64 selects the first, simpler kernel (a fallback while the
-// pipelined one is being verified on a new card); read at each launch so the op harness can
-// check both.
-bool UsePipelined() {
+// The wide kernel, a candidate for the default: the same 128 x 128 block tile and K steps
+// of 32, but 4 warps of 64 x 64 (half the shared-memory fragment loads per product of the
+// 8 warps of 64 x 32) and three stages in flight (two copies ahead of the one computed), the
+// tile shape and depth CUTLASS uses for fp16 on sm_80+. 60 KB of shared memory: dynamic,
+// opted in with cudaFuncSetAttribute. One barrier per K step: the stage loaded at step t is
+// the one computed at step t - 1, which every warp has left once it passes step t's barrier.
+constexpr int kWideWarps = 4, kWideStages = 3;
+constexpr size_t kWideSharedBytes = size_t(kWideStages) * 2 * kStageHalves * sizeof(__half);
+
+__global__ void __launch_bounds__(kWideWarps * 32)
+    LinearWideKernel(const __half* __restrict__ x, const __half* __restrict__ w, const float* __restrict__ bias,
+                     __half* __restrict__ y, int m, int n, int k, int epilogue) {
+  extern __shared__ __align__(128) __half wide_smem[];  // stage s: A at 2s, B at 2s + 1 (kStageHalves each)
+  const int row0 = blockIdx.y * kBig, col0 = blockIdx.x * kBig;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+  const int wm = (warp / 2) * 64, wn = (warp % 2) * 64;
+
+  wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[4][4];
+#pragma unroll
+  for (int i = 0; i < 4; ++i)
+#pragma unroll
+    for (int j = 0; j < 4; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+
+  const int tiles = (k + kBigK - 1) / kBigK;
+  auto load = [&](int t) {
+    __half* stage = wide_smem + (t % kWideStages) * 2 * kStageHalves;
+    LoadTile<kWideWarps * 32>(stage, x, m, k, row0, t * kBigK);
+    LoadTile<kWideWarps * 32>(stage + kStageHalves, w, n, k, col0, t * kBigK);
+  };
+  // Every step commits one group (empty past the last tile), so "all but the newest group
+  // done" always means "the tile about to be computed has landed".
+#pragma unroll
+  for (int t = 0; t < kWideStages - 1; ++t) {
+    if (t < tiles) load(t);
+    CpAsyncCommit();
+  }
+  for (int t = 0; t < tiles; ++t) {
+    CpAsyncWaitPrevious();
+    __syncthreads();
+    if (t + kWideStages - 1 < tiles) load(t + kWideStages - 1);
+    CpAsyncCommit();
+    const __half* as = wide_smem + (t % kWideStages) * 2 * kStageHalves;
+    const __half* bs = as + kStageHalves;
+#pragma unroll
+    for (int kk = 0; kk < kBigK; kk += 16) {
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a[4];
+      wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> b[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) wmma::load_matrix_sync(a[i], as + (wm + 16 * i) * kBigLd + kk, kBigLd);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) wmma::load_matrix_sync(b[j], bs + (wn + 16 * j) * kBigLd + kk, kBigLd);
+#pragma unroll
+      for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
+    }
+  }
+  __syncthreads();  // the staging squares below overlap stages other warps may still be reading
+  StoreTiles<4, 4>(acc, reinterpret_cast<float*>(wide_smem) + warp * 256, lane, row0 + wm, col0 + wn, bias, y, m, n,
+                   epilogue);
+}
+
+// CROSSRANK_CUDA_GEMM picks the tensor-core kernel: `pipelined` (default), `wide` (the
+// candidate above), `wmma64` (the first, simplest; a fallback while a new kernel is being
+// verified on a card). Read at each launch so the op harness can check and time all three.
+enum class GemmKernel { kPipelined, kWide, kWmma64 };
+GemmKernel ChosenKernel() {
   const char* v = std::getenv("CROSSRANK_CUDA_GEMM");
-  return !(v && std::strcmp(v, "wmma64") == 0);
+  if (v && std::strcmp(v, "wmma64") == 0) return GemmKernel::kWmma64;
+  if (v && std::strcmp(v, "wide") == 0) return GemmKernel::kWide;
+  return GemmKernel::kPipelined;
+}
+
+// The wide kernel's shared memory is over the 48 KB a launch gets without opting in; the
+// opt-in is per device, made once on each.
+cudaError_t OptInWideShared() {
+  static std::atomic<uint64_t> done{0};  // bit d: device d
+  int device = 0;
+  cudaError_t e = cudaGetDevice(&device);
+  if (e != cudaSuccess) return e;
+  const uint64_t bit = device < 64 ? uint64_t(1) << device : 0;
+  if (bit && (done.load() & bit)) return cudaSuccess;
+  e = cudaFuncSetAttribute(reinterpret_cast<const void*>(LinearWideKernel), cudaFuncAttributeMaxDynamicSharedMemorySize,
+                           int(kWideSharedBytes));
+  if (e == cudaSuccess) done.fetch_or(bit);
+  return e;
 }
 
 }  // namespace
@@ -196,9 +287,16 @@ bool UsePipelined() {
 cudaError_t LaunchLinear(const __half* x, const __half* w, const float* bias, __half* y, int m, int n, int k,
                          Epilogue epilogue, cudaStream_t stream) {
   if (m == 0 || n == 0) return cudaSuccess;
-  if (n % 16 == 0 && k % 16 == 0 && UsePipelined()) {
+  const GemmKernel kernel = ChosenKernel();
+  if (n % 16 == 0 && k % 16 == 0 && kernel == GemmKernel::kPipelined) {
     dim3 grid((n + kBig - 1) / kBig, (m + kBig - 1) / kBig);
     LinearPipelinedKernel<<<grid, kBigWarps * 32, 0, stream>>>(x, w, bias, y, m, n, k, static_cast<int>(epilogue));
+  } else if (n % 16 == 0 && k % 16 == 0 && kernel == GemmKernel::kWide) {
+    cudaError_t e = OptInWideShared();
+    if (e != cudaSuccess) return e;
+    dim3 grid((n + kBig - 1) / kBig, (m + kBig - 1) / kBig);
+    LinearWideKernel<<<grid, kWideWarps * 32, kWideSharedBytes, stream>>>(x, w, bias, y, m, n, k,
+                                                                         static_cast<int>(epilogue));
   } else if (n % 16 == 0 && k % 16 == 0) {
     dim3 grid((n + kTile - 1) / kTile, (m + kTile - 1) / kTile);
     LinearWmmaKernel<<<grid, kWarps * 32, 0, stream>>>(x, w, bias, y, m, n, k, static_cast<int>(epilogue));
