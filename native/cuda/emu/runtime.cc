@@ -309,6 +309,9 @@ bool ReleaseBarriers(Worker& w) {
 void RunBlock(Worker& w, uint3 block_idx) {
   w.block.block_idx = block_idx;
   Acquire(&w.done_token);  // the previous block on this worker ...
+  // Dynamic shared memory reads as NaN until written (a memset the race checker sees, so
+  // it is ordered after the previous block and before this one).
+  if (w.dynamic_shared) std::memset(w.dynamic_shared.get(), 0xFF, w.dynamic_shared_bytes);
   Release(&w.start_token);  // ... before this one
   const dim3 b = w.block.block_dim;
   for (size_t i = 0; i < w.count; ++i) {
@@ -319,7 +322,6 @@ void RunBlock(Worker& w, uint3 block_idx) {
     f.state.block = &w.block;
     f.wait = Wait::kRunnable;
   }
-  if (w.dynamic_shared) std::memset(w.dynamic_shared.get(), 0xFF, w.dynamic_shared_bytes);  // NaN until written
   Fiber* const first = w.fibers.data();
   Fiber* const last = first + w.count;
   for (;;) {
