@@ -93,7 +93,7 @@ if [ -f device-carry/node.xz ]; then
   xz -dc device-carry/node.xz > /tmp/crossrank-node && chmod +x /tmp/crossrank-node
   step js 120 env CROSSRANK_NATIVE="$PWD/build/Release/crossrank.node" CROSSRANK_CUDA_LIBRARY="$PWD/$lib" \
     /tmp/crossrank-node device-carry/dist/cli/main.js bench \
-    --preset minilm-l6 --tokenizer device-carry/tokenizer --backend native --device cuda --docs 100 --queries 50 --warmup 5
+    --preset minilm-l6 --tokenizer device-carry/tokenizer --backend native --device cuda --docs 100 --queries 50 --warmup 5 --cached
 fi
 
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)

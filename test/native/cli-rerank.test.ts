@@ -111,6 +111,14 @@ describe('crossrank bench', () => {
     expect(r.pairsPerSecond).toBeGreaterThan(0);
     expect(r.tokensPerSecond).toBeGreaterThan(r.pairsPerSecond);
     expect(r.latencyMs.p50).toBeLessThanOrEqual(r.latencyMs.p99);
+    expect(r.cachedTokensLatencyMs).toBeUndefined();
+  });
+
+  it('--cached times the same queries again with their tokens cached', () => {
+    const run = runCli(['bench', '--preset', 'tiny', '--tokenizer', bertTokenizerDir, '--queries', '3', '--docs', '10', '--warmup', '1', '--cached']);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/\| p50 ms \|/);
+    expect(run.stdout).toMatch(/^same queries, documents' tokens cached: p50 [\d.]+ ms, p95 [\d.]+ ms, p99 [\d.]+ ms$/m);
   });
 
   it('needs exactly one of --model and --preset', () => {
