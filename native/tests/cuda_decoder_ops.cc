@@ -154,6 +154,8 @@ int CheckDecoderOps(void* lib) {
   int failures = 0;
   failures += CheckAddRmsNorm(rms, 37, 1024, true);
   failures += CheckAddRmsNorm(rms, 5, 32, false);
+  failures += CheckAddRmsNorm(rms, 13, 100, true);    // a last block of 5 rows, rows not a multiple of 32
+  failures += CheckAddRmsNorm(rms, 3, 2560, true);    // wider than the warp kernel (qwen3-4b): the block kernel
   failures += CheckQkNormRope(rope, 50, 16, 8, 128);
   failures += CheckQkNormRope(rope, 9, 4, 2, 16);
   // Both attention kernels (tensor cores, the default; one warp per query row). Prefix and

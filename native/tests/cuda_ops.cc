@@ -100,7 +100,10 @@ int CheckLayerNorm(crossrank_cuda_op_add_layernorm_fn fn, int rows, int dim) {
   ref::AddLayerNorm(pool, want.data(), res.data(), rows, p, 1e-12f);
   char message[512] = {0};
   const int rc = fn(got.data(), res.data(), p.gamma.data(), p.beta.data(), rows, dim, 1e-12f, message, sizeof message);
-  return Report("add_layernorm", std::to_string(rows) + "x" + std::to_string(dim), MaxDiff(want, got), 2e-2, rc, message);
+  // Outputs stay below 8 in magnitude, so fp16 rounding of the result is at most 2e-3 (the
+  // inputs are fp16 values already): 4e-3 leaves room for it and catches a variance divided
+  // by dim - 1 at the narrower rows.
+  return Report("add_layernorm", std::to_string(rows) + "x" + std::to_string(dim), MaxDiff(want, got), 4e-3, rc, message);
 }
 
 int CheckAttention(crossrank_cuda_op_attention_fn fn, std::vector<int> lengths, int heads, int head_dim) {
@@ -245,6 +248,9 @@ int main(int argc, char** argv) {
   unsetenv("CROSSRANK_CUDA_GEMM");
   failures += CheckLayerNorm(layernorm, 50, 384);
   failures += CheckLayerNorm(layernorm, 3, 1024);
+  failures += CheckLayerNorm(layernorm, 13, 768);   // a last block of 5 rows (warp kernel: 8 per block)
+  failures += CheckLayerNorm(layernorm, 5, 100);    // rows not a multiple of 32
+  failures += CheckLayerNorm(layernorm, 3, 1056);   // wider than the warp kernel: the block kernel
   // Both attention kernels: tensor cores (default for head dims 16/32/64/128) and one warp per
   // query row. Lengths straddle the tensor-core kernel's 64-row and 32/64-key tiles.
   for (const char* kernel : {"tensor-core", "warp"}) {

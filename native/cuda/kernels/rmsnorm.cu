@@ -4,7 +4,8 @@
 namespace crossrank::cuda {
 namespace {
 
-// One block per row: add the delta (writing the residual back), sum the squares, scale.
+// One block per row: add the delta (writing the residual back), sum the squares, scale. For
+// rows wider than the warp kernel below takes.
 __global__ void AddRmsNormKernel(float* __restrict__ x, const __half* __restrict__ delta,
                                  const float* __restrict__ gamma, int dim, float eps, __half* __restrict__ out) {
   float* row = x + static_cast<size_t>(blockIdx.x) * dim;
@@ -20,12 +21,50 @@ __global__ void AddRmsNormKernel(float* __restrict__ x, const __half* __restrict
   for (int i = threadIdx.x; i < dim; i += blockDim.x) o[i] = __float2half(row[i] * inv * gamma[i]);
 }
 
+// One warp per row for rows of up to 1024 (qwen3-0.6b's hidden size): the row is read once
+// into registers and the sum of squares comes from warp shuffles with no block barrier; a
+// block of 8 warps takes 8 rows. The block kernel above takes wider rows.
+constexpr int kRowsPerWarpBlock = 8, kMaxPerLane = 32;
+
+__global__ void AddRmsNormWarpKernel(float* __restrict__ x, const __half* __restrict__ delta,
+                                     const float* __restrict__ gamma, int rows, int dim, float eps,
+                                     __half* __restrict__ out) {
+  const int r = blockIdx.x * kRowsPerWarpBlock + threadIdx.x / 32, lane = threadIdx.x % 32;
+  if (r >= rows) return;  // whole warps leave together: no barrier below
+  float* row = x + static_cast<size_t>(r) * dim;
+  const __half* d = delta ? delta + static_cast<size_t>(r) * dim : nullptr;
+  __half* o = out + static_cast<size_t>(r) * dim;
+  float v[kMaxPerLane];
+  float sq = 0;
+#pragma unroll
+  for (int j = 0; j < kMaxPerLane; ++j) {
+    const int i = lane + 32 * j;
+    v[j] = 0.0f;
+    if (i < dim) {
+      v[j] = row[i];
+      if (d) row[i] = v[j] = v[j] + __half2float(d[i]);
+    }
+    sq += v[j] * v[j];
+  }
+  const float inv = rsqrtf(WarpSum(sq) / dim + eps);
+#pragma unroll
+  for (int j = 0; j < kMaxPerLane; ++j) {
+    const int i = lane + 32 * j;
+    if (i < dim) o[i] = __float2half(v[j] * inv * gamma[i]);
+  }
+}
+
 }  // namespace
 
 cudaError_t LaunchAddRmsNorm(float* x, const __half* delta, const float* gamma, int rows, int dim, float eps,
                              __half* out, cudaStream_t stream) {
   if (rows == 0) return cudaSuccess;
-  AddRmsNormKernel<<<rows, 256, 0, stream>>>(x, delta, gamma, dim, eps, out);
+  if (dim <= 32 * kMaxPerLane) {
+    const int blocks = (rows + kRowsPerWarpBlock - 1) / kRowsPerWarpBlock;
+    AddRmsNormWarpKernel<<<blocks, kRowsPerWarpBlock * 32, 0, stream>>>(x, delta, gamma, rows, dim, eps, out);
+  } else {
+    AddRmsNormKernel<<<rows, 256, 0, stream>>>(x, delta, gamma, dim, eps, out);
+  }
   return cudaGetLastError();
 }
 
