@@ -18,7 +18,9 @@
 # 3. if device-carry/ came along (scripts/device/pack-for-device.sh), reranking 100 passages of
 #    TREC DL length with minilm-l6 end to end from JavaScript (`crossrank bench`, native
 #    engine on CUDA): p50/p95/p99 latency per query (target <= 3 ms).
-# 4. the op harness (--quick) under compute-sanitizer memcheck and racecheck (last: slow).
+# 4. per encoder preset, the forward pass again with the wide linear kernel (a candidate
+#    default): checked against the CPU reference and timed;
+# 5. the op harness (--quick) under compute-sanitizer memcheck and racecheck (last: slow).
 # Prints a short table last. Record the output in bench/GPU_NOTES.md with card, command, date.
 #
 # The device lease is short, so every step has its own time limit and the whole run a
@@ -96,6 +98,14 @@ if [ -f device-carry/node.xz ]; then
     --preset minilm-l6 --tokenizer device-carry/tokenizer --backend native --device cuda --docs 100 --queries 50 --warmup 5 --cached
 fi
 
+# The wide linear kernel (a candidate for the default, kernels/gemm.cu): the encoder presets'
+# forward passes again with it, checked against the CPU reference and timed, so one run tells
+# whether to switch. After everything the acceptance needs, before the slow sanitizers.
+for preset in "${presets[@]}"; do
+  [[ $preset == qwen3-* || ${status[model-$preset]:-} != 0 ]] && continue
+  step "wide-$preset" 90 env CROSSRANK_CUDA_GEMM=wide "$ops" "$lib" --model "/tmp/crossrank-gpu-$preset"
+done
+
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
 if [ -n "$sanitizer" ]; then
   step memcheck 150 "$sanitizer" --tool memcheck --error-exitcode 9 "$ops" "$lib" --quick
@@ -117,6 +127,10 @@ for preset in "${presets[@]}"; do
   fi
 done
 echo "| minilm-l6, 100 passages, from JavaScript | $(verdict "${status[js]:-}") |"
+for preset in "${presets[@]}"; do
+  [[ $preset == qwen3-* ]] && continue
+  echo "| $preset, wide linear kernel: CUDA vs CPU reference (timings in wide-$preset.log) | $(verdict "${status[wide-$preset]:-}") |"
+done
 echo "| memcheck (op harness, --quick) | $(verdict "${status[memcheck]:-}") |"
 echo "| racecheck (op harness, --quick) | $(verdict "${status[racecheck]:-}") |"
 echo "logs: $logs"
