@@ -215,9 +215,10 @@ class CudaEncoder {
     for (__half** b : hidden) {
       if ((e = Alloc(T * H, b, &activations_)) != cudaSuccess) return e;
     }
-    if ((e = Alloc(T * 3 * H, &qkv_, &activations_)) || (e = Alloc(T * I, &up_, &activations_)) || (e = Alloc(T, &d_tokens_, &activations_)) ||
-        (e = Alloc(T, &d_types_, &activations_)) || (e = Alloc(T, &d_positions_, &activations_)) ||
-        (e = Alloc(S + 1, &d_cu_, &activations_)) || (e = Alloc(S * desc_.num_labels, &d_logits_, &activations_))) {
+    if ((e = Alloc(T * 3 * H, &qkv_, &activations_)) || (e = Alloc(T * I, &up_, &activations_)) ||
+        (e = Alloc(T, &d_tokens_, &activations_)) || (e = Alloc(T, &d_types_, &activations_)) ||
+        (e = Alloc(T, &d_positions_, &activations_)) || (e = Alloc(S + 1, &d_cu_, &activations_)) ||
+        (e = Alloc(S * desc_.num_labels, &d_logits_, &activations_))) {
       return e;
     }
     void* p = nullptr;

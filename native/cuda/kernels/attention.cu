@@ -11,7 +11,7 @@ constexpr int kMaxDimsPerLane = 8;  // head_dim <= 256
 // One warp per query row: keys are scanned 32 at a time (one per lane), with an online
 // softmax (running max and sum) so the row never needs its scores stored; each lane owns
 // head_dim / 32 output dimensions. Grid: (ceil(max_seqlen / warps), heads, sequences).
-// The fallback for head dims the tensor-core kernel does not take (e.g. TinyBERT's 26).
+// The fallback for head dims the tensor-core kernel does not take (e.g. 26 in the 312-wide TinyBERT).
 __global__ void VarlenAttentionKernel(const __half* __restrict__ q, const __half* __restrict__ k,
                                       const __half* __restrict__ v, size_t stride, const int* __restrict__ cu_seqlens,
                                       int head_dim, float scale, __half* __restrict__ ctx, size_t ctx_stride) {
