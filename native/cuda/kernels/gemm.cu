@@ -121,7 +121,9 @@ __device__ __forceinline__ void LoadTile(__half* dst, const __half* __restrict__
 }
 
 // A warp's kI x kJ accumulator fragments, rows from r0 and columns from c0, to Y (+ bias,
-// GELU) through `staging`, a 16 x 16 fp32 square of shared memory of its own.
+// GELU) through `staging`, a 16 x 16 fp32 square of shared memory of its own. Each lane
+// takes 8 consecutive outputs of one row: two 16-byte reads of staging and of the bias, one
+// 16-byte store (LaunchLinear sends unaligned buffers to the 64 x 64 kernel instead).
 template <int kI, int kJ>
 __device__ __forceinline__ void StoreTiles(wmma::fragment<wmma::accumulator, 16, 16, 16, float> (&acc)[kI][kJ],
                                            float* staging, int lane, int r0, int c0, const float* __restrict__ bias,
@@ -132,13 +134,23 @@ __device__ __forceinline__ void StoreTiles(wmma::fragment<wmma::accumulator, 16,
     for (int j = 0; j < kJ; ++j) {
       wmma::store_matrix_sync(staging, acc[i][j], 16, wmma::mem_row_major);
       __syncwarp();
-      for (int e = lane; e < 256; e += 32) {
-        const int r = r0 + 16 * i + e / 16, c = c0 + 16 * j + e % 16;
-        if (r < m && c < n) {
-          float v = staging[e] + bias[c];
-          if (epilogue == 1) v = Gelu(v);
-          y[static_cast<size_t>(r) * n + c] = __float2half(v);
+      // Lane: row lane / 2, columns (lane % 2) * 8 .. + 8; n is a multiple of 16, so c < n
+      // implies c + 8 <= n.
+      const int e = lane * 8, r = r0 + 16 * i + e / 16, c = c0 + 16 * j + e % 16;
+      if (r < m && c < n) {
+        const float4 s0 = *reinterpret_cast<const float4*>(staging + e);
+        const float4 s1 = *reinterpret_cast<const float4*>(staging + e + 4);
+        const float4 b0 = *reinterpret_cast<const float4*>(bias + c);
+        const float4 b1 = *reinterpret_cast<const float4*>(bias + c + 4);
+        float v[8] = {s0.x + b0.x, s0.y + b0.y, s0.z + b0.z, s0.w + b0.w,
+                      s1.x + b1.x, s1.y + b1.y, s1.z + b1.z, s1.w + b1.w};
+        __align__(16) __half2 out[4];
+#pragma unroll
+        for (int t = 0; t < 4; ++t) {
+          if (epilogue == 1) v[2 * t] = Gelu(v[2 * t]), v[2 * t + 1] = Gelu(v[2 * t + 1]);
+          out[t] = __floats2half2_rn(v[2 * t], v[2 * t + 1]);
         }
+        *reinterpret_cast<uint4*>(y + static_cast<size_t>(r) * n + c) = *reinterpret_cast<const uint4*>(out);
       }
       __syncwarp();
     }
@@ -287,7 +299,10 @@ cudaError_t OptInWideShared() {
 cudaError_t LaunchLinear(const __half* x, const __half* w, const float* bias, __half* y, int m, int n, int k,
                          Epilogue epilogue, cudaStream_t stream) {
   if (m == 0 || n == 0) return cudaSuccess;
-  const GemmKernel kernel = ChosenKernel();
+  // The 128 x 128 kernels copy X and W and write Y and read the bias 16 bytes at a time.
+  const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
+  const bool wide_access = aligned(x) && aligned(w) && aligned(y) && aligned(bias);
+  const GemmKernel kernel = wide_access ? ChosenKernel() : GemmKernel::kWmma64;
   if (n % 16 == 0 && k % 16 == 0 && kernel == GemmKernel::kPipelined) {
     dim3 grid((n + kBig - 1) / kBig, (m + kBig - 1) / kBig);
     LinearPipelinedKernel<<<grid, kBigWarps * 32, 0, stream>>>(x, w, bias, y, m, n, k, static_cast<int>(epilogue));
