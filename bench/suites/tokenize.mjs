@@ -6,12 +6,12 @@
 // query is new to both, so no cache hit helps either.
 //
 //   npm run bench -- tokenize [--queries N] [--threads N] [--json]
-import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 
+import { loadDataset, readRun } from '../../dist/index.js';
 import { defaultTokenizeThreads, NativeWordPieceTokenizer } from '../../dist/tokenizer/pair-tokenizer.js';
 import { readTokenizerSpec } from '../../dist/tokenizer/tokenizer-spec.js';
 
@@ -27,19 +27,14 @@ const root = resolve(import.meta.dirname, '..', '..');
 const trec = resolve(root, '..', 'shared', 'data', 'trec-dl-2019');
 const spec = readTokenizerSpec(resolve(root, '..', 'shared', 'tokenizers', 'bert-base-uncased'));
 
-const queries = new Map(readFileSync(join(trec, 'queries.tsv'), 'utf8').trim().split('\n').map((l) => l.split('\t')));
-const passages = new Map();
-for (const line of readFileSync(join(trec, 'passages.jsonl'), 'utf8').trim().split('\n')) {
-  const p = JSON.parse(line);
-  passages.set(p.id, p.text);
-}
-const runs = new Map();
-for (const line of readFileSync(join(trec, 'runs', 'bm25.trec'), 'utf8').trim().split('\n')) {
-  const [qid, , docid, rank] = line.split(/\s+/);
-  if (Number(rank) > 100 || !passages.has(docid)) continue;
-  if (!runs.has(qid)) runs.set(qid, []);
-  runs.get(qid).push(passages.get(docid));
-}
+// BM25 top-100 per query, in rank order (the run file's order), passages that exist only.
+const { queries, corpus } = await loadDataset(trec);
+const runs = new Map(
+  [...readRun(join(trec, 'runs', 'bm25.trec'))].map(([qid, ranked]) => [
+    qid,
+    ranked.slice(0, 100).filter((e) => corpus.has(e.docid)).map((e) => corpus.get(e.docid)),
+  ]),
+);
 const work = [...runs.entries()].slice(0, Number(args.queries)).map(([qid, docs]) => ({ query: queries.get(qid), docs }));
 
 const threads = args.threads ? Number(args.threads) : defaultTokenizeThreads();

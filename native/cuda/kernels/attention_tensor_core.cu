@@ -35,28 +35,15 @@ struct Tiles {
   static_assert(2 * kKeys >= kRowsPerBlock, "the K/V space must hold the block's Q rows");
 };
 
-// Copies `rows` rows of one head (kDim halves each, 16-byte chunks) starting at row `first`
-// of src, zero-filling rows at or past `valid`.
+// Rows j0 .. j0 + rows of one head (kDim halves each, 16-byte chunks) of a sequence made of
+// `prefix_len` rows of `prefix` followed by the rows of `own`, zero past `count`: keys or
+// values of a key tile (the prefix's first), or the block's queries (no prefix). Zero keys
+// and values beyond the visible ones keep the masked products finite (0 * NaN would not be).
 template <int kDim>
-__device__ __forceinline__ void StageQueries(__half* dst, const __half* __restrict__ src, size_t stride, int first,
-                                             int rows, int valid) {
-  constexpr int kChunks = kDim / 8;
-  for (int c = threadIdx.x; c < rows * kChunks; c += kWarps * 32) {
-    const int r = c / kChunks, col = (c % kChunks) * 8;
-    uint4 value = make_uint4(0, 0, 0, 0);
-    if (r < valid) value = *reinterpret_cast<const uint4*>(src + (first + r) * stride + col);
-    *reinterpret_cast<uint4*>(dst + r * Tiles<kDim>::kLdKv + col) = value;
-  }
-}
-
-// Keys (or values) j0 .. j0 + kKeys of a row's visible sequence: the prefix's `prefix_len`
-// rows first, then the sequence's own, zero past `count`. Zero keys and values beyond the
-// visible ones keep the masked products finite (0 * NaN would not be).
-template <int kDim>
-__device__ __forceinline__ void StageKeys(__half* dst, const __half* __restrict__ prefix, int prefix_len,
+__device__ __forceinline__ void StageRows(__half* dst, int rows, const __half* __restrict__ prefix, int prefix_len,
                                           const __half* __restrict__ own, size_t stride, int j0, int count) {
   constexpr int kChunks = kDim / 8;
-  for (int c = threadIdx.x; c < Tiles<kDim>::kKeys * kChunks; c += kWarps * 32) {
+  for (int c = threadIdx.x; c < rows * kChunks; c += kWarps * 32) {
     const int r = c / kChunks, col = (c % kChunks) * 8, j = j0 + r;
     uint4 value = make_uint4(0, 0, 0, 0);
     if (j < count) {
@@ -101,7 +88,8 @@ __global__ void __launch_bounds__(kWarps * 32) TensorCoreAttentionKernel(Attenti
   const int keys = prefix_len + (a.causal ? last_row : len);
 
   // Q: the block's rows staged through the K/V space, then kept as fragments in registers.
-  StageQueries<kDim>(kv, a.q + static_cast<size_t>(head) * kDim, a.q_stride, start + row0, kRowsPerBlock, len - row0);
+  const __half* q_rows = a.q + (start + row0) * a.q_stride + static_cast<size_t>(head) * kDim;
+  StageRows<kDim>(kv, kRowsPerBlock, nullptr, 0, q_rows, a.q_stride, 0, len - row0);
   __syncthreads();
   wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> q_frag[kDim / 16];
 #pragma unroll
@@ -136,7 +124,7 @@ __global__ void __launch_bounds__(kWarps * 32) TensorCoreAttentionKernel(Attenti
 
   // Pass 1: each row's maximum and sum of exp(score - maximum), online over the key tiles.
   for (int j0 = 0; j0 < keys; j0 += kKeys) {
-    StageKeys<kDim>(kv, prefix_k, prefix_len, own_k, a.kv_stride, j0, keys);
+    StageRows<kDim>(kv, kKeys, prefix_k, prefix_len, own_k, a.kv_stride, j0, keys);
     __syncthreads();
     scores();
     float tile_max = -INFINITY;
@@ -163,8 +151,8 @@ __global__ void __launch_bounds__(kWarps * 32) TensorCoreAttentionKernel(Attenti
   for (int d = 0; d < kDim / 16; ++d) wmma::fill_fragment(out[d], 0.0f);
   __half* v_tile = kv + kKeys * T::kLdKv;
   for (int j0 = 0; j0 < keys; j0 += kKeys) {
-    StageKeys<kDim>(kv, prefix_k, prefix_len, own_k, a.kv_stride, j0, keys);
-    StageKeys<kDim>(v_tile, prefix_v, prefix_len, own_v, a.kv_stride, j0, keys);
+    StageRows<kDim>(kv, kKeys, prefix_k, prefix_len, own_k, a.kv_stride, j0, keys);
+    StageRows<kDim>(v_tile, kKeys, prefix_v, prefix_len, own_v, a.kv_stride, j0, keys);
     __syncthreads();
     scores();
     for (int c = c0; c < kKeys; c += 2) {

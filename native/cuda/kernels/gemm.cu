@@ -120,6 +120,26 @@ __device__ __forceinline__ void LoadTile(__half* dst, const __half* __restrict__
   }
 }
 
+// One shared-memory stage of the 128 x 128 kernels (A and B tiles of 128 x kBigK, rows kBigLd
+// apart) into a warp's kI x kJ fragments at rows wm and columns wn of the block tile.
+template <int kI, int kJ>
+__device__ __forceinline__ void MultiplyStage(wmma::fragment<wmma::accumulator, 16, 16, 16, float> (&acc)[kI][kJ],
+                                              const __half* as, const __half* bs, int wm, int wn) {
+#pragma unroll
+  for (int kk = 0; kk < kBigK; kk += 16) {
+    wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a[kI];
+    wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> b[kJ];
+#pragma unroll
+    for (int i = 0; i < kI; ++i) wmma::load_matrix_sync(a[i], as + (wm + 16 * i) * kBigLd + kk, kBigLd);
+#pragma unroll
+    for (int j = 0; j < kJ; ++j) wmma::load_matrix_sync(b[j], bs + (wn + 16 * j) * kBigLd + kk, kBigLd);
+#pragma unroll
+    for (int i = 0; i < kI; ++i)
+#pragma unroll
+      for (int j = 0; j < kJ; ++j) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
+  }
+}
+
 // A warp's kI x kJ accumulator fragments, rows from r0 and columns from c0, to Y (+ bias,
 // GELU) through `staging`, a 16 x 16 fp32 square of shared memory of its own. Each lane
 // takes 8 consecutive outputs of one row: two 16-byte reads of staging and of the bias, one
@@ -186,19 +206,7 @@ __global__ void __launch_bounds__(kBigWarps * 32)
     __syncthreads();
     const __half* as = smem + stage * kStageHalves;
     const __half* bs = smem + (2 + stage) * kStageHalves;
-#pragma unroll
-    for (int kk = 0; kk < kBigK; kk += 16) {
-      wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a[4];
-      wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> b[2];
-#pragma unroll
-      for (int i = 0; i < 4; ++i) wmma::load_matrix_sync(a[i], as + (wm + 16 * i) * kBigLd + kk, kBigLd);
-#pragma unroll
-      for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(b[j], bs + (wn + 16 * j) * kBigLd + kk, kBigLd);
-#pragma unroll
-      for (int i = 0; i < 4; ++i)
-#pragma unroll
-        for (int j = 0; j < 2; ++j) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
-    }
+    MultiplyStage<4, 2>(acc, as, bs, wm, wn);
     __syncthreads();  // the stage just read is the next iteration's load target
   }
 
@@ -249,19 +257,7 @@ __global__ void __launch_bounds__(kWideWarps * 32)
     CpAsyncCommit();
     const __half* as = wide_smem + (t % kWideStages) * 2 * kStageHalves;
     const __half* bs = as + kStageHalves;
-#pragma unroll
-    for (int kk = 0; kk < kBigK; kk += 16) {
-      wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a[4];
-      wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> b[4];
-#pragma unroll
-      for (int i = 0; i < 4; ++i) wmma::load_matrix_sync(a[i], as + (wm + 16 * i) * kBigLd + kk, kBigLd);
-#pragma unroll
-      for (int j = 0; j < 4; ++j) wmma::load_matrix_sync(b[j], bs + (wn + 16 * j) * kBigLd + kk, kBigLd);
-#pragma unroll
-      for (int i = 0; i < 4; ++i)
-#pragma unroll
-        for (int j = 0; j < 4; ++j) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
-    }
+    MultiplyStage<4, 4>(acc, as, bs, wm, wn);
   }
   __syncthreads();  // the staging squares below overlap stages other warps may still be reading
   StoreTiles<4, 4>(acc, reinterpret_cast<float*>(wide_smem) + warp * 256, lane, row0 + wm, col0 + wn, bias, y, m, n,
