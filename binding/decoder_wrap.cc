@@ -1,6 +1,7 @@
 // NativeDecoder: the native engine's decoder reranker (Qwen3) for JS.
-//   loadDecoder(path, config, answerIds: Int32Array, threads, device) -> Promise<NativeDecoder>
-//     device -1: the CPU reference; device >= 0: the CUDA backend on that GPU
+//   loadDecoder(path, config, answerIds: Int32Array, threads, device, element) -> Promise<NativeDecoder>
+//     device -1: the CPU reference; device >= 0: the CUDA backend on that GPU, its matrices and
+//     activations in element 'bf16' or 'fp16' (ignored on the CPU, which computes in fp32)
 //   decoder.score(prefixIds, prefixCu, tokenIds, cuSeqlens, prefixOf) -> Promise<Float32Array>
 //     [sequences x answers]: each prefix run once, its key/value cache reused by the
 //     sequences that continue it (prefixOf[s] >= 0), the others run whole (-1)
@@ -104,19 +105,21 @@ class NativeDecoder : public Napi::ObjectWrap<NativeDecoder> {
 
 class LoadWorker : public Napi::AsyncWorker {
  public:
-  LoadWorker(Napi::Env env, std::string path, DecoderConfig config, std::vector<int32_t> answers, int threads, int device)
+  LoadWorker(Napi::Env env, std::string path, DecoderConfig config, std::vector<int32_t> answers, int threads, int device,
+             CudaElementType element)
       : Napi::AsyncWorker(env, "crossrank.loadDecoder"),
         deferred_(Napi::Promise::Deferred::New(env)),
         path_(std::move(path)),
         config_(config),
         answers_(std::move(answers)),
         threads_(threads),
-        device_(device) {}
+        device_(device),
+        element_(element) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
     try {
       std::unique_ptr<DecoderModel> model;
-      status_ = DecoderModel::Load(path_, config_, answers_, threads_, device_, &model);
+      status_ = DecoderModel::Load(path_, config_, answers_, threads_, device_, element_, &model);
       if (status_.ok()) model_ = std::move(model);
     } catch (const std::bad_alloc&) {
       status_ = Status::OutOfMemory("out of host memory loading " + path_);
@@ -136,6 +139,7 @@ class LoadWorker : public Napi::AsyncWorker {
   DecoderConfig config_;
   std::vector<int32_t> answers_;
   int threads_, device_;
+  CudaElementType element_;
   DecoderPtr model_;
   Status status_;
 };
@@ -150,9 +154,12 @@ double Number(const Napi::Object& o, const char* name) {
 
 Napi::Value LoadDecoder(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 5 || !info[0].IsString() || !info[1].IsObject() || !info[3].IsNumber() || !info[4].IsNumber()) {
-    ThrowInvalidArgument(env, "loadDecoder(path: string, config: object, answerIds: Int32Array, threads: number, device: number)");
+  if (info.Length() < 6 || !info[0].IsString() || !info[1].IsObject() || !info[3].IsNumber() || !info[4].IsNumber() ||
+      !info[5].IsString()) {
+    ThrowInvalidArgument(env, "loadDecoder(path: string, config: object, answerIds: Int32Array, threads: number, device: number, element: 'bf16' | 'fp16')");
   }
+  const std::string element = info[5].As<Napi::String>().Utf8Value();
+  if (element != "bf16" && element != "fp16") ThrowInvalidArgument(env, "element must be 'bf16' or 'fp16', got '" + element + "'");
   Napi::Object o = info[1].As<Napi::Object>();
   DecoderConfig c;
   c.vocab_size = static_cast<int32_t>(Number(o, "vocabSize"));
@@ -170,7 +177,8 @@ Napi::Value LoadDecoder(const Napi::CallbackInfo& info) {
   Status valid = c.Validate();
   if (!valid.ok()) throw MakeError(env, valid);
   auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), c, Int32Vector(info, 2, "answerIds"),
-                                info[3].As<Napi::Number>().Int32Value(), info[4].As<Napi::Number>().Int32Value());
+                                info[3].As<Napi::Number>().Int32Value(), info[4].As<Napi::Number>().Int32Value(),
+                                element == "fp16" ? CudaElementType::kFp16 : CudaElementType::kBf16);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

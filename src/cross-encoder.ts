@@ -14,7 +14,7 @@ import { Qwen3RerankerTokenizer } from './llm/llm-pair-tokenizer.js';
 import { Qwen3PromptTokenizer } from './llm/qwen3-reranker-prompt.js';
 import type { Backend } from './backends/backend.js';
 import { NativeBackend } from './backends/native-backend.js';
-import { NativeDecoderBackend } from './backends/native-decoder-backend.js';
+import { NativeDecoderBackend, parsePrecision } from './backends/native-decoder-backend.js';
 import { BatchScheduler, type BatchEvent } from './batch-scheduler.js';
 import { checkQuery, documentTexts, type DocumentInput } from './documents.js';
 import { calibrate } from './eval/calibration.js';
@@ -22,6 +22,7 @@ import { loadProfile, type CalibrationProfile } from './eval/calibration-profile
 import { isBareEncoder } from './model/encoder-config.js';
 import { headSpec, parseActivation, resolveHead, trueFalseHead, type Activation, type Head } from './model/head.js';
 import { modelMaxLength, readModelConfig, type ModelConfig } from './model/model-config.js';
+import type { CudaElementType } from './native/binding.js';
 import { onnxModelPath } from './model/model-files.js';
 import { resolveModel, type ResolveOptions } from './hub/resolve.js';
 import { applyScoreHead } from './score-head.js';
@@ -48,9 +49,17 @@ export interface CrossEncoderOptions extends ResolveOptions {
   /**
    * LLM rerankers on the native backend: run each query's prompt prefix once and reuse its
    * key/value cache for every document (default true). Scores equal the unshared
-   * computation within rounding (1e-4 on the CPU; fp16 rounding on CUDA).
+   * computation within rounding (1e-4 on the CPU; 16-bit rounding on CUDA).
    */
   sharePrefix?: boolean;
+  /**
+   * LLM rerankers on the native CUDA engine: the 16-bit type of the decoder's matrices and
+   * activations. 'bf16' (default) is the type Qwen3 checkpoints are trained and shipped in,
+   * with fp32's range; 'fp16' keeps 3 more mantissa bits, but an activation past 65,504
+   * overflows (reported as a CudaError, never as a NaN score). The residual stream, norms and
+   * answer rows are fp32 either way; encoders run in fp16 on CUDA, and the CPU paths in fp32.
+   */
+  precision?: CudaElementType;
   /** ONNX Runtime intra-op threads (default: all cores). */
   threads?: number;
   /**
@@ -185,6 +194,9 @@ export class CrossEncoder {
     }
     if (options.instruction !== undefined) throw new InvalidArgumentError('instruction applies to LLM rerankers (Qwen3-Reranker) only');
     if (options.sharePrefix !== undefined) throw new InvalidArgumentError('sharePrefix applies to LLM rerankers (Qwen3-Reranker) only');
+    if (options.precision !== undefined) {
+      throw new InvalidArgumentError("precision applies to LLM rerankers (Qwen3-Reranker) on the native CUDA engine only (encoders run in fp16 there)");
+    }
     if (isBareEncoder(config.architecture)) {
       throw new ModelLoadError(`${idOrDir} is an embedding model (${config.architecture}), not a cross-encoder; load it with EncoderEmbedder`);
     }
@@ -247,12 +259,14 @@ export class CrossEncoder {
     // The model card's length; the position table allows far more, at a quadratic cost.
     const maxLength = Math.min(o.requestedMax ?? 8192, config.maxPositions);
     const answerIds: [number, number] = [prompt.yesId, prompt.noId];
+    const precision = parsePrecision(options.precision, o.backendName === 'native' && (options.device ?? 'cpu').startsWith('cuda'));
     const backend: Backend =
       o.backendName === 'native'
         ? await NativeDecoderBackend.create(resolved.dir, config, answerIds, {
             device: options.device,
             threads: options.threads,
             sharePrefix: options.sharePrefix,
+            precision,
           })
         : await (await import('./backends/onnx-backend.js')).OnnxBackend.create(onnxModelPath(resolved.dir, options.quantized), 2, {
             device: options.device,

@@ -35,6 +35,7 @@ export {
 } from './cross-encoder.js';
 export type { DocumentInput } from './documents.js';
 export type { Activation, Head } from './model/head.js';
+export type { CudaElementType } from './native/binding.js';
 export type { TruncationStrategy } from './tokenizer/pair-tokenizer.js';
 export { resolveModel, type ResolveOptions, type ResolvedModel } from './hub/resolve.js';
 export { hubCacheDir } from './hub/cache-layout.js';

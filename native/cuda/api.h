@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CROSSRANK_CUDA_ABI_VERSION 3  // 3: the decoder (Qwen3 rerankers)
+#define CROSSRANK_CUDA_ABI_VERSION 4  // 3: the decoder (Qwen3 rerankers); 4: its element type (bf16 or fp16)
 #define CROSSRANK_CUDA_MAX_DEVICES 16
 
 #ifdef __cplusplus
@@ -99,8 +99,16 @@ typedef void (*crossrank_cuda_encoder_destroy_fn)(void* handle);
 
 // ---- the decoder (Qwen3ForCausalLM rerankers) ----------------------------------------
 // Host fp32 weights, PyTorch layouts, no biases. Linear and embedding weights are uploaded
-// as fp16 (q/k/v fused into one matrix, gate/up into another), norms and the answer rows as
-// fp32. Only the answer rows of the output layer exist on the device.
+// in the element type (q/k/v fused into one matrix, gate/up into another), norms and the
+// answer rows as fp32. Only the answer rows of the output layer exist on the device.
+
+// The 16-bit type of the decoder's weight matrices and activations (the residual stream
+// stays fp32). bf16 has fp32's range: LLM checkpoints are trained in it, and their
+// activations can exceed fp16's largest value (65,504). fp16 keeps 3 more mantissa bits.
+typedef enum {
+  CROSSRANK_CUDA_BF16 = 0,
+  CROSSRANK_CUDA_FP16 = 1,
+} crossrank_cuda_element_type;
 typedef struct {
   const float *input_norm, *post_norm, *q_norm, *k_norm;  // [hidden], [hidden], [head_dim], [head_dim]
   const float *q, *k, *v, *o, *gate, *up, *down;           // [out x in]
@@ -109,6 +117,7 @@ typedef struct {
 typedef struct {
   int vocab_size, hidden_size, intermediate_size, num_layers, num_heads, num_kv_heads, head_dim, max_positions;
   int num_answers;
+  int element_type;  // crossrank_cuda_element_type (0, the zero-initialised default: bf16)
   float rms_norm_eps;
   double rope_theta;
   const float* embed;                          // [vocab x hidden]

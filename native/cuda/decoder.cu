@@ -1,11 +1,13 @@
-// The CUDA forward pass of decoder rerankers (Qwen3): weights uploaded once (fp16 matrices,
-// q/k/v fused into one projection and gate/up into another; fp32 norms and answer rows),
+// The CUDA forward pass of decoder rerankers (Qwen3): weights uploaded once (bf16 or fp16
+// matrices, the desc's choice; q/k/v fused into one projection and gate/up into another; fp32
+// norms and answer rows),
 // the residual stream in fp32, grow-only device buffers, pinned staging, one stream per model.
 // A batch runs in up to two passes over the layers: the prefixes (each query's prompt frame,
 // run once, their keys and values kept per layer), then the sequences, which attend to their
 // prefix's cached keys and values and to their own. Only the answer rows of the output layer
 // are computed, at each sequence's last token. The CPU reference
 // (native/reference/decoder_forward.cc) is its oracle.
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -20,6 +22,7 @@
 #include <vector>
 
 #include "cuda/api.h"
+#include "cuda/common.cuh"
 #include "cuda/model_status.h"
 #include "cuda/kernels/answer_head.cuh"
 #include "cuda/kernels/decoder_attention.cuh"
@@ -62,9 +65,10 @@ struct GrowBuffer {
   }
 };
 
+template <typename Element>
 struct DecoderLayer {
   float *input_norm = nullptr, *post_norm = nullptr, *q_norm = nullptr, *k_norm = nullptr;
-  __half *qkv = nullptr, *o = nullptr, *gate_up = nullptr, *down = nullptr;
+  Element *qkv = nullptr, *o = nullptr, *gate_up = nullptr, *down = nullptr;
 };
 
 // Device views of one pass's inputs.
@@ -75,19 +79,33 @@ struct Pass {
   bool keep_kv = false;            // prefixes pass: write keys and values to the prefix cache
 };
 
-class CudaDecoder {
+// What a crossrank_cuda_decoder handle points to: a CudaDecoder of the element type chosen at
+// creation.
+class DecoderEngine {
+ public:
+  virtual ~DecoderEngine() = default;
+  virtual cudaError_t Upload(const crossrank_cuda_decoder_desc& d, const char** what) = 0;
+  virtual cudaError_t Score(const int* prefix_ids, const int* prefix_cu, int num_prefixes, const int* token_ids,
+                            const int* cu_seqlens, const int* prefix_of, int num_seqs, float* logits,
+                            const char** what) = 0;
+};
+
+// Element: __nv_bfloat16 or __half, the type of the weight matrices and of every activation
+// but the fp32 residual stream.
+template <typename Element>
+class CudaDecoder final : public DecoderEngine {
  public:
   explicit CudaDecoder(int device) : device_(device) {
     for (GrowBuffer* b : {&pinned_ints_, &pinned_logits_}) b->pinned = true;
   }
-  ~CudaDecoder() {
+  ~CudaDecoder() override {
     cudaSetDevice(device_);
     for (void* p : weights_) cudaFree(p);
     for (GrowBuffer* b : Buffers()) b->Release();
     if (stream_) cudaStreamDestroy(stream_);
   }
 
-  cudaError_t Upload(const crossrank_cuda_decoder_desc& d, const char** what) {
+  cudaError_t Upload(const crossrank_cuda_decoder_desc& d, const char** what) override {
     c_ = d;
     c_.layers = nullptr;  // host pointers are not kept
     c_.embed = c_.final_norm = c_.answer = nullptr;
@@ -96,7 +114,7 @@ class CudaDecoder {
     if ((e = cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)) != cudaSuccess) return *what = "stream", e;
     const size_t H = d.hidden_size, I = d.intermediate_size, qd = size_t(d.num_heads) * d.head_dim;
     const size_t kvd = size_t(d.num_kv_heads) * d.head_dim;
-    if ((e = Half({{d.embed, size_t(d.vocab_size) * H}}, &embed_)) != cudaSuccess ||
+    if ((e = Convert({{d.embed, size_t(d.vocab_size) * H}}, &embed_)) != cudaSuccess ||
         (e = Float(d.final_norm, H, &final_norm_)) != cudaSuccess ||
         (e = Float(d.answer, size_t(d.num_answers) * H, &answer_)) != cudaSuccess) {
       return *what = "uploading embeddings and the answer rows", e;
@@ -110,15 +128,15 @@ class CudaDecoder {
     layers_.resize(d.num_layers);
     for (int l = 0; l < d.num_layers; ++l) {
       const crossrank_cuda_decoder_layer& src = d.layers[l];
-      DecoderLayer& dst = layers_[l];
+      DecoderLayer<Element>& dst = layers_[l];
       if ((e = Float(src.input_norm, H, &dst.input_norm)) != cudaSuccess ||
           (e = Float(src.post_norm, H, &dst.post_norm)) != cudaSuccess ||
           (e = Float(src.q_norm, d.head_dim, &dst.q_norm)) != cudaSuccess ||
           (e = Float(src.k_norm, d.head_dim, &dst.k_norm)) != cudaSuccess ||
-          (e = Half({{src.q, qd * H}, {src.k, kvd * H}, {src.v, kvd * H}}, &dst.qkv)) != cudaSuccess ||
-          (e = Half({{src.o, H * qd}}, &dst.o)) != cudaSuccess ||
-          (e = Half({{src.gate, I * H}, {src.up, I * H}}, &dst.gate_up)) != cudaSuccess ||
-          (e = Half({{src.down, H * I}}, &dst.down)) != cudaSuccess) {
+          (e = Convert({{src.q, qd * H}, {src.k, kvd * H}, {src.v, kvd * H}}, &dst.qkv)) != cudaSuccess ||
+          (e = Convert({{src.o, H * qd}}, &dst.o)) != cudaSuccess ||
+          (e = Convert({{src.gate, I * H}, {src.up, I * H}}, &dst.gate_up)) != cudaSuccess ||
+          (e = Convert({{src.down, H * I}}, &dst.down)) != cudaSuccess) {
         return *what = "uploading layer weights", e;
       }
     }
@@ -126,7 +144,8 @@ class CudaDecoder {
   }
 
   cudaError_t Score(const int* prefix_ids, const int* prefix_cu, int num_prefixes, const int* token_ids,
-                    const int* cu_seqlens, const int* prefix_of, int num_seqs, float* logits, const char** what) {
+                    const int* cu_seqlens, const int* prefix_of, int num_seqs, float* logits,
+                    const char** what) override {
     std::lock_guard<std::mutex> lock(mutex_);
     cudaError_t e;
     if ((e = cudaSetDevice(device_)) != cudaSuccess) return *what = "cudaSetDevice", e;
@@ -181,7 +200,7 @@ class CudaDecoder {
     if ((e = RunLayers(seqs, d_prefix_cu, what))) return e;
 
     const int* d_last = seqs.prefix_of + num_seqs;
-    AnswerHeadParams head{x_.as<float>(), down_.as<__half>(), d_last, final_norm_, answer_, num_seqs, c_.hidden_size,
+    AnswerHeadParams<Element> head{x_.as<float>(), down_.as<Element>(), d_last, final_norm_, answer_, num_seqs, c_.hidden_size,
                           c_.num_answers, c_.rms_norm_eps};
     if ((e = LaunchAnswerHead(head, logits_.as<float>(), stream_))) return *what = "answer head", e;
     const size_t out_bytes = sizeof(float) * size_t(num_seqs) * c_.num_answers;
@@ -201,27 +220,27 @@ class CudaDecoder {
     const int qd = c_.num_heads * hd, kvd = c_.num_kv_heads * hd;
     const size_t prefix_layer = size_t(prefix_tokens_) * kvd;  // one layer's slice of the prefix cache
     float* x = x_.as<float>();
-    __half *h = h_.as<__half>(), *qkv = qkv_.as<__half>(), *q = q_.as<__half>(), *ctx = ctx_.as<__half>();
-    __half *o = o_.as<__half>(), *gu = gate_up_.as<__half>(), *act = act_.as<__half>(), *down = down_.as<__half>();
+    Element *h = h_.as<Element>(), *qkv = qkv_.as<Element>(), *q = q_.as<Element>(), *ctx = ctx_.as<Element>();
+    Element *o = o_.as<Element>(), *gu = gate_up_.as<Element>(), *act = act_.as<Element>(), *down = down_.as<Element>();
     cudaError_t e;
     if ((e = LaunchGatherRows(embed_, p.ids, p.tokens, H, x, stream_))) return *what = "embedding", e;
-    const __half* pending = nullptr;
+    const Element* pending = nullptr;
     for (size_t l = 0; l < layers_.size(); ++l) {
-      const DecoderLayer& L = layers_[l];
-      __half* k = p.keep_kv ? prefix_k_.as<__half>() + l * prefix_layer : k_.as<__half>();
-      __half* v = p.keep_kv ? prefix_v_.as<__half>() + l * prefix_layer : v_.as<__half>();
+      const DecoderLayer<Element>& L = layers_[l];
+      Element* k = p.keep_kv ? prefix_k_.as<Element>() + l * prefix_layer : k_.as<Element>();
+      Element* v = p.keep_kv ? prefix_v_.as<Element>() + l * prefix_layer : v_.as<Element>();
       if ((e = LaunchAddRmsNorm(x, pending, L.input_norm, p.tokens, H, c_.rms_norm_eps, h, stream_)) ||
           (e = LaunchLinear(h, L.qkv, zero_bias_, qkv, p.tokens, qd + 2 * kvd, H, Epilogue::kBias, stream_))) {
         return *what = "qkv projection", e;
       }
-      QkNormRopeParams rp{qkv, p.positions, L.q_norm, L.k_norm, inv_freq_, p.tokens, c_.num_heads, c_.num_kv_heads,
+      QkNormRopeParams<Element> rp{qkv, p.positions, L.q_norm, L.k_norm, inv_freq_, p.tokens, c_.num_heads, c_.num_kv_heads,
                           hd, c_.rms_norm_eps};
       if ((e = LaunchQkNormRope(rp, q, k, v, stream_))) return *what = "q/k norm and rotary embeddings", e;
-      DecoderAttentionParams ap{q, k, v, p.cu, p.num_seqs, p.max_seqlen, nullptr, nullptr, nullptr, nullptr,
+      DecoderAttentionParams<Element> ap{q, k, v, p.cu, p.num_seqs, p.max_seqlen, nullptr, nullptr, nullptr, nullptr,
                                 c_.num_heads, c_.num_kv_heads, hd};
       if (p.prefix_of && prefix_tokens_ > 0) {
-        ap.prefix_k = prefix_k_.as<__half>() + l * prefix_layer;
-        ap.prefix_v = prefix_v_.as<__half>() + l * prefix_layer;
+        ap.prefix_k = prefix_k_.as<Element>() + l * prefix_layer;
+        ap.prefix_v = prefix_v_.as<Element>() + l * prefix_layer;
         ap.prefix_cu = d_prefix_cu;
         ap.prefix_of = p.prefix_of;
       }
@@ -244,16 +263,16 @@ class CudaDecoder {
   cudaError_t Reserve(int P, int T, int num_seqs) {
     const size_t rows = std::max(std::max(P, T), 1), H = c_.hidden_size, I = c_.intermediate_size;
     const size_t qd = size_t(c_.num_heads) * c_.head_dim, kvd = size_t(c_.num_kv_heads) * c_.head_dim;
-    const size_t half = sizeof(__half);
+    const size_t elem = sizeof(Element);
     prefix_tokens_ = P;
     cudaError_t e;
-    if ((e = x_.Ensure(rows * H * sizeof(float))) || (e = h_.Ensure(rows * H * half)) ||
-        (e = qkv_.Ensure(rows * (qd + 2 * kvd) * half)) || (e = q_.Ensure(rows * qd * half)) ||
-        (e = k_.Ensure(rows * kvd * half)) || (e = v_.Ensure(rows * kvd * half)) || (e = ctx_.Ensure(rows * qd * half)) ||
-        (e = o_.Ensure(rows * H * half)) || (e = gate_up_.Ensure(rows * 2 * I * half)) ||
-        (e = act_.Ensure(rows * I * half)) || (e = down_.Ensure(rows * H * half)) ||
-        (e = prefix_k_.Ensure(size_t(c_.num_layers) * std::max(P, 1) * kvd * half)) ||
-        (e = prefix_v_.Ensure(size_t(c_.num_layers) * std::max(P, 1) * kvd * half)) ||
+    if ((e = x_.Ensure(rows * H * sizeof(float))) || (e = h_.Ensure(rows * H * elem)) ||
+        (e = qkv_.Ensure(rows * (qd + 2 * kvd) * elem)) || (e = q_.Ensure(rows * qd * elem)) ||
+        (e = k_.Ensure(rows * kvd * elem)) || (e = v_.Ensure(rows * kvd * elem)) || (e = ctx_.Ensure(rows * qd * elem)) ||
+        (e = o_.Ensure(rows * H * elem)) || (e = gate_up_.Ensure(rows * 2 * I * elem)) ||
+        (e = act_.Ensure(rows * I * elem)) || (e = down_.Ensure(rows * H * elem)) ||
+        (e = prefix_k_.Ensure(size_t(c_.num_layers) * std::max(P, 1) * kvd * elem)) ||
+        (e = prefix_v_.Ensure(size_t(c_.num_layers) * std::max(P, 1) * kvd * elem)) ||
         (e = logits_.Ensure(size_t(std::max(num_seqs, 1)) * c_.num_answers * sizeof(float))) ||
         (e = pinned_logits_.Ensure(size_t(std::max(num_seqs, 1)) * c_.num_answers * sizeof(float)))) {
       return e;
@@ -266,21 +285,21 @@ class CudaDecoder {
             &inputs_, &logits_, &pinned_ints_, &pinned_logits_};
   }
 
-  // Concatenates host fp32 matrices into one fp16 device matrix (rows stacked).
-  cudaError_t Half(std::initializer_list<std::pair<const float*, size_t>> parts, __half** out) {
+  // Concatenates host fp32 matrices into one device matrix of Element (rows stacked).
+  cudaError_t Convert(std::initializer_list<std::pair<const float*, size_t>> parts, Element** out) {
     size_t n = 0;
     for (const auto& part : parts) n += part.second;
-    std::vector<__half> staged(n);
+    std::vector<Element> staged(n);
     size_t at = 0;
     for (const auto& part : parts) {
-      for (size_t i = 0; i < part.second; ++i) staged[at++] = __float2half(part.first[i]);
+      for (size_t i = 0; i < part.second; ++i) staged[at++] = FromFloat<Element>(part.first[i]);
     }
     void* p = nullptr;
-    cudaError_t e = cudaMalloc(&p, n * sizeof(__half));
+    cudaError_t e = cudaMalloc(&p, n * sizeof(Element));
     if (e != cudaSuccess) return e;
     weights_.push_back(p);
-    *out = static_cast<__half*>(p);
-    return cudaMemcpy(p, staged.data(), n * sizeof(__half), cudaMemcpyHostToDevice);
+    *out = static_cast<Element*>(p);
+    return cudaMemcpy(p, staged.data(), n * sizeof(Element), cudaMemcpyHostToDevice);
   }
 
   cudaError_t Float(const float* host, size_t n, float** out) {
@@ -297,9 +316,9 @@ class CudaDecoder {
   std::mutex mutex_;
   crossrank_cuda_decoder_desc c_{};
   std::vector<void*> weights_;
-  __half* embed_ = nullptr;
+  Element* embed_ = nullptr;
   float *final_norm_ = nullptr, *answer_ = nullptr, *zero_bias_ = nullptr, *inv_freq_ = nullptr;
-  std::vector<DecoderLayer> layers_;
+  std::vector<DecoderLayer<Element>> layers_;
   int prefix_tokens_ = 0;
   GrowBuffer x_, h_, qkv_, q_, k_, v_, ctx_, o_, gate_up_, act_, down_, prefix_k_, prefix_v_, inputs_, logits_;
   GrowBuffer pinned_ints_, pinned_logits_;
@@ -311,15 +330,19 @@ class CudaDecoder {
 CROSSRANK_CUDA_EXPORT int crossrank_cuda_decoder_create(int device, const crossrank_cuda_decoder_desc* desc,
                                                         void** handle, char* message, size_t message_len) {
   using crossrank::cuda::CudaDecoder;
+  using crossrank::cuda::DecoderEngine;
   *handle = nullptr;
   const bool valid = desc && desc->layers && desc->hidden_size > 0 && desc->hidden_size <= 8192 &&
                      desc->num_kv_heads > 0 && desc->num_heads % desc->num_kv_heads == 0 && desc->head_dim >= 2 &&
-                     desc->head_dim <= 256 && desc->head_dim % 2 == 0 && desc->num_answers > 0;
+                     desc->head_dim <= 256 && desc->head_dim % 2 == 0 && desc->num_answers > 0 &&
+                     (desc->element_type == CROSSRANK_CUDA_BF16 || desc->element_type == CROSSRANK_CUDA_FP16);
   if (!valid) {
-    if (message && message_len) snprintf(message, message_len, "%s", "decoder shape not supported by the CUDA backend (hidden <= 8192, head_dim even and <= 256)");
+    if (message && message_len) snprintf(message, message_len, "%s", "decoder shape not supported by the CUDA backend (hidden <= 8192, head_dim even and <= 256, element type bf16 or fp16)");
     return CROSSRANK_CUDA_STATUS_INVALID_ARGUMENT;
   }
-  CudaDecoder* decoder = new (std::nothrow) CudaDecoder(device);
+  DecoderEngine* decoder = desc->element_type == CROSSRANK_CUDA_FP16
+                               ? static_cast<DecoderEngine*>(new (std::nothrow) CudaDecoder<__half>(device))
+                               : new (std::nothrow) CudaDecoder<__nv_bfloat16>(device);
   if (!decoder) return CROSSRANK_CUDA_STATUS_OUT_OF_MEMORY;
   const char* what = "";
   cudaError_t e = cudaSuccess;
@@ -347,7 +370,7 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_decoder_score(void* handle, const int* 
   const char* what = "";
   cudaError_t e = cudaSuccess;
   try {
-    e = static_cast<crossrank::cuda::CudaDecoder*>(handle)->Score(prefix_ids, prefix_cu, num_prefixes, token_ids,
+    e = static_cast<crossrank::cuda::DecoderEngine*>(handle)->Score(prefix_ids, prefix_cu, num_prefixes, token_ids,
                                                                   cu_seqlens, prefix_of, num_seqs, logits, &what);
   } catch (const std::bad_alloc&) {
     if (message && message_len) snprintf(message, message_len, "%s", "out of host memory");
@@ -357,5 +380,5 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_decoder_score(void* handle, const int* 
 }
 
 CROSSRANK_CUDA_EXPORT void crossrank_cuda_decoder_destroy(void* handle) {
-  delete static_cast<crossrank::cuda::CudaDecoder*>(handle);
+  delete static_cast<crossrank::cuda::DecoderEngine*>(handle);
 }

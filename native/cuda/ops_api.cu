@@ -1,6 +1,11 @@
-// Test entry points: each CUDA op on host fp32 data (converted to fp16 on the way in and
-// back to fp32 on the way out), for the op harness (native/tests/cuda_ops.cc) to compare
-// with the CPU reference. Not used by the engine's forward pass.
+// Test entry points: each CUDA op on host fp32 data (converted to 16-bit elements on the way
+// in and back to fp32 on the way out), for the op harness (native/tests/cuda_ops.cc) to
+// compare with the CPU reference. Not used by the engine's forward pass.
+//
+// The element type is fp16, except for the ops the decoder runs in either type (linear, and
+// the decoder ops below) when CROSSRANK_CUDA_OP_ELEMENT=bf16: read at each call, so the
+// harness checks both.
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -8,10 +13,13 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <vector>
 
 #include "cuda/api.h"
+#include "cuda/common.cuh"
 #include "cuda/kernels/answer_head.cuh"
 #include "cuda/kernels/attention.cuh"
 #include "cuda/kernels/decoder_attention.cuh"
@@ -40,11 +48,13 @@ struct Buffers {
   }
 };
 
-__half* UploadHalf(Buffers& b, const float* host, size_t n) {
-  std::vector<__half> h(n);
-  for (size_t i = 0; i < n; ++i) h[i] = __float2half(host[i]);
-  __half* d = b.Alloc<__half>(n);
-  if (d && cudaMemcpy(d, h.data(), n * sizeof(__half), cudaMemcpyHostToDevice) != cudaSuccess) return nullptr;
+// Host fp32 to a device array of T (__half or __nv_bfloat16).
+template <typename T = __half>
+T* UploadHalf(Buffers& b, const float* host, size_t n) {
+  std::vector<T> h(n);
+  for (size_t i = 0; i < n; ++i) h[i] = crossrank::cuda::FromFloat<T>(host[i]);
+  T* d = b.Alloc<T>(n);
+  if (d && cudaMemcpy(d, h.data(), n * sizeof(T), cudaMemcpyHostToDevice) != cudaSuccess) return nullptr;
   return d;
 }
 
@@ -55,11 +65,20 @@ T* Upload(Buffers& b, const T* host, size_t n) {
   return d;
 }
 
-bool DownloadHalf(const __half* d, float* host, size_t n) {
-  std::vector<__half> h(n);
-  if (cudaMemcpy(h.data(), d, n * sizeof(__half), cudaMemcpyDeviceToHost) != cudaSuccess) return false;
-  for (size_t i = 0; i < n; ++i) host[i] = __half2float(h[i]);
+template <typename T>
+bool DownloadHalf(const T* d, float* host, size_t n) {
+  std::vector<T> h(n);
+  if (cudaMemcpy(h.data(), d, n * sizeof(T), cudaMemcpyDeviceToHost) != cudaSuccess) return false;
+  for (size_t i = 0; i < n; ++i) host[i] = crossrank::cuda::ToFloat(h[i]);
   return true;
+}
+
+// Calls op(T{}) with T the element type chosen by CROSSRANK_CUDA_OP_ELEMENT (see above).
+template <typename Op>
+int WithElement(Op&& op) {
+  const char* v = std::getenv("CROSSRANK_CUDA_OP_ELEMENT");
+  if (v && std::strcmp(v, "bf16") == 0) return op(__nv_bfloat16{});
+  return op(__half{});
 }
 
 int Finish(cudaError_t launch, char* message, size_t len) {
@@ -81,18 +100,19 @@ int OutOfMemory(char* message, size_t len) {
 // y[m x n] = x[m x k] w[n x k]^T + bias (gelu != 0: then exact GELU)
 CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_linear(const float* x, const float* w, const float* bias, float* y, int m,
                                                    int n, int k, int gelu, char* message, size_t message_len) {
-  Buffers b;
-  __half* dx = UploadHalf(b, x, size_t(m) * k);
-  __half* dw = UploadHalf(b, w, size_t(n) * k);
-  float* db = Upload(b, bias, n);
-  __half* dy = b.Alloc<__half>(size_t(m) * n);
-  if (!dx || !dw || !db || !dy) return OutOfMemory(message, message_len);
-  int rc = Finish(crossrank::cuda::LaunchLinear(dx, dw, db, dy, m, n, k,
-                                                 gelu ? crossrank::cuda::Epilogue::kBiasGelu : crossrank::cuda::Epilogue::kBias,
-                                                 nullptr),
-                  message, message_len);
-  if (rc == 0 && !DownloadHalf(dy, y, size_t(m) * n)) return OutOfMemory(message, message_len);
-  return rc;
+  return WithElement([&](auto element) {
+    using T = decltype(element);
+    Buffers b;
+    T* dx = UploadHalf<T>(b, x, size_t(m) * k);
+    T* dw = UploadHalf<T>(b, w, size_t(n) * k);
+    float* db = Upload(b, bias, n);
+    T* dy = b.Alloc<T>(size_t(m) * n);
+    if (!dx || !dw || !db || !dy) return OutOfMemory(message, message_len);
+    const auto epilogue = gelu ? crossrank::cuda::Epilogue::kBiasGelu : crossrank::cuda::Epilogue::kBias;
+    int rc = Finish(crossrank::cuda::LaunchLinear(dx, dw, db, dy, m, n, k, epilogue, nullptr), message, message_len);
+    if (rc == 0 && !DownloadHalf(dy, y, size_t(m) * n)) return OutOfMemory(message, message_len);
+    return rc;
+  });
 }
 
 // x[rows x dim] = LayerNorm(x + residual)
@@ -193,7 +213,7 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_bench(int op, const int* shape, int 
     int* dprefix_cu = Upload(b, prefix_cu, 2);
     int* dprefix_of = static_cast<int*>(zeros(size_t(seqs) * sizeof(int)));  // all sequences: prefix 0
     if (!q || !k || !v || !pk || !pv || !ctx || !dcu || !dprefix_cu || !dprefix_of) return OutOfMemory(message, message_len);
-    const crossrank::cuda::DecoderAttentionParams p{
+    const crossrank::cuda::DecoderAttentionParams<__half> p{
         q, k, v, dcu, seqs, len, pk, pv, dprefix_cu, prefix_len > 0 ? dprefix_of : nullptr, heads, kv_heads, dim};
     launch = [=] { return crossrank::cuda::LaunchDecoderAttention(p, ctx, nullptr); };
   } else {
@@ -220,47 +240,53 @@ bool DownloadFloat(const float* d, float* host, size_t n) {
 
 }  // namespace
 
-// x = x + delta (fp32 residual), out = RMSNorm(x) * gamma (fp16 on the device)
+// x = x + delta (fp32 residual), out = RMSNorm(x) * gamma (16-bit on the device)
 CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_add_rmsnorm(float* x, const float* delta, const float* gamma, int rows,
                                                         int dim, float eps, float* out, char* message,
                                                         size_t message_len) {
-  const size_t n = size_t(rows) * dim;
-  Buffers b;
-  float* dx = Upload(b, x, n);
-  __half* dd = delta ? UploadHalf(b, delta, n) : nullptr;
-  float* dg = Upload(b, gamma, dim);
-  __half* dout = b.Alloc<__half>(n);
-  if (!dx || (delta && !dd) || !dg || !dout) return OutOfMemory(message, message_len);
-  int rc = Finish(crossrank::cuda::LaunchAddRmsNorm(dx, dd, dg, rows, dim, eps, dout, nullptr), message, message_len);
-  if (rc == 0 && (!DownloadFloat(dx, x, n) || !DownloadHalf(dout, out, n))) return OutOfMemory(message, message_len);
-  return rc;
+  return WithElement([&](auto element) {
+    using T = decltype(element);
+    const size_t n = size_t(rows) * dim;
+    Buffers b;
+    float* dx = Upload(b, x, n);
+    T* dd = delta ? UploadHalf<T>(b, delta, n) : nullptr;
+    float* dg = Upload(b, gamma, dim);
+    T* dout = b.Alloc<T>(n);
+    if (!dx || (delta && !dd) || !dg || !dout) return OutOfMemory(message, message_len);
+    int rc = Finish(crossrank::cuda::LaunchAddRmsNorm(dx, dd, dg, rows, dim, eps, dout, nullptr), message, message_len);
+    if (rc == 0 && (!DownloadFloat(dx, x, n) || !DownloadHalf(dout, out, n))) return OutOfMemory(message, message_len);
+    return rc;
+  });
 }
 
 CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_qk_norm_rope(const float* qkv, const int* positions, const float* q_norm,
                                                          const float* k_norm, int tokens, int heads, int kv_heads,
                                                          int head_dim, float eps, double theta, float* q, float* k,
                                                          float* v, char* message, size_t message_len) {
-  const size_t width = size_t(heads + 2 * kv_heads) * head_dim;
-  std::vector<float> inv_freq(head_dim / 2);
-  for (size_t i = 0; i < inv_freq.size(); ++i) inv_freq[i] = float(std::pow(theta, -2.0 * double(i) / head_dim));
-  Buffers b;
-  __half* dqkv = UploadHalf(b, qkv, tokens * width);
-  int* dpos = Upload(b, positions, tokens);
-  float* dqn = Upload(b, q_norm, head_dim);
-  float* dkn = Upload(b, k_norm, head_dim);
-  float* dfreq = Upload(b, inv_freq.data(), inv_freq.size());
-  __half* dq = b.Alloc<__half>(size_t(tokens) * heads * head_dim);
-  __half* dk = b.Alloc<__half>(size_t(tokens) * kv_heads * head_dim);
-  __half* dv = b.Alloc<__half>(size_t(tokens) * kv_heads * head_dim);
-  if (!dqkv || !dpos || !dqn || !dkn || !dfreq || !dq || !dk || !dv) return OutOfMemory(message, message_len);
-  crossrank::cuda::QkNormRopeParams p{dqkv, dpos, dqn, dkn, dfreq, tokens, heads, kv_heads, head_dim, eps};
-  int rc = Finish(crossrank::cuda::LaunchQkNormRope(p, dq, dk, dv, nullptr), message, message_len);
-  if (rc == 0 && (!DownloadHalf(dq, q, size_t(tokens) * heads * head_dim) ||
-                  !DownloadHalf(dk, k, size_t(tokens) * kv_heads * head_dim) ||
-                  !DownloadHalf(dv, v, size_t(tokens) * kv_heads * head_dim))) {
-    return OutOfMemory(message, message_len);
-  }
-  return rc;
+  return WithElement([&](auto element) {
+    using T = decltype(element);
+    const size_t width = size_t(heads + 2 * kv_heads) * head_dim;
+    std::vector<float> inv_freq(head_dim / 2);
+    for (size_t i = 0; i < inv_freq.size(); ++i) inv_freq[i] = float(std::pow(theta, -2.0 * double(i) / head_dim));
+    Buffers b;
+    T* dqkv = UploadHalf<T>(b, qkv, tokens * width);
+    int* dpos = Upload(b, positions, tokens);
+    float* dqn = Upload(b, q_norm, head_dim);
+    float* dkn = Upload(b, k_norm, head_dim);
+    float* dfreq = Upload(b, inv_freq.data(), inv_freq.size());
+    T* dq = b.Alloc<T>(size_t(tokens) * heads * head_dim);
+    T* dk = b.Alloc<T>(size_t(tokens) * kv_heads * head_dim);
+    T* dv = b.Alloc<T>(size_t(tokens) * kv_heads * head_dim);
+    if (!dqkv || !dpos || !dqn || !dkn || !dfreq || !dq || !dk || !dv) return OutOfMemory(message, message_len);
+    crossrank::cuda::QkNormRopeParams<T> p{dqkv, dpos, dqn, dkn, dfreq, tokens, heads, kv_heads, head_dim, eps};
+    int rc = Finish(crossrank::cuda::LaunchQkNormRope(p, dq, dk, dv, nullptr), message, message_len);
+    if (rc == 0 && (!DownloadHalf(dq, q, size_t(tokens) * heads * head_dim) ||
+                    !DownloadHalf(dk, k, size_t(tokens) * kv_heads * head_dim) ||
+                    !DownloadHalf(dv, v, size_t(tokens) * kv_heads * head_dim))) {
+      return OutOfMemory(message, message_len);
+    }
+    return rc;
+  });
 }
 
 CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_decoder_attention(const float* q, const float* k, const float* v,
@@ -270,57 +296,68 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_decoder_attention(const float* q, co
                                                               const int* prefix_of, int heads, int kv_heads,
                                                               int head_dim, float* ctx, char* message,
                                                               size_t message_len) {
-  const int total = cu_seqlens[num_seqs], prefix_total = num_prefixes > 0 ? prefix_cu[num_prefixes] : 0;
-  int max_len = 0;
-  for (int s = 0; s < num_seqs; ++s) max_len = std::max(max_len, cu_seqlens[s + 1] - cu_seqlens[s]);
-  const size_t nq = size_t(total) * heads * head_dim, nkv = size_t(total) * kv_heads * head_dim;
-  const size_t npkv = size_t(prefix_total) * kv_heads * head_dim;
-  Buffers b;
-  __half* dq = UploadHalf(b, q, nq);
-  __half* dk = UploadHalf(b, k, nkv);
-  __half* dv = UploadHalf(b, v, nkv);
-  int* dcu = Upload(b, cu_seqlens, num_seqs + 1);
-  __half* dctx = b.Alloc<__half>(nq);
-  if (!dq || !dk || !dv || !dcu || !dctx) return OutOfMemory(message, message_len);
-  crossrank::cuda::DecoderAttentionParams p{dq, dk, dv, dcu, num_seqs, max_len, nullptr, nullptr, nullptr, nullptr,
-                                            heads, kv_heads, head_dim};
-  if (num_prefixes > 0) {
-    p.prefix_k = UploadHalf(b, prefix_k, npkv);
-    p.prefix_v = UploadHalf(b, prefix_v, npkv);
-    p.prefix_cu = Upload(b, prefix_cu, num_prefixes + 1);
-    p.prefix_of = Upload(b, prefix_of, num_seqs);
-    if (!p.prefix_k || !p.prefix_v || !p.prefix_cu || !p.prefix_of) return OutOfMemory(message, message_len);
-  }
-  int rc = Finish(crossrank::cuda::LaunchDecoderAttention(p, dctx, nullptr), message, message_len);
-  if (rc == 0 && !DownloadHalf(dctx, ctx, nq)) return OutOfMemory(message, message_len);
-  return rc;
+  return WithElement([&](auto element) {
+    using T = decltype(element);
+    const int total = cu_seqlens[num_seqs], prefix_total = num_prefixes > 0 ? prefix_cu[num_prefixes] : 0;
+    int max_len = 0;
+    for (int s = 0; s < num_seqs; ++s) max_len = std::max(max_len, cu_seqlens[s + 1] - cu_seqlens[s]);
+    const size_t nq = size_t(total) * heads * head_dim, nkv = size_t(total) * kv_heads * head_dim;
+    const size_t npkv = size_t(prefix_total) * kv_heads * head_dim;
+    Buffers b;
+    T* dq = UploadHalf<T>(b, q, nq);
+    T* dk = UploadHalf<T>(b, k, nkv);
+    T* dv = UploadHalf<T>(b, v, nkv);
+    int* dcu = Upload(b, cu_seqlens, num_seqs + 1);
+    T* dctx = b.Alloc<T>(nq);
+    if (!dq || !dk || !dv || !dcu || !dctx) return OutOfMemory(message, message_len);
+    crossrank::cuda::DecoderAttentionParams<T> p{dq,      dk,      dv,      dcu,   num_seqs, max_len, nullptr,
+                                                 nullptr, nullptr, nullptr, heads, kv_heads, head_dim};
+    if (num_prefixes > 0) {
+      p.prefix_k = UploadHalf<T>(b, prefix_k, npkv);
+      p.prefix_v = UploadHalf<T>(b, prefix_v, npkv);
+      p.prefix_cu = Upload(b, prefix_cu, num_prefixes + 1);
+      p.prefix_of = Upload(b, prefix_of, num_seqs);
+      if (!p.prefix_k || !p.prefix_v || !p.prefix_cu || !p.prefix_of) return OutOfMemory(message, message_len);
+    }
+    int rc = Finish(crossrank::cuda::LaunchDecoderAttention(p, dctx, nullptr), message, message_len);
+    if (rc == 0 && !DownloadHalf(dctx, ctx, nq)) return OutOfMemory(message, message_len);
+    return rc;
+  });
 }
 
 CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_swiglu(const float* gate_up, int tokens, int inter, float* out,
                                                    char* message, size_t message_len) {
-  Buffers b;
-  __half* dgu = UploadHalf(b, gate_up, size_t(tokens) * 2 * inter);
-  __half* dout = b.Alloc<__half>(size_t(tokens) * inter);
-  if (!dgu || !dout) return OutOfMemory(message, message_len);
-  int rc = Finish(crossrank::cuda::LaunchSwiGlu(dgu, tokens, inter, dout, nullptr), message, message_len);
-  if (rc == 0 && !DownloadHalf(dout, out, size_t(tokens) * inter)) return OutOfMemory(message, message_len);
-  return rc;
+  return WithElement([&](auto element) {
+    using T = decltype(element);
+    Buffers b;
+    T* dgu = UploadHalf<T>(b, gate_up, size_t(tokens) * 2 * inter);
+    T* dout = b.Alloc<T>(size_t(tokens) * inter);
+    if (!dgu || !dout) return OutOfMemory(message, message_len);
+    int rc = Finish(crossrank::cuda::LaunchSwiGlu(dgu, tokens, inter, dout, nullptr), message, message_len);
+    if (rc == 0 && !DownloadHalf(dout, out, size_t(tokens) * inter)) return OutOfMemory(message, message_len);
+    return rc;
+  });
 }
 
 CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_answer_head(const float* x, const float* delta, const int* last,
                                                         int num_seqs, int rows, const float* norm,
                                                         const float* answer, int hidden, int num_answers, float eps,
                                                         float* logits, char* message, size_t message_len) {
-  Buffers b;
-  float* dx = Upload(b, x, size_t(rows) * hidden);
-  __half* dd = delta ? UploadHalf(b, delta, size_t(rows) * hidden) : nullptr;
-  int* dlast = Upload(b, last, num_seqs);
-  float* dnorm = Upload(b, norm, hidden);
-  float* dans = Upload(b, answer, size_t(num_answers) * hidden);
-  float* dlogits = b.Alloc<float>(size_t(num_seqs) * num_answers);
-  if (!dx || (delta && !dd) || !dlast || !dnorm || !dans || !dlogits) return OutOfMemory(message, message_len);
-  crossrank::cuda::AnswerHeadParams p{dx, dd, dlast, dnorm, dans, num_seqs, hidden, num_answers, eps};
-  int rc = Finish(crossrank::cuda::LaunchAnswerHead(p, dlogits, nullptr), message, message_len);
-  if (rc == 0 && !DownloadFloat(dlogits, logits, size_t(num_seqs) * num_answers)) return OutOfMemory(message, message_len);
-  return rc;
+  return WithElement([&](auto element) {
+    using T = decltype(element);
+    Buffers b;
+    float* dx = Upload(b, x, size_t(rows) * hidden);
+    T* dd = delta ? UploadHalf<T>(b, delta, size_t(rows) * hidden) : nullptr;
+    int* dlast = Upload(b, last, num_seqs);
+    float* dnorm = Upload(b, norm, hidden);
+    float* dans = Upload(b, answer, size_t(num_answers) * hidden);
+    float* dlogits = b.Alloc<float>(size_t(num_seqs) * num_answers);
+    if (!dx || (delta && !dd) || !dlast || !dnorm || !dans || !dlogits) return OutOfMemory(message, message_len);
+    crossrank::cuda::AnswerHeadParams<T> p{dx, dd, dlast, dnorm, dans, num_seqs, hidden, num_answers, eps};
+    int rc = Finish(crossrank::cuda::LaunchAnswerHead(p, dlogits, nullptr), message, message_len);
+    if (rc == 0 && !DownloadFloat(dlogits, logits, size_t(num_seqs) * num_answers)) {
+      return OutOfMemory(message, message_len);
+    }
+    return rc;
+  });
 }

@@ -119,7 +119,8 @@ void DecoderBatch::AddSequence(const int32_t* ids, size_t n, int32_t prefix) {
 }
 
 Status DecoderModel::Load(const std::string& path, const DecoderConfig& config, const std::vector<int32_t>& answer_ids,
-                          int threads, int device, std::unique_ptr<DecoderModel>* out) {
+                          int threads, int device, CudaElementType element_type,
+                          std::unique_ptr<DecoderModel>* out) {
   if (device >= 0) RETURN_IF_ERROR(CudaLibrary::Instance().CheckDevice(device));  // fail before reading weights
   std::unique_ptr<SafetensorsFile> file;
   RETURN_IF_ERROR(SafetensorsFile::Open(path, &file));
@@ -148,6 +149,7 @@ Status DecoderModel::Load(const std::string& path, const DecoderConfig& config, 
     desc.head_dim = config.head_dim;
     desc.max_positions = config.max_positions;
     desc.num_answers = model->num_answers_;
+    desc.element_type = element_type == CudaElementType::kFp16 ? CROSSRANK_CUDA_FP16 : CROSSRANK_CUDA_BF16;
     desc.rms_norm_eps = config.rms_norm_eps;
     desc.rope_theta = config.rope_theta;
     desc.embed = w.embed.data();

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <string>
 
@@ -154,6 +155,22 @@ Status CudaLibrary::CheckDevice(int device) {
   return Status::Ok();
 }
 
+namespace {
+
+// The CUDA engine's logits are finite unless a 16-bit activation overflowed (or the weights
+// hold inf or NaN): an error then, never a NaN score passed on as a result.
+Status CheckFinite(const std::vector<float>& logits, int32_t per_row, const char* remedy) {
+  for (size_t i = 0; i < logits.size(); ++i) {
+    if (!std::isfinite(logits[i])) {
+      return Status::Cuda("the CUDA engine produced a non-finite logit (batch row " + std::to_string(i / per_row) +
+                          "): an overflow of its 16-bit activations, or inf/NaN in the weights; " + remedy);
+    }
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status CudaLibrary::CreateEncoder(int device, const void* desc, void** handle) {
   Status s = CheckDevice(device);
   if (!s.ok()) return s;
@@ -172,7 +189,8 @@ Status CudaLibrary::EncoderForward(void* handle, const PackedBatch& batch, const
   const int rc = reinterpret_cast<crossrank_cuda_encoder_forward_fn>(encoder_forward_)(
       handle, batch.token_ids.data(), batch.type_ids.data(), positions.data(), batch.cu_seqlens.data(), batch.num_seqs(),
       batch.total_tokens(), max_len, logits->data(), message, sizeof message);
-  return FromCudaStatus(rc, message);
+  if (rc != CROSSRANK_CUDA_STATUS_OK) return FromCudaStatus(rc, message);
+  return CheckFinite(*logits, num_labels, "this model needs the CPU (device 'cpu') or backend 'onnx'");
 }
 
 void CudaLibrary::DestroyEncoder(void* handle) {
@@ -194,7 +212,9 @@ Status CudaLibrary::DecoderScore(void* handle, const DecoderBatch& b, int32_t nu
   const int rc = reinterpret_cast<crossrank_cuda_decoder_score_fn>(decoder_score_)(
       handle, b.prefix_ids.data(), b.prefix_cu.data(), b.num_prefixes(), b.sequences.token_ids.data(),
       b.sequences.cu_seqlens.data(), b.prefix_of.data(), b.sequences.num_seqs(), logits->data(), message, sizeof message);
-  return FromCudaStatus(rc, message);
+  if (rc != CROSSRANK_CUDA_STATUS_OK) return FromCudaStatus(rc, message);
+  return CheckFinite(*logits, num_answers,
+                     "fp16 holds values up to 65,504: load with precision 'bf16' (the default), or on the CPU");
 }
 
 void CudaLibrary::DestroyDecoder(void* handle) {

@@ -4,8 +4,10 @@
 // continuations). Checks the CUDA decoder against the CPU reference, prefix-shared against
 // unshared, and times both at every query's documents.
 //
-//   crossrank_cuda_ops <libcrossrank_cuda.so> --qwen3 <dir> --prompts <json> [--dump out.json] [--cpu-docs N] [--quick]
+//   crossrank_cuda_ops <libcrossrank_cuda.so> --qwen3 <dir> --prompts <json> [--dump out.json] [--cpu-docs N]
+//                      [--element bf16|fp16] [--quick]
 //
+// --element: the CUDA decoder's element type (default bf16, the engine's default).
 // --dump writes every query's logits (shared and unshared) and timings, for
 // scripts/device/qwen3_compare.py to set against transformers' Qwen3ForCausalLM. --quick
 // (for the CPU emulation) times one run instead of a warm-up and five.
@@ -81,7 +83,13 @@ double TimeMs(DecoderModel& model, const DecoderBatch& batch, int iters, bool wa
 
 }  // namespace
 
-int RunDecoder(const std::string& dir, const std::string& prompts_path, const std::string& dump, int cpu_docs, bool quick) {
+int RunDecoder(const std::string& dir, const std::string& prompts_path, const std::string& dump, int cpu_docs,
+               const std::string& element, bool quick) {
+  if (element != "bf16" && element != "fp16") {
+    std::printf("--element must be bf16 or fp16, got %s\n", element.c_str());
+    return 2;
+  }
+  const CudaElementType element_type = element == "fp16" ? CudaElementType::kFp16 : CudaElementType::kBf16;
   std::string config_text, prompts_text, error;
   if (!ReadFile(dir + "/config.json", &config_text) || !ReadFile(prompts_path, &prompts_text)) {
     std::printf("cannot read %s/config.json or %s\n", dir.c_str(), prompts_path.c_str());
@@ -111,8 +119,8 @@ int RunDecoder(const std::string& dir, const std::string& prompts_path, const st
   }
   std::unique_ptr<DecoderModel> cpu, gpu;
   const int threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  s = DecoderModel::Load(dir + "/model.safetensors", config, answers, threads, -1, &cpu);
-  if (s.ok()) s = DecoderModel::Load(dir + "/model.safetensors", config, answers, threads, 0, &gpu);
+  s = DecoderModel::Load(dir + "/model.safetensors", config, answers, threads, -1, element_type, &cpu);
+  if (s.ok()) s = DecoderModel::Load(dir + "/model.safetensors", config, answers, threads, 0, element_type, &gpu);
   if (!s.ok()) {
     std::printf("load: %s\n", s.message().c_str());
     return 2;
@@ -137,8 +145,8 @@ int RunDecoder(const std::string& dir, const std::string& prompts_path, const st
   const RankAgreement order_shared = CompareTopK(yes(want), yes(got_shared), want.size() / 2, 1e-3);
   const RankAgreement order_whole = CompareTopK(yes(want), yes(got_whole), want.size() / 2, 1e-3);
   const bool strict = order_shared.strict && order_whole.strict, up_to_ties = order_shared.up_to_ties && order_whole.up_to_ties;
-  std::printf("CUDA vs CPU reference, query %s, %zu documents: max |logit diff| %.3g, max |p(yes) diff| %.3g, order %s\n",
-              first.qid.c_str(), static_cast<size_t>(cpu_batch.sequences.num_seqs()), ref_logit, ref_yes,
+  std::printf("CUDA (%s) vs CPU reference, query %s, %zu documents: max |logit diff| %.3g, max |p(yes) diff| %.3g, order %s\n",
+              element.c_str(), first.qid.c_str(), static_cast<size_t>(cpu_batch.sequences.num_seqs()), ref_logit, ref_yes,
               strict ? "identical" : up_to_ties ? "identical up to near-ties (< 1e-3)" : "DIFFERENT");
 
   // 2. Per query, all documents: prefix-shared vs unshared, agreement and time.
@@ -169,7 +177,7 @@ int RunDecoder(const std::string& dir, const std::string& prompts_path, const st
   ok = ok && worst_agreement <= 2e-2;
   if (!dump.empty()) {
     std::ofstream out(dump);
-    out << "{\"answer_ids\":" << JsonArray(answers) << ",\"cpu_reference\":{\"docs\":" << cpu_batch.sequences.num_seqs()
+    out << "{\"element\":\"" << element << "\",\"answer_ids\":" << JsonArray(answers) << ",\"cpu_reference\":{\"docs\":" << cpu_batch.sequences.num_seqs()
         << ",\"max_logit_diff\":" << ref_logit << ",\"max_yes_diff\":" << ref_yes << "},\"speedup\":" << speedup
         << ",\"queries\":[" << json.str() << "]}\n";
   }

@@ -34,7 +34,7 @@ int CheckAddRmsNorm(crossrank_cuda_op_add_rmsnorm_fn fn, int rows, int dim, bool
   const int rc = fn(got_x.data(), with_delta ? delta.data() : nullptr, gamma.data(), rows, dim, 1e-6f, got.data(), message,
                     sizeof message);
   const std::string shape = std::to_string(rows) + "x" + std::to_string(dim) + (with_delta ? " +delta" : "");
-  return Report("add_rmsnorm", shape, std::max(MaxDiff(want, got), MaxDiff(want_x, got_x)), 2e-2, rc, message);
+  return Report("add_rmsnorm", shape, std::max(MaxDiff(want, got), MaxDiff(want_x, got_x)), ElementTolerance(2e-2), rc, message);
 }
 
 int CheckQkNormRope(crossrank_cuda_op_qk_norm_rope_fn fn, int tokens, int heads, int kv_heads, int head_dim) {
@@ -66,7 +66,7 @@ int CheckQkNormRope(crossrank_cuda_op_qk_norm_rope_fn fn, int tokens, int heads,
                     theta, q.data(), k.data(), v.data(), message, sizeof message);
   const double diff = std::max({MaxDiff(want_q, q), MaxDiff(want_k, k), MaxDiff(want_v, v)});
   return Report("qk_norm_rope", std::to_string(tokens) + " tok, " + std::to_string(heads) + "/" + std::to_string(kv_heads) +
-                                    "x" + std::to_string(head_dim), diff, 2e-2, rc, message);
+                                    "x" + std::to_string(head_dim), diff, ElementTolerance(2e-2), rc, message);
 }
 
 // Sequences with and without prefixes; each checked by the reference over its own cache
@@ -102,7 +102,7 @@ int CheckDecoderAttention(crossrank_cuda_op_decoder_attention_fn fn, std::vector
                     sizeof message);
   const std::string shape = std::to_string(lengths.size()) + " seqs/" + std::to_string(prefix_lengths.size()) + " prefixes, " +
                             std::to_string(heads) + "/" + std::to_string(kv_heads) + "x" + std::to_string(head_dim);
-  return Report("dec_attention", shape, MaxDiff(want, got), 1e-2, rc, message);
+  return Report("dec_attention", shape, MaxDiff(want, got), ElementTolerance(1e-2), rc, message);
 }
 
 int CheckSwiGlu(crossrank_cuda_op_swiglu_fn fn, int tokens, int inter) {
@@ -114,7 +114,7 @@ int CheckSwiGlu(crossrank_cuda_op_swiglu_fn fn, int tokens, int inter) {
   }
   char message[512] = {0};
   const int rc = fn(gu.data(), tokens, inter, got.data(), message, sizeof message);
-  return Report("swiglu", std::to_string(tokens) + "x" + std::to_string(inter), MaxDiff(want, got), 1e-2, rc, message);
+  return Report("swiglu", std::to_string(tokens) + "x" + std::to_string(inter), MaxDiff(want, got), ElementTolerance(1e-2), rc, message);
 }
 
 int CheckAnswerHead(crossrank_cuda_op_answer_head_fn fn, int rows, int hidden, std::vector<int> last) {

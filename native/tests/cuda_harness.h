@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -14,7 +15,8 @@
 
 namespace crossrank {
 
-// fp16 rounding of the inputs, so the comparison measures the op, not the input cast.
+// fp16 (or bf16, below) rounding of the inputs, so the comparison measures the op, not the
+// input cast.
 inline float RoundHalf(float v) {
   // Round to nearest even at 10 mantissa bits (normal range; test data stays in it).
   uint32_t bits;
@@ -25,10 +27,32 @@ inline float RoundHalf(float v) {
   return out;
 }
 
+// The element type of the linear and decoder op entry points: fp16, or bf16 when
+// CROSSRANK_CUDA_OP_ELEMENT=bf16 (read by the library at each call; see ops_api.cu).
+inline bool OpElementIsBf16() {
+  const char* v = std::getenv("CROSSRANK_CUDA_OP_ELEMENT");
+  return v && std::strcmp(v, "bf16") == 0;
+}
+
+// Tolerances are written for fp16; bf16's unit roundoff is 8 times larger (2^-8 vs 2^-11).
+inline double ElementTolerance(double fp16_tolerance) { return OpElementIsBf16() ? 8 * fp16_tolerance : fp16_tolerance; }
+
+// bf16 rounding (round to nearest even at 7 mantissa bits).
+inline float RoundBf16(float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, 4);
+  const uint32_t rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & ~0xFFFFu;
+  float out;
+  std::memcpy(&out, &rounded, 4);
+  return out;
+}
+
+// Random inputs already in the op element type (fp16 unless OpElementIsBf16()).
 inline std::vector<float> RandomHalf(size_t n, float stddev, std::mt19937& rng) {
   std::normal_distribution<float> normal(0.f, stddev);
+  const bool bf16 = OpElementIsBf16();
   std::vector<float> v(n);
-  for (float& x : v) x = RoundHalf(normal(rng));
+  for (float& x : v) x = bf16 ? RoundBf16(normal(rng)) : RoundHalf(normal(rng));
   return v;
 }
 

@@ -85,7 +85,7 @@ int CheckLinear(crossrank_cuda_op_linear_fn fn, int m, int n, int k, bool gelu) 
   char message[512] = {0};
   const int rc = fn(x.data(), layer.weight.data(), layer.bias.data(), got.data(), m, n, k, gelu, message, sizeof message);
   return Report(gelu ? "linear+gelu" : "linear", std::to_string(m) + "x" + std::to_string(k) + " -> " + std::to_string(n),
-                MaxDiff(want, got), 2e-2, rc, message);
+                MaxDiff(want, got), ElementTolerance(2e-2), rc, message);
 }
 
 int CheckLayerNorm(crossrank_cuda_op_add_layernorm_fn fn, int rows, int dim) {
@@ -179,10 +179,11 @@ void BenchOps(crossrank_cuda_op_bench_fn bench, bool quick) {
 }  // namespace
 
 int RunModel(const std::string& dir, const std::string& dump, bool quick);
-int RunDecoder(const std::string& dir, const std::string& prompts, const std::string& dump, int cpu_docs, bool quick);
+int RunDecoder(const std::string& dir, const std::string& prompts, const std::string& dump, int cpu_docs,
+               const std::string& element, bool quick);
 
 int main(int argc, char** argv) {
-  std::string path = "libcrossrank_cuda.so", model, dump, qwen3, prompts;
+  std::string path = "libcrossrank_cuda.so", model, dump, qwen3, prompts, element = "bf16";
   int cpu_docs = 10;
   bool bench = false, quick = false;
   for (int i = 1; i < argc; ++i) {
@@ -193,11 +194,12 @@ int main(int argc, char** argv) {
     else if (std::strcmp(argv[i], "--qwen3") == 0 && i + 1 < argc) qwen3 = argv[++i];
     else if (std::strcmp(argv[i], "--prompts") == 0 && i + 1 < argc) prompts = argv[++i];
     else if (std::strcmp(argv[i], "--cpu-docs") == 0 && i + 1 < argc) cpu_docs = std::atoi(argv[++i]);
+    else if (std::strcmp(argv[i], "--element") == 0 && i + 1 < argc) element = argv[++i];
     else path = argv[i];
   }
   if (!model.empty() || !qwen3.empty()) {
     setenv("CROSSRANK_CUDA_LIBRARY", path.c_str(), 1);
-    return model.empty() ? RunDecoder(qwen3, prompts, dump, cpu_docs, quick) : RunModel(model, dump, quick);
+    return model.empty() ? RunDecoder(qwen3, prompts, dump, cpu_docs, element, quick) : RunModel(model, dump, quick);
   }
   void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
@@ -233,19 +235,24 @@ int main(int argc, char** argv) {
     return 2;
   }
   // Every tensor-core kernel: the pipelined 128 x 128 one (default), the wide candidate, the
-  // first 64 x 64 one.
-  for (const char* gemm : {"pipelined", "wide", "wmma64"}) {
-    setenv("CROSSRANK_CUDA_GEMM", gemm, 1);
-    std::printf("-- linear kernels: %s\n", gemm);
-    failures += CheckLinear(linear, 37, 384, 384, false);
-    failures += CheckLinear(linear, 100, 1536, 384, true);
-    failures += CheckLinear(linear, 130, 768, 3072, false);
-    failures += CheckLinear(linear, 1000, 4096, 1024, false);  // a decoder's fused q/k/v
-    failures += CheckLinear(linear, 257, 1040, 1056, true);    // K % 32 == 16, ragged tiles
-    failures += CheckLinear(linear, 5, 1, 384, false);    // classifier: the fallback kernel
-    failures += CheckLinear(linear, 64, 50, 40, false);   // N, K not multiples of 16
+  // first 64 x 64 one; in fp16 (encoders, decoders on request) and bf16 (decoders' default).
+  for (const char* element : {"fp16", "bf16"}) {
+    setenv("CROSSRANK_CUDA_OP_ELEMENT", element, 1);
+    for (const char* gemm : {"pipelined", "wide", "wmma64"}) {
+      setenv("CROSSRANK_CUDA_GEMM", gemm, 1);
+      std::printf("-- linear kernels: %s, %s\n", gemm, element);
+      failures += CheckLinear(linear, 37, 384, 384, false);
+      failures += CheckLinear(linear, 100, 1536, 384, true);
+      failures += CheckLinear(linear, 130, 768, 3072, false);
+      // A decoder's fused q/k/v (the emulation's slowest case: once, in fp16, under --quick).
+      if (!quick || std::strcmp(element, "fp16") == 0) failures += CheckLinear(linear, 1000, 4096, 1024, false);
+      failures += CheckLinear(linear, 257, 1040, 1056, true);  // K % 32 == 16, ragged tiles
+      failures += CheckLinear(linear, 5, 1, 384, false);       // classifier: the fallback kernel
+      failures += CheckLinear(linear, 64, 50, 40, false);      // N, K not multiples of 16
+    }
   }
   unsetenv("CROSSRANK_CUDA_GEMM");
+  unsetenv("CROSSRANK_CUDA_OP_ELEMENT");
   failures += CheckLayerNorm(layernorm, 50, 384);
   failures += CheckLayerNorm(layernorm, 3, 1024);
   failures += CheckLayerNorm(layernorm, 13, 768);   // a last block of 5 rows (warp kernel: 8 per block)
@@ -264,7 +271,12 @@ int main(int argc, char** argv) {
     failures += CheckAttention(attention, {17, 65}, 3, 24);  // no tensor-core variant: the warp kernel
   }
   unsetenv("CROSSRANK_CUDA_ATTENTION");
-  failures += CheckDecoderOps(lib);
+  for (const char* element : {"fp16", "bf16"}) {
+    setenv("CROSSRANK_CUDA_OP_ELEMENT", element, 1);
+    std::printf("-- decoder ops: %s\n", element);
+    failures += CheckDecoderOps(lib);
+  }
+  unsetenv("CROSSRANK_CUDA_OP_ELEMENT");
   if (bench) {
     auto op_bench = reinterpret_cast<crossrank_cuda_op_bench_fn>(dlsym(lib, "crossrank_cuda_op_bench"));
     if (op_bench) BenchOps(op_bench, quick);

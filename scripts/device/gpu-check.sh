@@ -10,7 +10,7 @@
 #    (native/tests/cuda_model.cc), then against PyTorch fp32 logits and PyTorch fp16 SDPA speed
 #    (scripts/device/torch_compare.py).
 # 2b. per qwen3-* preset (decoder rerankers, issue 8): a synthetic Qwen3ForCausalLM written by
-#    transformers, the CUDA decoder against the CPU reference, prefix-shared against unshared
+#    transformers, the CUDA decoder (bf16, its default) against the CPU reference, prefix-shared against unshared
 #    and both timed on real TREC DL prompts (device-carry/qwen3-prompts.json, token ids written
 #    by scripts/device/qwen3-prompts.mjs; native/tests/cuda_decoder.cc), then P(yes) against
 #    transformers fp32 and the speed of PyTorch bf16 with and without a shared prefix cache

@@ -98,7 +98,7 @@ def main():
             worst = max(worst, diff)
             order = compare_top_k(ref, mine)
             top10 = compare_top_k(ref, mine, 10)
-            parity.append((q["qid"], kind, diff, order, top10))
+            parity.append((q["qid"], f'{dump.get("element", "fp16")}, {kind}', diff, order, top10))
             ok = ok and diff <= 2e-2 and order[1]
         # PyTorch's own prefix sharing agrees with its unshared run (checks the comparison itself).
         try:

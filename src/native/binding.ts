@@ -111,6 +111,13 @@ export interface NativeEncoderInstance {
   dispose(): void;
 }
 
+/**
+ * The 16-bit type of the CUDA decoder's weight matrices and activations (its residual stream,
+ * norms and answer rows stay fp32). 'bf16': fp32's range, the type Qwen3 checkpoints are
+ * trained and shipped in; 'fp16': 3 more mantissa bits, but activations past 65,504 overflow.
+ */
+export type CudaElementType = 'bf16' | 'fp16';
+
 export interface NativeDecoderConfig {
   vocabSize: number;
   hiddenSize: number;
@@ -174,7 +181,15 @@ export interface NativeBinding {
    * A decoder reranker (only the answer rows of the output layer are computed), loaded off the
    * JS thread. device -1: the CPU reference; device >= 0: the CUDA backend on that GPU.
    */
-  loadDecoder(path: string, config: NativeDecoderConfig, answerIds: Int32Array, threads: number, device: number): Promise<NativeDecoderInstance>;
+  /** `element`: the CUDA decoder's 16-bit type (ignored on the CPU, which computes in fp32). */
+  loadDecoder(
+    path: string,
+    config: NativeDecoderConfig,
+    answerIds: Int32Array,
+    threads: number,
+    device: number,
+    element: CudaElementType,
+  ): Promise<NativeDecoderInstance>;
 }
 
-export const NATIVE_ABI_VERSION = 4; // 2: bare encoders (embeddings); 3: the decoder (Qwen3 rerankers); 4: decoder on CUDA, one batched score()
+export const NATIVE_ABI_VERSION = 5; // 2: bare encoders (embeddings); 3: the decoder (Qwen3 rerankers); 4: decoder on CUDA, one batched score(); 5: the CUDA decoder's element type

@@ -45,15 +45,15 @@ export function encoderOnCuda(presets: string[], docs: number): void {
 export function qwen3OnCuda(queries: number, docsPerQuery: number): void {
   const dir = tempDir();
   afterAll(() => dir.cleanup());
-  it('equals the CPU reference within 2e-2, same order, shared = unshared', async () => {
+  it('equals the CPU reference within 2e-2, same order, shared = unshared, in bf16 and fp16', async () => {
     const out = join(dir.path, 'qwen3-tiny');
     makeQwen3Model({ preset: 'qwen3-tiny', seed: 5, out, tokenizer: join(sharedDir, 'tokenizers', 'qwen3') });
     const pairs = bm25Pairs(loadTrecDl(), Math.floor(100 / docsPerQuery), queries * docsPerQuery);
     const cpu = await CrossEncoder.load(out, { backend: 'native', maxLength: 256 });
     const want = await cpu.scorePairs(pairs);
     await cpu.dispose();
-    for (const sharePrefix of [true, false]) {
-      const gpu = await CrossEncoder.load(out, { backend: 'native', device: 'cuda', maxLength: 256, sharePrefix });
+    for (const [precision, sharePrefix] of [['bf16', true], ['bf16', false], ['fp16', true]] as const) {
+      const gpu = await CrossEncoder.load(out, { backend: 'native', device: 'cuda', maxLength: 256, sharePrefix, precision });
       expect(gpu.info.device).toBe('cuda');
       const got = await gpu.scorePairs(pairs);
       await gpu.dispose();

@@ -114,6 +114,10 @@ describe('CrossEncoder', () => {
     await expect(CrossEncoder.load(modelDir, { backend: 'tensorflow' as never })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(CrossEncoder.load(modelDir, { batchTokens: 0 })).rejects.toThrow(/batchTokens/);
     await expect(CrossEncoder.load(modelDir, { device: 'tpu' })).rejects.toThrow(/'cpu', 'cuda'/);
+    // The CUDA decoder's element type means nothing to an encoder.
+    await expect(CrossEncoder.load(modelDir, { backend: 'native', device: 'cuda', precision: 'bf16' })).rejects.toThrow(
+      /precision applies to LLM rerankers/,
+    );
   });
 
   it('reports CUDA through onnxruntime-node without it as BackendUnavailableError', async () => {

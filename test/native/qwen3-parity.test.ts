@@ -202,6 +202,22 @@ describe.skipIf(!hasTorch)('CrossEncoder on a Qwen3 reranker (no extra options)'
     }
   });
 
+  it('precision (the CUDA decoder\'s 16-bit type) is validated, and refused where it means nothing', async () => {
+    const { CrossEncoder } = await import('../../src/cross-encoder.js');
+    const invalid = { code: 'CROSSRANK_INVALID_ARGUMENT' };
+    // Off the native CUDA engine (the CPU reference and ONNX Runtime compute in fp32).
+    await expect(CrossEncoder.load(model, { backend: 'native', precision: 'fp16' })).rejects.toMatchObject(invalid);
+    await expect(CrossEncoder.load(model, { precision: 'bf16' })).rejects.toMatchObject(invalid);
+    await expect(CrossEncoder.load(model, { backend: 'native', device: 'cuda', precision: 'fp32' as 'bf16' })).rejects.toThrow(
+      /precision must be 'bf16' or 'fp16', got "fp32"/,
+    );
+    const input = join(dir.path, 'one-doc.txt');
+    writeFileSync(input, 'a document\n');
+    const r = runCli(['rerank', '--model', model, '--query', 'q', '--input', input, '--backend', 'native', '--precision', 'fp16']);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toMatch(/precision applies to the native CUDA engine only/);
+  });
+
   it('crossrank rerank runs on it, with either backend', async () => {
     const input = join(dir.path, 'docs.txt');
     writeFileSync(input, 'the cat sat on the mat\nquantum chromodynamics\ncats purr\n');

@@ -32,6 +32,7 @@
 #define __shared__ static thread_local
 #endif
 
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -216,6 +217,7 @@ void CheckPointer(const T* p, unsigned ldm, const char* op) {
 
 inline float ToFloat(float v) { return v; }
 inline float ToFloat(__half v) { return __half2float(v); }
+inline float ToFloat(__nv_bfloat16 v) { return __bfloat162float(v); }
 }  // namespace detail
 
 template <typename Use, int M, int N, int K, typename T, typename Layout = void>

@@ -7,12 +7,13 @@ namespace {
 // One block per sequence; hidden <= 8192 (its normalised row is staged in shared memory).
 constexpr int kMaxHidden = 8192;
 
-__global__ void AnswerHeadKernel(AnswerHeadParams p, float* __restrict__ logits) {
+template <typename T>
+__global__ void AnswerHeadKernel(AnswerHeadParams<T> p, float* __restrict__ logits) {
   __shared__ float row[kMaxHidden];
   const size_t base = static_cast<size_t>(p.last[blockIdx.x]) * p.hidden;
   float sq = 0;
   for (int i = threadIdx.x; i < p.hidden; i += blockDim.x) {
-    const float v = p.x[base + i] + (p.delta ? __half2float(p.delta[base + i]) : 0.0f);
+    const float v = p.x[base + i] + (p.delta ? ToFloat(p.delta[base + i]) : 0.0f);
     row[i] = v;
     sq += v * v;
   }
@@ -28,11 +29,15 @@ __global__ void AnswerHeadKernel(AnswerHeadParams p, float* __restrict__ logits)
 
 }  // namespace
 
-cudaError_t LaunchAnswerHead(const AnswerHeadParams& p, float* logits, cudaStream_t stream) {
+template <typename T>
+cudaError_t LaunchAnswerHead(const AnswerHeadParams<T>& p, float* logits, cudaStream_t stream) {
   if (p.num_seqs == 0) return cudaSuccess;
   if (p.hidden > kMaxHidden) return cudaErrorInvalidValue;
-  AnswerHeadKernel<<<p.num_seqs, 256, 0, stream>>>(p, logits);
+  AnswerHeadKernel<T><<<p.num_seqs, 256, 0, stream>>>(p, logits);
   return cudaGetLastError();
 }
+
+template cudaError_t LaunchAnswerHead(const AnswerHeadParams<__half>&, float*, cudaStream_t);
+template cudaError_t LaunchAnswerHead(const AnswerHeadParams<__nv_bfloat16>&, float*, cudaStream_t);
 
 }  // namespace crossrank::cuda

@@ -5,14 +5,17 @@
 // product per answer row).
 #pragma once
 
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 namespace crossrank::cuda {
 
+// T: __half or __nv_bfloat16 (the delta).
+template <typename T>
 struct AnswerHeadParams {
   const float* x;        // [rows x hidden] residual stream
-  const __half* delta;   // [rows x hidden], added before the norm; may be null
+  const T* delta;        // [rows x hidden], added before the norm; may be null
   const int* last;       // [num_seqs]: row of each sequence's last token
   const float* norm;     // [hidden]
   const float* answer;   // [num_answers x hidden]
@@ -21,6 +24,7 @@ struct AnswerHeadParams {
 };
 
 // logits [num_seqs x num_answers]
-cudaError_t LaunchAnswerHead(const AnswerHeadParams& p, float* logits, cudaStream_t stream);
+template <typename T>
+cudaError_t LaunchAnswerHead(const AnswerHeadParams<T>& p, float* logits, cudaStream_t stream);
 
 }  // namespace crossrank::cuda

@@ -74,7 +74,7 @@ __global__ void VarlenAttentionKernel(const __half* __restrict__ q, const __half
 cudaError_t LaunchVarlenAttention(const VarlenAttentionArgs& a, cudaStream_t stream) {
   if (a.num_seqs == 0 || a.max_seqlen == 0) return cudaSuccess;
   if (a.head_dim < 1 || a.head_dim > 32 * kMaxDimsPerLane) return cudaErrorInvalidValue;
-  const AttentionProblem problem{a.q,       a.stride,       a.k,     a.v,     a.stride,   a.cu_seqlens,
+  const AttentionProblem<__half> problem{a.q,       a.stride,       a.k,     a.v,     a.stride,   a.cu_seqlens,
                                  a.num_seqs, a.max_seqlen, a.num_heads, a.num_heads, a.head_dim, /*causal=*/false,
                                  nullptr,   nullptr,        nullptr, nullptr, a.ctx,      a.ctx_stride};
   if (!WarpAttentionForced() && TensorCoreAttentionSupports(problem)) return LaunchTensorCoreAttention(problem, stream);

@@ -1,4 +1,4 @@
-// Attention on tensor cores (WMMA fp16, fp32 accumulation) for head dims 16, 32, 64 and 128:
+// Attention on tensor cores (WMMA fp16 or bf16, fp32 accumulation) for head dims 16, 32, 64 and 128:
 // the encoder's and the decoder's default (see attention_tensor_core.cuh for the problem).
 //
 // A block takes 64 query rows of one sequence and one head, four warps of 16 rows each,
@@ -35,32 +35,32 @@ struct Tiles {
   static_assert(2 * kKeys >= kRowsPerBlock, "the K/V space must hold the block's Q rows");
 };
 
-// Rows j0 .. j0 + rows of one head (kDim halves each, 16-byte chunks) of a sequence made of
+// Rows j0 .. j0 + rows of one head (kDim elements each, 16-byte chunks) of a sequence made of
 // `prefix_len` rows of `prefix` followed by the rows of `own`, zero past `count`: keys or
 // values of a key tile (the prefix's first), or the block's queries (no prefix). Zero keys
 // and values beyond the visible ones keep the masked products finite (0 * NaN would not be).
-template <int kDim>
-__device__ __forceinline__ void StageRows(__half* dst, int rows, const __half* __restrict__ prefix, int prefix_len,
-                                          const __half* __restrict__ own, size_t stride, int j0, int count) {
+template <int kDim, typename T>
+__device__ __forceinline__ void StageRows(T* dst, int rows, const T* __restrict__ prefix, int prefix_len,
+                                          const T* __restrict__ own, size_t stride, int j0, int count) {
   constexpr int kChunks = kDim / 8;
   for (int c = threadIdx.x; c < rows * kChunks; c += kWarps * 32) {
     const int r = c / kChunks, col = (c % kChunks) * 8, j = j0 + r;
     uint4 value = make_uint4(0, 0, 0, 0);
     if (j < count) {
-      const __half* row = j < prefix_len ? prefix + j * stride : own + (j - prefix_len) * stride;
+      const T* row = j < prefix_len ? prefix + j * stride : own + (j - prefix_len) * stride;
       value = *reinterpret_cast<const uint4*>(row + col);
     }
     *reinterpret_cast<uint4*>(dst + r * Tiles<kDim>::kLdKv + col) = value;
   }
 }
 
-template <int kDim>
-__global__ void __launch_bounds__(kWarps * 32) TensorCoreAttentionKernel(AttentionProblem a, float scale) {
-  using T = Tiles<kDim>;
-  constexpr int kKeys = T::kKeys;
-  __shared__ __align__(128) __half kv[2 * kKeys * T::kLdKv];
-  __shared__ __align__(128) float s_all[kWarps][kRowsPerWarp * T::kLdS];
-  __shared__ __align__(128) __half p_all[kWarps][kRowsPerWarp * T::kLdP];
+template <typename T, int kDim>
+__global__ void __launch_bounds__(kWarps * 32) TensorCoreAttentionKernel(AttentionProblem<T> a, float scale) {
+  using L = Tiles<kDim>;
+  constexpr int kKeys = L::kKeys;
+  __shared__ __align__(128) T kv[2 * kKeys * L::kLdKv];
+  __shared__ __align__(128) float s_all[kWarps][kRowsPerWarp * L::kLdS];
+  __shared__ __align__(128) T p_all[kWarps][kRowsPerWarp * L::kLdP];
   __shared__ float row_sum_all[kWarps][kRowsPerWarp];
 
   const int seq = blockIdx.z, head = blockIdx.y, kv_head = head / (a.heads / a.kv_heads);
@@ -69,12 +69,12 @@ __global__ void __launch_bounds__(kWarps * 32) TensorCoreAttentionKernel(Attenti
   if (row0 >= len) return;  // the grid covers the longest sequence; the whole block leaves together
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   float* s = s_all[warp];
-  __half* p = p_all[warp];
+  T* p = p_all[warp];
 
   const size_t kv_col = static_cast<size_t>(kv_head) * kDim;
-  const __half* own_k = a.k + start * a.kv_stride + kv_col;
-  const __half* own_v = a.v + start * a.kv_stride + kv_col;
-  const __half *prefix_k = nullptr, *prefix_v = nullptr;
+  const T* own_k = a.k + start * a.kv_stride + kv_col;
+  const T* own_v = a.v + start * a.kv_stride + kv_col;
+  const T *prefix_k = nullptr, *prefix_v = nullptr;
   int prefix_len = 0;
   const int prefix = a.prefix_of ? a.prefix_of[seq] : -1;
   if (prefix >= 0) {
@@ -88,13 +88,13 @@ __global__ void __launch_bounds__(kWarps * 32) TensorCoreAttentionKernel(Attenti
   const int keys = prefix_len + (a.causal ? last_row : len);
 
   // Q: the block's rows staged through the K/V space, then kept as fragments in registers.
-  const __half* q_rows = a.q + (start + row0) * a.q_stride + static_cast<size_t>(head) * kDim;
-  StageRows<kDim>(kv, kRowsPerBlock, nullptr, 0, q_rows, a.q_stride, 0, len - row0);
+  const T* q_rows = a.q + (start + row0) * a.q_stride + static_cast<size_t>(head) * kDim;
+  StageRows<kDim, T>(kv, kRowsPerBlock, nullptr, 0, q_rows, a.q_stride, 0, len - row0);
   __syncthreads();
-  wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> q_frag[kDim / 16];
+  wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> q_frag[kDim / 16];
 #pragma unroll
   for (int d = 0; d < kDim / 16; ++d) {
-    wmma::load_matrix_sync(q_frag[d], kv + warp * kRowsPerWarp * T::kLdKv + 16 * d, T::kLdKv);
+    wmma::load_matrix_sync(q_frag[d], kv + warp * kRowsPerWarp * L::kLdKv + 16 * d, L::kLdKv);
   }
   __syncthreads();
 
@@ -107,11 +107,11 @@ __global__ void __launch_bounds__(kWarps * 32) TensorCoreAttentionKernel(Attenti
 #pragma unroll
       for (int d = 0; d < kDim / 16; ++d) {
         // K [keys x dim] row-major is K^T [dim x keys] column-major.
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> k_frag;
-        wmma::load_matrix_sync(k_frag, kv + 16 * n * T::kLdKv + 16 * d, T::kLdKv);
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> k_frag;
+        wmma::load_matrix_sync(k_frag, kv + 16 * n * L::kLdKv + 16 * d, L::kLdKv);
         wmma::mma_sync(acc, q_frag[d], k_frag, acc);
       }
-      wmma::store_matrix_sync(s + 16 * n, acc, T::kLdS, wmma::mem_row_major);
+      wmma::store_matrix_sync(s + 16 * n, acc, L::kLdS, wmma::mem_row_major);
     }
     __syncwarp();
   };
@@ -129,14 +129,14 @@ __global__ void __launch_bounds__(kWarps * 32) TensorCoreAttentionKernel(Attenti
     scores();
     float tile_max = -INFINITY;
     for (int c = c0; c < kKeys; c += 2) {
-      if (j0 + c < visible) tile_max = fmaxf(tile_max, s[row * T::kLdS + c] * scale);
+      if (j0 + c < visible) tile_max = fmaxf(tile_max, s[row * L::kLdS + c] * scale);
     }
     tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
     // Finite from the first tile on: key 0 is visible to every row.
     const float new_max = fmaxf(row_max, tile_max);
     float sum = 0.0f;
     for (int c = c0; c < kKeys; c += 2) {
-      if (j0 + c < visible) sum += __expf(s[row * T::kLdS + c] * scale - new_max);
+      if (j0 + c < visible) sum += __expf(s[row * L::kLdS + c] * scale - new_max);
     }
     sum += __shfl_xor_sync(0xffffffffu, sum, 1);
     row_sum = row_sum * __expf(row_max - new_max) + sum;
@@ -145,29 +145,29 @@ __global__ void __launch_bounds__(kWarps * 32) TensorCoreAttentionKernel(Attenti
   }
   if (c0 == 0) row_sum_all[warp][row] = row_sum;
 
-  // Pass 2: P = exp(S - max) in fp16 (every entry <= 1), O += P V in fp32 fragments.
+  // Pass 2: P = exp(S - max) in T (every entry <= 1), O += P V in fp32 fragments.
   wmma::fragment<wmma::accumulator, 16, 16, 16, float> out[kDim / 16];
 #pragma unroll
   for (int d = 0; d < kDim / 16; ++d) wmma::fill_fragment(out[d], 0.0f);
-  __half* v_tile = kv + kKeys * T::kLdKv;
+  T* v_tile = kv + kKeys * L::kLdKv;
   for (int j0 = 0; j0 < keys; j0 += kKeys) {
     StageRows<kDim>(kv, kKeys, prefix_k, prefix_len, own_k, a.kv_stride, j0, keys);
     StageRows<kDim>(v_tile, kKeys, prefix_v, prefix_len, own_v, a.kv_stride, j0, keys);
     __syncthreads();
     scores();
     for (int c = c0; c < kKeys; c += 2) {
-      const float e = j0 + c < visible ? __expf(s[row * T::kLdS + c] * scale - row_max) : 0.0f;
-      p[row * T::kLdP + c] = __float2half(e);
+      const float e = j0 + c < visible ? __expf(s[row * L::kLdS + c] * scale - row_max) : 0.0f;
+      p[row * L::kLdP + c] = FromFloat<T>(e);
     }
     __syncwarp();
 #pragma unroll
     for (int kk = 0; kk < kKeys / 16; ++kk) {
-      wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> p_frag;
-      wmma::load_matrix_sync(p_frag, p + 16 * kk, T::kLdP);
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> p_frag;
+      wmma::load_matrix_sync(p_frag, p + 16 * kk, L::kLdP);
 #pragma unroll
       for (int d = 0; d < kDim / 16; ++d) {
-        wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::row_major> v_frag;
-        wmma::load_matrix_sync(v_frag, v_tile + 16 * kk * T::kLdKv + 16 * d, T::kLdKv);
+        wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::row_major> v_frag;
+        wmma::load_matrix_sync(v_frag, v_tile + 16 * kk * L::kLdKv + 16 * d, L::kLdKv);
         wmma::mma_sync(out[d], p_frag, v_frag, out[d]);
       }
     }
@@ -176,27 +176,28 @@ __global__ void __launch_bounds__(kWarps * 32) TensorCoreAttentionKernel(Attenti
 
   // Out through a 16 x 16 fp32 square of the warp's score space, divided by the row sums.
   const int first_row = row0 + warp * kRowsPerWarp;
-  __half* ctx = a.ctx + static_cast<size_t>(head) * kDim;
+  T* ctx = a.ctx + static_cast<size_t>(head) * kDim;
 #pragma unroll
   for (int d = 0; d < kDim / 16; ++d) {
     wmma::store_matrix_sync(s, out[d], 16, wmma::mem_row_major);
     __syncwarp();
     for (int e = lane; e < 256; e += 32) {
       const int r = e / 16, t = first_row + r;
-      if (t < len) ctx[(start + t) * a.ctx_stride + 16 * d + e % 16] = __float2half(s[e] / row_sum_all[warp][r]);
+      if (t < len) ctx[(start + t) * a.ctx_stride + 16 * d + e % 16] = FromFloat<T>(s[e] / row_sum_all[warp][r]);
     }
     __syncwarp();
   }
 }
 
-template <int kDim>
-cudaError_t Launch(const AttentionProblem& a, cudaStream_t stream) {
+template <typename T, int kDim>
+cudaError_t Launch(const AttentionProblem<T>& a, cudaStream_t stream) {
   dim3 grid((a.max_seqlen + kRowsPerBlock - 1) / kRowsPerBlock, a.heads, a.num_seqs);
-  TensorCoreAttentionKernel<kDim><<<grid, kWarps * 32, 0, stream>>>(a, 1.0f / sqrtf(static_cast<float>(kDim)));
+  TensorCoreAttentionKernel<T, kDim><<<grid, kWarps * 32, 0, stream>>>(a, 1.0f / sqrtf(static_cast<float>(kDim)));
   return cudaGetLastError();
 }
 
-bool RowsAligned(const __half* base, size_t stride) {
+template <typename T>
+bool RowsAligned(const T* base, size_t stride) {
   return !base || (reinterpret_cast<uintptr_t>(base) % 16 == 0 && stride % 8 == 0);
 }
 
@@ -207,7 +208,8 @@ bool WarpAttentionForced() {
   return v && std::strcmp(v, "warp") == 0;
 }
 
-bool TensorCoreAttentionSupports(const AttentionProblem& a) {
+template <typename T>
+bool TensorCoreAttentionSupports(const AttentionProblem<T>& a) {
   const bool dim_ok = a.head_dim == 16 || a.head_dim == 32 || a.head_dim == 64 || a.head_dim == 128;
   // 16-byte loads of each head's row need every row start 16-byte aligned.
   return dim_ok && RowsAligned(a.q, a.q_stride) && RowsAligned(a.k, a.kv_stride) && RowsAligned(a.v, a.kv_stride) &&
@@ -215,15 +217,21 @@ bool TensorCoreAttentionSupports(const AttentionProblem& a) {
          a.heads % a.kv_heads == 0 && a.heads <= 65535 && a.num_seqs <= 65535;
 }
 
-cudaError_t LaunchTensorCoreAttention(const AttentionProblem& a, cudaStream_t stream) {
+template <typename T>
+cudaError_t LaunchTensorCoreAttention(const AttentionProblem<T>& a, cudaStream_t stream) {
   if (a.num_seqs == 0 || a.max_seqlen == 0) return cudaSuccess;
   switch (a.head_dim) {
-    case 16: return Launch<16>(a, stream);
-    case 32: return Launch<32>(a, stream);
-    case 64: return Launch<64>(a, stream);
-    case 128: return Launch<128>(a, stream);
+    case 16: return Launch<T, 16>(a, stream);
+    case 32: return Launch<T, 32>(a, stream);
+    case 64: return Launch<T, 64>(a, stream);
+    case 128: return Launch<T, 128>(a, stream);
     default: return cudaErrorInvalidValue;
   }
 }
+
+template bool TensorCoreAttentionSupports(const AttentionProblem<__half>&);
+template bool TensorCoreAttentionSupports(const AttentionProblem<__nv_bfloat16>&);
+template cudaError_t LaunchTensorCoreAttention(const AttentionProblem<__half>&, cudaStream_t);
+template cudaError_t LaunchTensorCoreAttention(const AttentionProblem<__nv_bfloat16>&, cudaStream_t);
 
 }  // namespace crossrank::cuda

@@ -6,6 +6,7 @@
 // ref::CausalAttention.
 #pragma once
 
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -13,13 +14,15 @@
 
 namespace crossrank::cuda {
 
+// T: __half (encoders, decoders in fp16) or __nv_bfloat16 (decoders in bf16).
+template <typename T>
 struct AttentionProblem {
   // Token t's query row at q + t * q_stride, head h at columns [h * head_dim, (h + 1) * head_dim).
-  const __half* q;
+  const T* q;
   size_t q_stride;
   // Keys and values: token t at k/v + t * kv_stride, key/value head g at columns g * head_dim.
-  const __half* k;
-  const __half* v;
+  const T* k;
+  const T* v;
   size_t kv_stride;
   const int* cu_seqlens;  // [num_seqs + 1]
   int num_seqs, max_seqlen;
@@ -27,17 +30,19 @@ struct AttentionProblem {
   bool causal;                    // token i of a sequence sees its own keys 0..i (else all of them)
   // Optional cached prefixes (same kv_stride): sequence s first sees every key of prefix
   // prefix_of[s] (-1: none). prefix_of null: no sequence has one.
-  const __half* prefix_k;
-  const __half* prefix_v;
+  const T* prefix_k;
+  const T* prefix_v;
   const int* prefix_cu;
   const int* prefix_of;
-  __half* ctx;  // token t, head h at ctx + t * ctx_stride + h * head_dim
+  T* ctx;  // token t, head h at ctx + t * ctx_stride + h * head_dim
   size_t ctx_stride;
 };
 
 // head_dim 16, 32, 64 or 128; every row 16-byte aligned; grid limits.
-bool TensorCoreAttentionSupports(const AttentionProblem& p);
-cudaError_t LaunchTensorCoreAttention(const AttentionProblem& p, cudaStream_t stream);
+template <typename T>
+bool TensorCoreAttentionSupports(const AttentionProblem<T>& p);
+template <typename T>
+cudaError_t LaunchTensorCoreAttention(const AttentionProblem<T>& p, cudaStream_t stream);
 
 // CROSSRANK_CUDA_ATTENTION=warp: both families on their one-warp-per-row kernels (read at
 // each launch, so the op harness checks both).

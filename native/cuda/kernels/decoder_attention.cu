@@ -16,19 +16,20 @@ struct RowState {
   float running_max, running_sum;
 };
 
-// Folds `count` keys/values (rows `stride` halves apart) into the state, 32 keys at a time:
+// Folds `count` keys/values (rows `stride` elements apart) into the state, 32 keys at a time:
 // one score per lane (each gathered by a warp reduction over dimensions), then a rescale of
 // the accumulator as the running maximum moves.
-__device__ void Scan(RowState& st, const __half* __restrict__ k, const __half* __restrict__ v, int count, size_t stride,
+template <typename T>
+__device__ void Scan(RowState& st, const T* __restrict__ k, const T* __restrict__ v, int count, size_t stride,
                      int head_dim, int per_lane, int lane, float scale) {
   for (int j0 = 0; j0 < count; j0 += 32) {
     float my_score = -INFINITY;
     for (int jj = 0; jj < 32 && j0 + jj < count; ++jj) {
-      const __half* kj = k + (j0 + jj) * stride;
+      const T* kj = k + (j0 + jj) * stride;
       float partial = 0;
 #pragma unroll
       for (int d = 0; d < kMaxDimsPerLane; ++d) {
-        if (d < per_lane && lane + 32 * d < head_dim) partial += st.q[d] * __half2float(kj[lane + 32 * d]);
+        if (d < per_lane && lane + 32 * d < head_dim) partial += st.q[d] * ToFloat(kj[lane + 32 * d]);
       }
       const float score = WarpSum(partial) * scale;
       if (lane == jj) my_score = score;
@@ -42,10 +43,10 @@ __device__ void Scan(RowState& st, const __half* __restrict__ k, const __half* _
     for (int d = 0; d < kMaxDimsPerLane; ++d) st.acc[d] *= rescale;
     for (int jj = 0; jj < 32 && j0 + jj < count; ++jj) {
       const float pj = __shfl_sync(0xffffffffu, p, jj);
-      const __half* vj = v + (j0 + jj) * stride;
+      const T* vj = v + (j0 + jj) * stride;
 #pragma unroll
       for (int d = 0; d < kMaxDimsPerLane; ++d) {
-        if (d < per_lane && lane + 32 * d < head_dim) st.acc[d] += pj * __half2float(vj[lane + 32 * d]);
+        if (d < per_lane && lane + 32 * d < head_dim) st.acc[d] += pj * ToFloat(vj[lane + 32 * d]);
       }
     }
     st.running_max = new_max;
@@ -54,7 +55,8 @@ __device__ void Scan(RowState& st, const __half* __restrict__ k, const __half* _
 
 // One warp per query row. Grid: (ceil(max_seqlen / warps), heads, sequences). The fallback
 // for head dims the tensor-core kernel (attention_tensor_core.cu) does not take.
-__global__ void DecoderAttentionKernel(DecoderAttentionParams p, float scale, __half* __restrict__ ctx) {
+template <typename T>
+__global__ void DecoderAttentionKernel(DecoderAttentionParams<T> p, float scale, T* __restrict__ ctx) {
   const int s = blockIdx.z, h = blockIdx.y;
   const int start = p.cu_seqlens[s], len = p.cu_seqlens[s + 1] - start;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
@@ -65,10 +67,10 @@ __global__ void DecoderAttentionKernel(DecoderAttentionParams p, float scale, __
   const size_t kv_stride = static_cast<size_t>(p.kv_heads) * d;
 
   RowState st;
-  const __half* qi = p.q + (static_cast<size_t>(start + i) * p.heads + h) * d;
+  const T* qi = p.q + (static_cast<size_t>(start + i) * p.heads + h) * d;
 #pragma unroll
   for (int x = 0; x < kMaxDimsPerLane; ++x) {
-    st.q[x] = x < per_lane && lane + 32 * x < d ? __half2float(qi[lane + 32 * x]) : 0.0f;
+    st.q[x] = x < per_lane && lane + 32 * x < d ? ToFloat(qi[lane + 32 * x]) : 0.0f;
     st.acc[x] = 0.0f;
   }
   st.running_max = -INFINITY;
@@ -82,30 +84,34 @@ __global__ void DecoderAttentionKernel(DecoderAttentionParams p, float scale, __
   }
   Scan(st, p.k + start * kv_stride + kv * d, p.v + start * kv_stride + kv * d, i + 1, kv_stride, d, per_lane, lane, scale);
 
-  __half* out = ctx + (static_cast<size_t>(start + i) * p.heads + h) * d;
+  T* out = ctx + (static_cast<size_t>(start + i) * p.heads + h) * d;
   const float inv = 1.0f / st.running_sum;
 #pragma unroll
   for (int x = 0; x < kMaxDimsPerLane; ++x) {
-    if (x < per_lane && lane + 32 * x < d) out[lane + 32 * x] = __float2half(st.acc[x] * inv);
+    if (x < per_lane && lane + 32 * x < d) out[lane + 32 * x] = FromFloat<T>(st.acc[x] * inv);
   }
 }
 
 }  // namespace
 
-cudaError_t LaunchDecoderAttention(const DecoderAttentionParams& p, __half* ctx, cudaStream_t stream) {
+template <typename T>
+cudaError_t LaunchDecoderAttention(const DecoderAttentionParams<T>& p, T* ctx, cudaStream_t stream) {
   if (p.num_seqs == 0 || p.max_seqlen == 0) return cudaSuccess;
   if (p.head_dim < 1 || p.head_dim > 32 * kMaxDimsPerLane || p.kv_heads < 1 || p.heads % p.kv_heads != 0 ||
       p.num_seqs > 65535 || p.heads > 65535) {
     return cudaErrorInvalidValue;
   }
   const size_t q_stride = static_cast<size_t>(p.heads) * p.head_dim, kv_stride = static_cast<size_t>(p.kv_heads) * p.head_dim;
-  const AttentionProblem problem{p.q,        q_stride,     p.k,        p.v,       kv_stride, p.cu_seqlens,
+  const AttentionProblem<T> problem{p.q,        q_stride,     p.k,        p.v,       kv_stride, p.cu_seqlens,
                                  p.num_seqs, p.max_seqlen, p.heads,    p.kv_heads, p.head_dim, /*causal=*/true,
                                  p.prefix_k, p.prefix_v,   p.prefix_cu, p.prefix_of, ctx,      q_stride};
   if (!WarpAttentionForced() && TensorCoreAttentionSupports(problem)) return LaunchTensorCoreAttention(problem, stream);
   dim3 grid((p.max_seqlen + kWarpsPerBlock - 1) / kWarpsPerBlock, p.heads, p.num_seqs);
-  DecoderAttentionKernel<<<grid, kWarpsPerBlock * 32, 0, stream>>>(p, 1.0f / sqrtf(static_cast<float>(p.head_dim)), ctx);
+  DecoderAttentionKernel<T><<<grid, kWarpsPerBlock * 32, 0, stream>>>(p, 1.0f / sqrtf(static_cast<float>(p.head_dim)), ctx);
   return cudaGetLastError();
 }
+
+template cudaError_t LaunchDecoderAttention(const DecoderAttentionParams<__half>&, __half*, cudaStream_t);
+template cudaError_t LaunchDecoderAttention(const DecoderAttentionParams<__nv_bfloat16>&, __nv_bfloat16*, cudaStream_t);
 
 }  // namespace crossrank::cuda

@@ -21,12 +21,12 @@ __device__ __forceinline__ float Gelu(float v) { return 0.5f * v * (1.0f + erff(
 
 // One block: a 64 x 64 tile of Y. Tiles of X and W are staged in shared memory (zero
 // padded at the edges); WMMA 16x16x16 fragments accumulate in fp32.
-__global__ void LinearWmmaKernel(const __half* __restrict__ x, const __half* __restrict__ w,
-                                 const float* __restrict__ bias, __half* __restrict__ y, int m, int n, int k,
-                                 int epilogue) {
+template <typename T>
+__global__ void LinearWmmaKernel(const T* __restrict__ x, const T* __restrict__ w, const float* __restrict__ bias,
+                                 T* __restrict__ y, int m, int n, int k, int epilogue) {
   // WMMA loads and stores need 32-byte aligned addresses.
-  __shared__ __align__(32) __half xs[kTile][kTileK + 8];
-  __shared__ __align__(32) __half ws[kTile][kTileK + 8];
+  __shared__ __align__(32) T xs[kTile][kTileK + 8];
+  __shared__ __align__(32) T ws[kTile][kTileK + 8];
   __shared__ __align__(32) float out[kTile][kTile + 4];
   const int row0 = blockIdx.y * kTile, col0 = blockIdx.x * kTile;
   const int warp = threadIdx.x / 32;
@@ -40,13 +40,13 @@ __global__ void LinearWmmaKernel(const __half* __restrict__ x, const __half* __r
     for (int idx = threadIdx.x; idx < kTile * kTileK; idx += blockDim.x) {
       const int r = idx / kTileK, c = idx % kTileK;
       const int gk = k0 + c;
-      xs[r][c] = (row0 + r < m && gk < k) ? x[static_cast<size_t>(row0 + r) * k + gk] : __float2half(0.0f);
-      ws[r][c] = (col0 + r < n && gk < k) ? w[static_cast<size_t>(col0 + r) * k + gk] : __float2half(0.0f);
+      xs[r][c] = (row0 + r < m && gk < k) ? x[static_cast<size_t>(row0 + r) * k + gk] : FromFloat<T>(0.0f);
+      ws[r][c] = (col0 + r < n && gk < k) ? w[static_cast<size_t>(col0 + r) * k + gk] : FromFloat<T>(0.0f);
     }
     __syncthreads();
     for (int kk = 0; kk < kTileK; kk += 16) {
-      wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a[2];
-      wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> b[2];
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a[2];
+      wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b[2];
       for (int i = 0; i < 2; ++i) wmma::load_matrix_sync(a[i], &xs[wr + 16 * i][kk], kTileK + 8);
       // W is [N x K] row-major, i.e. W^T [K x N] column-major.
       for (int j = 0; j < 2; ++j) wmma::load_matrix_sync(b[j], &ws[wc + 16 * j][kk], kTileK + 8);
@@ -64,29 +64,29 @@ __global__ void LinearWmmaKernel(const __half* __restrict__ x, const __half* __r
     if (row0 + r >= m || col0 + c >= n) continue;
     float v = out[r][c] + bias[col0 + c];
     if (epilogue == 1) v = Gelu(v);
-    y[static_cast<size_t>(row0 + r) * n + col0 + c] = __float2half(v);
+    y[static_cast<size_t>(row0 + r) * n + col0 + c] = FromFloat<T>(v);
   }
 }
 
 // Shapes the tensor-core kernel does not take (e.g. a classifier with one output).
-__global__ void LinearSimpleKernel(const __half* __restrict__ x, const __half* __restrict__ w,
-                                   const float* __restrict__ bias, __half* __restrict__ y, int m, int n, int k,
-                                   int epilogue) {
+template <typename T>
+__global__ void LinearSimpleKernel(const T* __restrict__ x, const T* __restrict__ w, const float* __restrict__ bias,
+                                   T* __restrict__ y, int m, int n, int k, int epilogue) {
   const int idx = blockIdx.x * blockDim.x + threadIdx.x;
   if (idx >= m * n) return;
   const int r = idx / n, c = idx % n;
   float s = 0;
-  for (int i = 0; i < k; ++i) s += __half2float(x[static_cast<size_t>(r) * k + i]) * __half2float(w[static_cast<size_t>(c) * k + i]);
+  for (int i = 0; i < k; ++i) s += ToFloat(x[static_cast<size_t>(r) * k + i]) * ToFloat(w[static_cast<size_t>(c) * k + i]);
   s += bias[c];
   if (epilogue == 1) s = Gelu(s);
-  y[idx] = __float2half(s);
+  y[idx] = FromFloat<T>(s);
 }
 
 // The pipelined tensor-core kernel: 128 x 128 block tiles, 8 warps of 64 x 32, K in steps of
 // 32 with two shared-memory stages filled by cp.async (sm_80+) while the other is computed.
 // Rows past M or N and columns past K are zero-filled by the copy itself.
 constexpr int kBig = 128, kBigK = 32, kBigLd = kBigK + 8, kBigWarps = 8;
-constexpr int kStageHalves = kBig * kBigLd;  // one operand tile of one stage
+constexpr int kStageElements = kBig * kBigLd;  // one operand tile of one stage
 
 #ifndef CROSSRANK_CUDA_EMU
 __device__ __forceinline__ void CpAsync16(void* smem, const void* gmem, int src_bytes) {
@@ -109,26 +109,26 @@ inline void CpAsyncWaitPrevious() {}
 #endif
 
 // Copies a 128 x 32 tile of rows [row0, row0 + 128) and columns [k0, k0 + 32) of a row-major
-// [rows x k] matrix into shared memory: 512 chunks of 8 halves over the block's kThreads.
-template <int kThreads>
-__device__ __forceinline__ void LoadTile(__half* dst, const __half* __restrict__ src, int rows, int k, int row0, int k0) {
+// [rows x k] matrix into shared memory: 512 chunks of 8 elements over the block's kThreads.
+template <int kThreads, typename T>
+__device__ __forceinline__ void LoadTile(T* dst, const T* __restrict__ src, int rows, int k, int row0, int k0) {
   for (int c = threadIdx.x; c < kBig * kBigK / 8; c += kThreads) {
     const int r = c / (kBigK / 8), col = (c % (kBigK / 8)) * 8;
     const bool inside = row0 + r < rows && k0 + col < k;
-    const __half* from = inside ? src + static_cast<size_t>(row0 + r) * k + k0 + col : src;
+    const T* from = inside ? src + static_cast<size_t>(row0 + r) * k + k0 + col : src;
     CpAsync16(dst + r * kBigLd + col, from, inside ? 16 : 0);
   }
 }
 
 // One shared-memory stage of the 128 x 128 kernels (A and B tiles of 128 x kBigK, rows kBigLd
 // apart) into a warp's kI x kJ fragments at rows wm and columns wn of the block tile.
-template <int kI, int kJ>
+template <int kI, int kJ, typename T>
 __device__ __forceinline__ void MultiplyStage(wmma::fragment<wmma::accumulator, 16, 16, 16, float> (&acc)[kI][kJ],
-                                              const __half* as, const __half* bs, int wm, int wn) {
+                                              const T* as, const T* bs, int wm, int wn) {
 #pragma unroll
   for (int kk = 0; kk < kBigK; kk += 16) {
-    wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a[kI];
-    wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> b[kJ];
+    wmma::fragment<wmma::matrix_a, 16, 16, 16, T, wmma::row_major> a[kI];
+    wmma::fragment<wmma::matrix_b, 16, 16, 16, T, wmma::col_major> b[kJ];
 #pragma unroll
     for (int i = 0; i < kI; ++i) wmma::load_matrix_sync(a[i], as + (wm + 16 * i) * kBigLd + kk, kBigLd);
 #pragma unroll
@@ -144,10 +144,10 @@ __device__ __forceinline__ void MultiplyStage(wmma::fragment<wmma::accumulator, 
 // GELU) through `staging`, a 16 x 16 fp32 square of shared memory of its own. Each lane
 // takes 8 consecutive outputs of one row: two 16-byte reads of staging and of the bias, one
 // 16-byte store (LaunchLinear sends unaligned buffers to the 64 x 64 kernel instead).
-template <int kI, int kJ>
+template <int kI, int kJ, typename T>
 __device__ __forceinline__ void StoreTiles(wmma::fragment<wmma::accumulator, 16, 16, 16, float> (&acc)[kI][kJ],
                                            float* staging, int lane, int r0, int c0, const float* __restrict__ bias,
-                                           __half* __restrict__ y, int m, int n, int epilogue) {
+                                           T* __restrict__ y, int m, int n, int epilogue) {
 #pragma unroll
   for (int i = 0; i < kI; ++i) {
 #pragma unroll
@@ -164,12 +164,9 @@ __device__ __forceinline__ void StoreTiles(wmma::fragment<wmma::accumulator, 16,
         const float4 b1 = *reinterpret_cast<const float4*>(bias + c + 4);
         float v[8] = {s0.x + b0.x, s0.y + b0.y, s0.z + b0.z, s0.w + b0.w,
                       s1.x + b1.x, s1.y + b1.y, s1.z + b1.z, s1.w + b1.w};
-        __align__(16) __half2 out[4];
+        __align__(16) T out[8];
 #pragma unroll
-        for (int t = 0; t < 4; ++t) {
-          if (epilogue == 1) v[2 * t] = Gelu(v[2 * t]), v[2 * t + 1] = Gelu(v[2 * t + 1]);
-          out[t] = __floats2half2_rn(v[2 * t], v[2 * t + 1]);
-        }
+        for (int t = 0; t < 8; ++t) out[t] = FromFloat<T>(epilogue == 1 ? Gelu(v[t]) : v[t]);
         *reinterpret_cast<uint4*>(y + static_cast<size_t>(r) * n + c) = *reinterpret_cast<const uint4*>(out);
       }
       __syncwarp();
@@ -177,10 +174,11 @@ __device__ __forceinline__ void StoreTiles(wmma::fragment<wmma::accumulator, 16,
   }
 }
 
+template <typename T>
 __global__ void __launch_bounds__(kBigWarps * 32)
-    LinearPipelinedKernel(const __half* __restrict__ x, const __half* __restrict__ w, const float* __restrict__ bias,
-                          __half* __restrict__ y, int m, int n, int k, int epilogue) {
-  __shared__ __align__(128) __half smem[4 * kStageHalves];  // A stage 0, A stage 1, B stage 0, B stage 1
+    LinearPipelinedKernel(const T* __restrict__ x, const T* __restrict__ w, const float* __restrict__ bias,
+                          T* __restrict__ y, int m, int n, int k, int epilogue) {
+  __shared__ __align__(128) T smem[4 * kStageElements];  // A stage 0, A stage 1, B stage 0, B stage 1
   const int row0 = blockIdx.y * kBig, col0 = blockIdx.x * kBig;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int wm = (warp / 4) * 64, wn = (warp % 4) * 32;
@@ -193,19 +191,19 @@ __global__ void __launch_bounds__(kBigWarps * 32)
 
   const int tiles = (k + kBigK - 1) / kBigK;
   LoadTile<kBigWarps * 32>(smem, x, m, k, row0, 0);
-  LoadTile<kBigWarps * 32>(smem + 2 * kStageHalves, w, n, k, col0, 0);
+  LoadTile<kBigWarps * 32>(smem + 2 * kStageElements, w, n, k, col0, 0);
   CpAsyncCommit();
   for (int t = 0; t < tiles; ++t) {
     const int stage = t & 1;
     if (t + 1 < tiles) {  // the next stage loads while this one is computed
-      LoadTile<kBigWarps * 32>(smem + (stage ^ 1) * kStageHalves, x, m, k, row0, (t + 1) * kBigK);
-      LoadTile<kBigWarps * 32>(smem + (2 + (stage ^ 1)) * kStageHalves, w, n, k, col0, (t + 1) * kBigK);
+      LoadTile<kBigWarps * 32>(smem + (stage ^ 1) * kStageElements, x, m, k, row0, (t + 1) * kBigK);
+      LoadTile<kBigWarps * 32>(smem + (2 + (stage ^ 1)) * kStageElements, w, n, k, col0, (t + 1) * kBigK);
     }
     CpAsyncCommit();
     CpAsyncWaitPrevious();
     __syncthreads();
-    const __half* as = smem + stage * kStageHalves;
-    const __half* bs = smem + (2 + stage) * kStageHalves;
+    const T* as = smem + stage * kStageElements;
+    const T* bs = smem + (2 + stage) * kStageElements;
     MultiplyStage<4, 2>(acc, as, bs, wm, wn);
     __syncthreads();  // the stage just read is the next iteration's load target
   }
@@ -221,12 +219,16 @@ __global__ void __launch_bounds__(kBigWarps * 32)
 // opted in with cudaFuncSetAttribute. One barrier per K step: the stage loaded at step t is
 // the one computed at step t - 1, which every warp has left once it passes step t's barrier.
 constexpr int kWideWarps = 4, kWideStages = 3;
-constexpr size_t kWideSharedBytes = size_t(kWideStages) * 2 * kStageHalves * sizeof(__half);
+constexpr size_t kWideSharedBytes = size_t(kWideStages) * 2 * kStageElements * 2;  // 16-bit elements
 
+template <typename T>
 __global__ void __launch_bounds__(kWideWarps * 32)
-    LinearWideKernel(const __half* __restrict__ x, const __half* __restrict__ w, const float* __restrict__ bias,
-                     __half* __restrict__ y, int m, int n, int k, int epilogue) {
-  extern __shared__ __align__(128) __half wide_smem[];  // stage s: A at 2s, B at 2s + 1 (kStageHalves each)
+    LinearWideKernel(const T* __restrict__ x, const T* __restrict__ w, const float* __restrict__ bias,
+                     T* __restrict__ y, int m, int n, int k, int epilogue) {
+  // One untyped array for both instantiations (nvcc refuses extern shared arrays whose type
+  // differs between them).
+  extern __shared__ __align__(128) uint4 wide_bytes[];
+  T* const wide_smem = reinterpret_cast<T*>(wide_bytes);  // stage s: A at 2s, B at 2s + 1 (kStageElements each)
   const int row0 = blockIdx.y * kBig, col0 = blockIdx.x * kBig;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
   const int wm = (warp / 2) * 64, wn = (warp % 2) * 64;
@@ -239,9 +241,9 @@ __global__ void __launch_bounds__(kWideWarps * 32)
 
   const int tiles = (k + kBigK - 1) / kBigK;
   auto load = [&](int t) {
-    __half* stage = wide_smem + (t % kWideStages) * 2 * kStageHalves;
+    T* stage = wide_smem + (t % kWideStages) * 2 * kStageElements;
     LoadTile<kWideWarps * 32>(stage, x, m, k, row0, t * kBigK);
-    LoadTile<kWideWarps * 32>(stage + kStageHalves, w, n, k, col0, t * kBigK);
+    LoadTile<kWideWarps * 32>(stage + kStageElements, w, n, k, col0, t * kBigK);
   };
   // Every step commits one group (empty past the last tile), so "all but the newest group
   // done" always means "the tile about to be computed has landed".
@@ -255,8 +257,8 @@ __global__ void __launch_bounds__(kWideWarps * 32)
     __syncthreads();
     if (t + kWideStages - 1 < tiles) load(t + kWideStages - 1);
     CpAsyncCommit();
-    const __half* as = wide_smem + (t % kWideStages) * 2 * kStageHalves;
-    const __half* bs = as + kStageHalves;
+    const T* as = wide_smem + (t % kWideStages) * 2 * kStageElements;
+    const T* bs = as + kStageElements;
     MultiplyStage<4, 4>(acc, as, bs, wm, wn);
   }
   __syncthreads();  // the staging squares below overlap stages other warps may still be reading
@@ -276,7 +278,8 @@ GemmKernel ChosenKernel() {
 }
 
 // The wide kernel's shared memory is over the 48 KB a launch gets without opting in; the
-// opt-in is per device, made once on each.
+// opt-in is per device and kernel, made once on each.
+template <typename T>
 cudaError_t OptInWideShared() {
   static std::atomic<uint64_t> done{0};  // bit d: device d
   int device = 0;
@@ -284,7 +287,7 @@ cudaError_t OptInWideShared() {
   if (e != cudaSuccess) return e;
   const uint64_t bit = device < 64 ? uint64_t(1) << device : 0;
   if (bit && (done.load() & bit)) return cudaSuccess;
-  e = cudaFuncSetAttribute(reinterpret_cast<const void*>(LinearWideKernel), cudaFuncAttributeMaxDynamicSharedMemorySize,
+  e = cudaFuncSetAttribute(reinterpret_cast<const void*>(LinearWideKernel<T>), cudaFuncAttributeMaxDynamicSharedMemorySize,
                            int(kWideSharedBytes));
   if (e == cudaSuccess) done.fetch_or(bit);
   return e;
@@ -292,8 +295,9 @@ cudaError_t OptInWideShared() {
 
 }  // namespace
 
-cudaError_t LaunchLinear(const __half* x, const __half* w, const float* bias, __half* y, int m, int n, int k,
-                         Epilogue epilogue, cudaStream_t stream) {
+template <typename T>
+cudaError_t LaunchLinear(const T* x, const T* w, const float* bias, T* y, int m, int n, int k, Epilogue epilogue,
+                         cudaStream_t stream) {
   if (m == 0 || n == 0) return cudaSuccess;
   // The 128 x 128 kernels copy X and W and write Y and read the bias 16 bytes at a time.
   const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
@@ -301,22 +305,27 @@ cudaError_t LaunchLinear(const __half* x, const __half* w, const float* bias, __
   const GemmKernel kernel = wide_access ? ChosenKernel() : GemmKernel::kWmma64;
   if (n % 16 == 0 && k % 16 == 0 && kernel == GemmKernel::kPipelined) {
     dim3 grid((n + kBig - 1) / kBig, (m + kBig - 1) / kBig);
-    LinearPipelinedKernel<<<grid, kBigWarps * 32, 0, stream>>>(x, w, bias, y, m, n, k, static_cast<int>(epilogue));
+    LinearPipelinedKernel<T><<<grid, kBigWarps * 32, 0, stream>>>(x, w, bias, y, m, n, k, static_cast<int>(epilogue));
   } else if (n % 16 == 0 && k % 16 == 0 && kernel == GemmKernel::kWide) {
-    cudaError_t e = OptInWideShared();
+    cudaError_t e = OptInWideShared<T>();
     if (e != cudaSuccess) return e;
     dim3 grid((n + kBig - 1) / kBig, (m + kBig - 1) / kBig);
-    LinearWideKernel<<<grid, kWideWarps * 32, kWideSharedBytes, stream>>>(x, w, bias, y, m, n, k,
+    LinearWideKernel<T><<<grid, kWideWarps * 32, kWideSharedBytes, stream>>>(x, w, bias, y, m, n, k,
                                                                          static_cast<int>(epilogue));
   } else if (n % 16 == 0 && k % 16 == 0) {
     dim3 grid((n + kTile - 1) / kTile, (m + kTile - 1) / kTile);
-    LinearWmmaKernel<<<grid, kWarps * 32, 0, stream>>>(x, w, bias, y, m, n, k, static_cast<int>(epilogue));
+    LinearWmmaKernel<T><<<grid, kWarps * 32, 0, stream>>>(x, w, bias, y, m, n, k, static_cast<int>(epilogue));
   } else {
     const int threads = 256;
-    LinearSimpleKernel<<<(m * n + threads - 1) / threads, threads, 0, stream>>>(x, w, bias, y, m, n, k,
+    LinearSimpleKernel<T><<<(m * n + threads - 1) / threads, threads, 0, stream>>>(x, w, bias, y, m, n, k,
                                                                                 static_cast<int>(epilogue));
   }
   return cudaGetLastError();
 }
+
+template cudaError_t LaunchLinear<__half>(const __half*, const __half*, const float*, __half*, int, int, int, Epilogue,
+                                          cudaStream_t);
+template cudaError_t LaunchLinear<__nv_bfloat16>(const __nv_bfloat16*, const __nv_bfloat16*, const float*,
+                                                 __nv_bfloat16*, int, int, int, Epilogue, cudaStream_t);
 
 }  // namespace crossrank::cuda

@@ -1,8 +1,10 @@
 // Linear layers on tensor cores: Y[M x N] = X[M x K] W^T + b (W [N x K] as PyTorch stores
-// it), fp16 inputs, fp32 accumulation, optional exact GELU in the epilogue.
+// it), fp16 or bf16 inputs and output (T), fp32 accumulation, optional exact GELU in the
+// epilogue.
 // CPU reference: ref::LinearForward (+ ref::Gelu), native/reference/encoder_ops.cc.
 #pragma once
 
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -11,7 +13,9 @@ namespace crossrank::cuda {
 enum class Epilogue { kBias = 0, kBiasGelu = 1 };
 
 // Any M; N and K multiples of 16 use the tensor-core kernel, others a plain fallback.
-cudaError_t LaunchLinear(const __half* x, const __half* w, const float* bias, __half* y, int m, int n, int k,
-                         Epilogue epilogue, cudaStream_t stream);
+// T: __half or __nv_bfloat16.
+template <typename T>
+cudaError_t LaunchLinear(const T* x, const T* w, const float* bias, T* y, int m, int n, int k, Epilogue epilogue,
+                         cudaStream_t stream);
 
 }  // namespace crossrank::cuda

@@ -4,12 +4,15 @@
 // CPU reference: ref::RmsNorm (native/reference/decoder_ops.cc).
 #pragma once
 
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 namespace crossrank::cuda {
 
-cudaError_t LaunchAddRmsNorm(float* x, const __half* delta, const float* gamma, int rows, int dim, float eps,
-                             __half* out, cudaStream_t stream);
+// T: __half or __nv_bfloat16 (delta and out).
+template <typename T>
+cudaError_t LaunchAddRmsNorm(float* x, const T* delta, const float* gamma, int rows, int dim, float eps, T* out,
+                             cudaStream_t stream);
 
 }  // namespace crossrank::cuda

@@ -4,13 +4,16 @@
 // until rotated. CPU references: ref::RmsNorm and ref::Rope (native/reference/decoder_ops.cc).
 #pragma once
 
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 namespace crossrank::cuda {
 
+// T: __half or __nv_bfloat16.
+template <typename T>
 struct QkNormRopeParams {
-  const __half* qkv;        // [tokens x (heads + 2 kv_heads) * head_dim]: q heads, k heads, v heads
+  const T* qkv;             // [tokens x (heads + 2 kv_heads) * head_dim]: q heads, k heads, v heads
   const int* positions;     // [tokens]
   const float* q_norm;      // [head_dim]
   const float* k_norm;      // [head_dim]
@@ -21,7 +24,7 @@ struct QkNormRopeParams {
 
 // q_out [tokens x heads x head_dim]; k_out, v_out [tokens x kv_heads x head_dim]. head_dim
 // even and at most 256.
-cudaError_t LaunchQkNormRope(const QkNormRopeParams& p, __half* q_out, __half* k_out, __half* v_out,
-                             cudaStream_t stream);
+template <typename T>
+cudaError_t LaunchQkNormRope(const QkNormRopeParams<T>& p, T* q_out, T* k_out, T* v_out, cudaStream_t stream);
 
 }  // namespace crossrank::cuda

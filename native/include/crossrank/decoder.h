@@ -83,12 +83,18 @@ Status ValidateDecoderBatch(const DecoderBatch& batch, const DecoderConfig& conf
 Status DecoderScoreReference(const DecoderConfig& config, const DecoderWeights& weights, const DecoderBatch& batch,
                              ThreadPool& pool, std::vector<float>* out);
 
+// The 16-bit type of the CUDA decoder's weight matrices and activations (its residual stream,
+// norms and answer rows stay fp32; the CPU reference is fp32 throughout). bf16, the default,
+// is the type Qwen3 checkpoints are trained and shipped in: fp32's range, so activations
+// beyond fp16's 65,504 stay finite. fp16 keeps 3 more mantissa bits.
+enum class CudaElementType { kBf16 = 0, kFp16 = 1 };
+
 class DecoderModel {
  public:
   // device -1: the CPU reference with `threads` threads; device >= 0: the CUDA backend on that
-  // GPU (weights uploaded once, host copies released).
+  // GPU in `element_type` (weights uploaded once, host copies released).
   static Status Load(const std::string& safetensors_path, const DecoderConfig& config,
-                     const std::vector<int32_t>& answer_ids, int threads, int device,
+                     const std::vector<int32_t>& answer_ids, int threads, int device, CudaElementType element_type,
                      std::unique_ptr<DecoderModel>* out);
   ~DecoderModel();
 

@@ -21,6 +21,7 @@ interface RerankOptions {
   json?: boolean;
   instruction?: string;
   sharePrefix?: boolean;
+  precision?: string;
 }
 
 export function registerRerank(program: Command): void {
@@ -41,6 +42,7 @@ export function registerRerank(program: Command): void {
     .option('--revision <rev>', 'hub revision (branch, tag or commit)')
     .option('--instruction <text>', 'LLM rerankers: the task instruction of the prompt (default: web search)')
     .option('--no-share-prefix', "LLM rerankers on the native backend: run every prompt whole instead of each query's prefix once")
+    .option('--precision <type>', "LLM rerankers on the native CUDA engine: bf16 (default) or fp16")
     .option('--json', 'print [{index, score, text}] as JSON')
     .action(async (o: RerankOptions) => {
       const docs = readDocuments(o.input);
@@ -55,6 +57,7 @@ export function registerRerank(program: Command): void {
         instruction: o.instruction,
         // Only when asked: encoders refuse the option.
         sharePrefix: o.sharePrefix === false ? false : undefined,
+        precision: o.precision as 'bf16' | undefined,  // validated by CrossEncoder.load
       });
       try {
         const ranked = await model.rank(o.query, docs, { topN: o.topN, threshold: o.threshold, returnDocuments: true });
