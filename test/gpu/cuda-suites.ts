@@ -3,6 +3,7 @@
  * full sizes: test/gpu/*.gpu.test.ts) and the emulation test (the same CUDA code compiled
  * for the CPU, small sizes: test/native/cuda-emulation.test.ts).
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 
@@ -63,6 +64,65 @@ export function qwen3OnCuda(queries: number, docsPerQuery: number): void {
         expect(compareTopK(slice(want), slice(got), 5, 1e-3).upToTies).toBe(true);
       }
     }
+  }, 300_000);
+}
+
+/** Multiplies fp32 tensors of a safetensors file in place. */
+function scaleTensors(file: string, names: string[], factor: number): void {
+  const buf = readFileSync(file);
+  const headerBytes = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.subarray(8, 8 + headerBytes).toString('utf8')) as Record<string, { dtype: string; data_offsets: [number, number] }>;
+  for (const name of names) {
+    const { dtype, data_offsets: [begin, end] } = header[name];
+    if (dtype !== 'F32') throw new Error(`${name}: ${dtype}, expected F32`);
+    for (let at = 8 + headerBytes + begin; at < 8 + headerBytes + end; at += 4) buf.writeFloatLE(buf.readFloatLE(at) * factor, at);
+  }
+  writeFileSync(file, buf);
+}
+
+/**
+ * Activations past fp16's largest value (65,504), as real LLM checkpoints have in a few
+ * channels: one layer's feed-forward weights scaled up (the weights stay far inside fp16's
+ * range, their outputs do not). The decoder's default, bf16, still equals the CPU reference;
+ * fp16 (the decoder on request, encoders always) overflows, and that is a CudaError, never a
+ * NaN score.
+ */
+export function overflowOnCuda(): void {
+  const dir = tempDir();
+  afterAll(() => dir.cleanup());
+  const overflow = { code: 'CROSSRANK_CUDA_ERROR', message: expect.stringMatching(/non-finite logit \(batch row \d+\)/) };
+
+  it("decoder: bf16 equals the CPU reference, fp16 is a CudaError", async () => {
+    const out = join(dir.path, 'qwen3-tiny-large');
+    makeQwen3Model({ preset: 'qwen3-tiny', seed: 5, out, tokenizer: join(sharedDir, 'tokenizers', 'qwen3') });
+    const mlp = ['gate_proj', 'up_proj', 'down_proj'].map((m) => `model.layers.0.mlp.${m}.weight`);
+    scaleTensors(join(out, 'model.safetensors'), mlp, 100);
+    const pairs = bm25Pairs(loadTrecDl(), 50, 6);
+    const cpu = await CrossEncoder.load(out, { backend: 'native', maxLength: 256 });
+    const want = await cpu.scorePairs(pairs);
+    await cpu.dispose();
+    const bf16 = await CrossEncoder.load(out, { backend: 'native', device: 'cuda', maxLength: 256 });
+    const got = await bf16.scorePairs(pairs);
+    await bf16.dispose();
+    expect(maxDiff(got, want)).toBeLessThanOrEqual(2e-2);
+    const fp16 = await CrossEncoder.load(out, { backend: 'native', device: 'cuda', maxLength: 256, precision: 'fp16' });
+    await expect(fp16.scorePairs(pairs)).rejects.toMatchObject(overflow);
+    await fp16.dispose();
+  }, 300_000);
+
+  it('encoder: the CPU reference stays finite, CUDA (fp16) is a CudaError', async () => {
+    const out = join(dir.path, 'tiny-large');
+    makeModel({ preset: 'tiny', seed: 8, out, tokenizer: bertTokenizerDir });
+    const ffn = ['intermediate.dense', 'output.dense'].map((m) => `bert.encoder.layer.0.${m}.weight`);
+    scaleTensors(join(out, 'model.safetensors'), ffn, 300);
+    const work = trecDlWorkload(1, 4);
+    const cpu = await CrossEncoder.load(out, { backend: 'native', activation: 'none' });
+    const want = await cpu.score(work.queries[0], work.docs[0]);
+    await cpu.dispose();
+    expect(want.every(Number.isFinite)).toBe(true);
+    const gpu = await CrossEncoder.load(out, { backend: 'native', device: 'cuda', activation: 'none' });
+    await expect(gpu.score(work.queries[0], work.docs[0])).rejects.toMatchObject(overflow);
+    await gpu.dispose();
   }, 300_000);
 }
 

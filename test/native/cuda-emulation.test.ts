@@ -14,7 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { makeModel } from '../../src/model/make-model.js';
 import { makeQwen3Model } from '../../src/model/qwen3.js';
 import { native } from '../../src/native/load.js';
-import { encoderOnCuda, qwen3OnCuda, scoreHeadOnCuda } from '../gpu/cuda-suites.js';
+import { encoderOnCuda, qwen3OnCuda, overflowOnCuda, scoreHeadOnCuda } from '../gpu/cuda-suites.js';
 import { bertTokenizerDir, repoRoot, sharedDir, tempDir } from '../helpers.js';
 
 const emulation = join(repoRoot, 'build', 'Release', 'libcrossrank_cuda_emu.so');
@@ -92,6 +92,7 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
   describe('the GPU suites at small sizes', () => {
     encoderOnCuda(['tiny', 'tiny-xlmr'], 12);
     qwen3OnCuda(2, 4);
+    overflowOnCuda();
     scoreHeadOnCuda(2_000);
   });
 });
