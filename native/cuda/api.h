@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CROSSRANK_CUDA_ABI_VERSION 4  // 3: the decoder (Qwen3 rerankers); 4: its element type (bf16 or fp16)
+#define CROSSRANK_CUDA_ABI_VERSION 4  // 3: the decoder (Qwen3 rerankers); 4: its element type, layers fed one at a time
 #define CROSSRANK_CUDA_MAX_DEVICES 16
 
 #ifdef __cplusplus
@@ -121,7 +121,13 @@ typedef struct {
   float rms_norm_eps;
   double rope_theta;
   const float* embed;                          // [vocab x hidden]
-  const crossrank_cuda_decoder_layer* layers;  // num_layers entries
+  // The layers: an array of num_layers entries, or (layers null) load_layer, called for
+  // layers 0, 1, ... in turn during creation, filling *out with pointers that stay valid until
+  // its next call; non-zero: stop (creation fails with CROSSRANK_CUDA_STATUS_INVALID_ARGUMENT).
+  // The caller then needs only one layer in host memory at a time.
+  const crossrank_cuda_decoder_layer* layers;
+  int (*load_layer)(void* context, int layer, crossrank_cuda_decoder_layer* out);
+  void* load_context;
   const float* final_norm;                     // [hidden]
   const float* answer;                         // [num_answers x hidden]
 } crossrank_cuda_decoder_desc;

@@ -108,6 +108,8 @@ class CudaDecoder final : public DecoderEngine {
   cudaError_t Upload(const crossrank_cuda_decoder_desc& d, const char** what) override {
     c_ = d;
     c_.layers = nullptr;  // host pointers are not kept
+    c_.load_layer = nullptr;
+    c_.load_context = nullptr;
     c_.embed = c_.final_norm = c_.answer = nullptr;
     cudaError_t e;
     if ((e = cudaSetDevice(device_)) != cudaSuccess) return *what = "cudaSetDevice", e;
@@ -127,7 +129,9 @@ class CudaDecoder final : public DecoderEngine {
     if ((e = Float(inv_freq.data(), inv_freq.size(), &inv_freq_)) != cudaSuccess) return *what = "uploading weights", e;
     layers_.resize(d.num_layers);
     for (int l = 0; l < d.num_layers; ++l) {
-      const crossrank_cuda_decoder_layer& src = d.layers[l];
+      crossrank_cuda_decoder_layer fed{};
+      if (!d.layers && d.load_layer(d.load_context, l, &fed) != 0) return *what = "loading layer weights", cudaErrorInvalidValue;
+      const crossrank_cuda_decoder_layer& src = d.layers ? d.layers[l] : fed;
       DecoderLayer<Element>& dst = layers_[l];
       if ((e = Float(src.input_norm, H, &dst.input_norm)) != cudaSuccess ||
           (e = Float(src.post_norm, H, &dst.post_norm)) != cudaSuccess ||
@@ -332,7 +336,7 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_decoder_create(int device, const crossr
   using crossrank::cuda::CudaDecoder;
   using crossrank::cuda::DecoderEngine;
   *handle = nullptr;
-  const bool valid = desc && desc->layers && desc->hidden_size > 0 && desc->hidden_size <= 8192 &&
+  const bool valid = desc && (desc->layers || desc->load_layer) && desc->hidden_size > 0 && desc->hidden_size <= 8192 &&
                      desc->num_kv_heads > 0 && desc->num_heads % desc->num_kv_heads == 0 && desc->head_dim >= 2 &&
                      desc->head_dim <= 256 && desc->head_dim % 2 == 0 && desc->num_answers > 0 &&
                      (desc->element_type == CROSSRANK_CUDA_BF16 || desc->element_type == CROSSRANK_CUDA_FP16);

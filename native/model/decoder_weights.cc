@@ -23,51 +23,59 @@ Status DecoderConfig::Validate() const {
   return Status::Ok();
 }
 
-Status LoadDecoderWeights(const SafetensorsFile& file, const DecoderConfig& c, const std::vector<int32_t>& answer_ids,
-                          DecoderWeights* w) {
-  RETURN_IF_ERROR(c.Validate());
+namespace {
+
+Status CheckAnswerIds(const DecoderConfig& c, const std::vector<int32_t>& answer_ids) {
   for (int32_t id : answer_ids) {
     if (id < 0 || id >= c.vocab_size) return Status::ModelLoad("answer token " + std::to_string(id) + " is outside the vocabulary");
   }
-  TensorReader r(file);
+  return Status::Ok();
+}
+
+Status LoadDecoderLayer(TensorReader& r, const DecoderConfig& c, int32_t l, DecoderLayerWeights* lw) {
   const int32_t H = c.hidden_size, I = c.intermediate_size, q_dim = c.num_heads * c.head_dim, kv_dim = c.num_kv_heads * c.head_dim;
-  auto linear = [&](const std::string& name, int32_t out, int32_t in, Linear* l) {
-    l->out = out, l->in = in;
-    l->bias.assign(static_cast<size_t>(out), 0.0f);
-    return r.Tensor(name + ".weight", {out, in}, &l->weight);
+  auto linear = [&](const std::string& name, int32_t out, int32_t in, Linear* w) {
+    w->out = out, w->in = in;
+    w->bias.assign(static_cast<size_t>(out), 0.0f);
+    return r.Tensor(name + ".weight", {out, in}, &w->weight);
   };
+  const std::string p = "model.layers." + std::to_string(l) + ".";
+  RETURN_IF_ERROR(r.Tensor(p + "input_layernorm.weight", {H}, &lw->input_norm));
+  RETURN_IF_ERROR(r.Tensor(p + "post_attention_layernorm.weight", {H}, &lw->post_norm));
+  RETURN_IF_ERROR(r.Tensor(p + "self_attn.q_norm.weight", {c.head_dim}, &lw->q_norm));
+  RETURN_IF_ERROR(r.Tensor(p + "self_attn.k_norm.weight", {c.head_dim}, &lw->k_norm));
+  RETURN_IF_ERROR(linear(p + "self_attn.q_proj", q_dim, H, &lw->q));
+  RETURN_IF_ERROR(linear(p + "self_attn.k_proj", kv_dim, H, &lw->k));
+  RETURN_IF_ERROR(linear(p + "self_attn.v_proj", kv_dim, H, &lw->v));
+  RETURN_IF_ERROR(linear(p + "self_attn.o_proj", H, q_dim, &lw->o));
+  RETURN_IF_ERROR(linear(p + "mlp.gate_proj", I, H, &lw->gate));
+  RETURN_IF_ERROR(linear(p + "mlp.up_proj", I, H, &lw->up));
+  return linear(p + "mlp.down_proj", H, I, &lw->down);
+}
+
+// The weights outside the layers: embeddings, final norm, and of the output layer only the
+// answer rows (lm_head, or the embeddings when tied), converted row by row.
+Status LoadDecoderGlobals(TensorReader& r, const DecoderConfig& c, const std::vector<int32_t>& answer_ids,
+                          DecoderWeights* w) {
+  const int32_t H = c.hidden_size;
   RETURN_IF_ERROR(r.Tensor("model.embed_tokens.weight", {c.vocab_size, H}, &w->embed));
-  w->layers.resize(static_cast<size_t>(c.num_layers));
-  for (int32_t l = 0; l < c.num_layers; ++l) {
-    const std::string p = "model.layers." + std::to_string(l) + ".";
-    DecoderLayerWeights& lw = w->layers[static_cast<size_t>(l)];
-    RETURN_IF_ERROR(r.Tensor(p + "input_layernorm.weight", {H}, &lw.input_norm));
-    RETURN_IF_ERROR(r.Tensor(p + "post_attention_layernorm.weight", {H}, &lw.post_norm));
-    RETURN_IF_ERROR(r.Tensor(p + "self_attn.q_norm.weight", {c.head_dim}, &lw.q_norm));
-    RETURN_IF_ERROR(r.Tensor(p + "self_attn.k_norm.weight", {c.head_dim}, &lw.k_norm));
-    RETURN_IF_ERROR(linear(p + "self_attn.q_proj", q_dim, H, &lw.q));
-    RETURN_IF_ERROR(linear(p + "self_attn.k_proj", kv_dim, H, &lw.k));
-    RETURN_IF_ERROR(linear(p + "self_attn.v_proj", kv_dim, H, &lw.v));
-    RETURN_IF_ERROR(linear(p + "self_attn.o_proj", H, q_dim, &lw.o));
-    RETURN_IF_ERROR(linear(p + "mlp.gate_proj", I, H, &lw.gate));
-    RETURN_IF_ERROR(linear(p + "mlp.up_proj", I, H, &lw.up));
-    RETURN_IF_ERROR(linear(p + "mlp.down_proj", H, I, &lw.down));
-  }
   RETURN_IF_ERROR(r.Tensor("model.norm.weight", {H}, &w->final_norm));
-  // Only the answer rows of the output layer are ever computed.
-  std::vector<float> head_storage;
-  const std::vector<float>* head = &w->embed;
-  if (!c.tie_word_embeddings) {
-    RETURN_IF_ERROR(r.Tensor("lm_head.weight", {c.vocab_size, H}, &head_storage));
-    head = &head_storage;
-  }
   w->answer.out = static_cast<int32_t>(answer_ids.size()), w->answer.in = H;
   w->answer.bias.assign(answer_ids.size(), 0.0f);
-  w->answer.weight.clear();
-  for (int32_t id : answer_ids) {
-    const float* row = head->data() + static_cast<size_t>(id) * H;
-    w->answer.weight.insert(w->answer.weight.end(), row, row + H);
-  }
+  const char* head = c.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
+  return r.Rows(head, c.vocab_size, H, answer_ids, &w->answer.weight);
+}
+
+}  // namespace
+
+Status LoadDecoderWeights(const SafetensorsFile& file, const DecoderConfig& c, const std::vector<int32_t>& answer_ids,
+                          DecoderWeights* w) {
+  RETURN_IF_ERROR(c.Validate());
+  RETURN_IF_ERROR(CheckAnswerIds(c, answer_ids));
+  TensorReader r(file);
+  RETURN_IF_ERROR(LoadDecoderGlobals(r, c, answer_ids, w));
+  w->layers.resize(static_cast<size_t>(c.num_layers));
+  for (int32_t l = 0; l < c.num_layers; ++l) RETURN_IF_ERROR(LoadDecoderLayer(r, c, l, &w->layers[static_cast<size_t>(l)]));
   return Status::Ok();
 }
 
@@ -118,6 +126,31 @@ void DecoderBatch::AddSequence(const int32_t* ids, size_t n, int32_t prefix) {
   prefix_of.push_back(prefix);
 }
 
+namespace {
+
+// Feeds the CUDA backend one layer at a time (crossrank_cuda_decoder_desc.load_layer), so the
+// host holds one layer in fp32 rather than the whole model: 33 GB for an 8B model otherwise.
+struct LayerFeed {
+  TensorReader* reader;
+  const DecoderConfig* config;
+  DecoderLayerWeights current;
+  Status status;
+
+  static int Load(void* context, int l, crossrank_cuda_decoder_layer* out) {
+    auto* feed = static_cast<LayerFeed*>(context);
+    DecoderLayerWeights& w = feed->current;
+    w = DecoderLayerWeights();
+    feed->status = LoadDecoderLayer(*feed->reader, *feed->config, l, &w);
+    if (!feed->status.ok()) return 1;
+    *out = {w.input_norm.data(), w.post_norm.data(), w.q_norm.data(), w.k_norm.data(), w.q.weight.data(),
+            w.k.weight.data(),   w.v.weight.data(),  w.o.weight.data(),  w.gate.weight.data(), w.up.weight.data(),
+            w.down.weight.data()};
+    return 0;
+  }
+};
+
+}  // namespace
+
 Status DecoderModel::Load(const std::string& path, const DecoderConfig& config, const std::vector<int32_t>& answer_ids,
                           int threads, int device, CudaElementType element_type,
                           std::unique_ptr<DecoderModel>* out) {
@@ -127,39 +160,40 @@ Status DecoderModel::Load(const std::string& path, const DecoderConfig& config, 
   std::unique_ptr<DecoderModel> model(new DecoderModel());
   model->config_ = config;
   model->num_answers_ = static_cast<int32_t>(answer_ids.size());
-  RETURN_IF_ERROR(LoadDecoderWeights(*file, config, answer_ids, &model->weights_));
-  file.reset();
   if (device < 0) {
+    RETURN_IF_ERROR(LoadDecoderWeights(*file, config, answer_ids, &model->weights_));
     model->pool_ = std::make_unique<ThreadPool>(threads);
-  } else {
-    const DecoderWeights& w = model->weights_;
-    std::vector<crossrank_cuda_decoder_layer> layers;
-    for (const DecoderLayerWeights& l : w.layers) {
-      layers.push_back({l.input_norm.data(), l.post_norm.data(), l.q_norm.data(), l.k_norm.data(), l.q.weight.data(),
-                        l.k.weight.data(), l.v.weight.data(), l.o.weight.data(), l.gate.weight.data(),
-                        l.up.weight.data(), l.down.weight.data()});
-    }
-    crossrank_cuda_decoder_desc desc{};
-    desc.vocab_size = config.vocab_size;
-    desc.hidden_size = config.hidden_size;
-    desc.intermediate_size = config.intermediate_size;
-    desc.num_layers = config.num_layers;
-    desc.num_heads = config.num_heads;
-    desc.num_kv_heads = config.num_kv_heads;
-    desc.head_dim = config.head_dim;
-    desc.max_positions = config.max_positions;
-    desc.num_answers = model->num_answers_;
-    desc.element_type = element_type == CudaElementType::kFp16 ? CROSSRANK_CUDA_FP16 : CROSSRANK_CUDA_BF16;
-    desc.rms_norm_eps = config.rms_norm_eps;
-    desc.rope_theta = config.rope_theta;
-    desc.embed = w.embed.data();
-    desc.layers = layers.data();
-    desc.final_norm = w.final_norm.data();
-    desc.answer = w.answer.weight.data();
-    RETURN_IF_ERROR(CudaLibrary::Instance().CreateDecoder(device, &desc, &model->cuda_decoder_));
-    model->device_ = device;
-    model->weights_ = DecoderWeights();  // the GPU holds them now
+    *out = std::move(model);
+    return Status::Ok();
   }
+  RETURN_IF_ERROR(config.Validate());
+  RETURN_IF_ERROR(CheckAnswerIds(config, answer_ids));
+  TensorReader reader(*file);
+  DecoderWeights globals;
+  RETURN_IF_ERROR(LoadDecoderGlobals(reader, config, answer_ids, &globals));
+  LayerFeed feed{&reader, &config, {}, Status::Ok()};
+  crossrank_cuda_decoder_desc desc{};
+  desc.vocab_size = config.vocab_size;
+  desc.hidden_size = config.hidden_size;
+  desc.intermediate_size = config.intermediate_size;
+  desc.num_layers = config.num_layers;
+  desc.num_heads = config.num_heads;
+  desc.num_kv_heads = config.num_kv_heads;
+  desc.head_dim = config.head_dim;
+  desc.max_positions = config.max_positions;
+  desc.num_answers = model->num_answers_;
+  desc.element_type = element_type == CudaElementType::kFp16 ? CROSSRANK_CUDA_FP16 : CROSSRANK_CUDA_BF16;
+  desc.rms_norm_eps = config.rms_norm_eps;
+  desc.rope_theta = config.rope_theta;
+  desc.embed = globals.embed.data();
+  desc.load_layer = &LayerFeed::Load;
+  desc.load_context = &feed;
+  desc.final_norm = globals.final_norm.data();
+  desc.answer = globals.answer.weight.data();
+  const Status created = CudaLibrary::Instance().CreateDecoder(device, &desc, &model->cuda_decoder_);
+  RETURN_IF_ERROR(feed.status);  // a layer that failed to load says why, not just that the upload stopped
+  RETURN_IF_ERROR(created);
+  model->device_ = device;
   *out = std::move(model);
   return Status::Ok();
 }

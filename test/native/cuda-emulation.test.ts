@@ -7,11 +7,12 @@
  * caches), not the card: speed, real races and tensor-core rounding need the device check.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { makeModel } from '../../src/model/make-model.js';
+import { CrossEncoder } from '../../src/cross-encoder.js';
 import { makeQwen3Model } from '../../src/model/qwen3.js';
 import { native } from '../../src/native/load.js';
 import { encoderOnCuda, qwen3OnCuda, overflowOnCuda, scoreHeadOnCuda } from '../gpu/cuda-suites.js';
@@ -51,7 +52,8 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
     const r = runHarness(['--quick', '--bench']);
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^0 case\(s\) failed$/m);
-    expect(r.stdout).toMatch(/linear kernels: wide[\s\S]*linear kernels: wmma64/);
+    expect(r.stdout).toMatch(/linear kernels: wide, fp16[\s\S]*linear kernels: wmma64, bf16/);
+    expect(r.stdout).toMatch(/decoder ops: fp16[\s\S]*decoder ops: bf16/);
     expect(r.stdout).toMatch(/attention kernel: tensor-core[\s\S]*attention kernel: warp/);
     expect(r.stdout).toMatch(/dec_attention/);
     // --bench: every op of the timing table ran (the times themselves mean nothing here)
@@ -88,6 +90,19 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
     expect(dump.queries).toHaveLength(2);
     for (const q of dump.queries) expect(q.logits_shared).toHaveLength(6);
   }, 300_000);
+
+  it('a layer that fails to load during the CUDA upload (fed one layer at a time) is a ModelLoadError naming it', async () => {
+    const out = join(dir.path, 'qwen3-tiny-bad-layer');
+    makeQwen3Model({ preset: 'qwen3-tiny', seed: 3, out, tokenizer: join(sharedDir, 'tokenizers', 'qwen3') });
+    // config.json now implies a wider feed-forward than layer 0's tensors have.
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { intermediate_size: number };
+    config.intermediate_size += 16;
+    writeFileSync(join(out, 'config.json'), JSON.stringify(config));
+    await expect(CrossEncoder.load(out, { backend: 'native', device: 'cuda' })).rejects.toMatchObject({
+      code: 'CROSSRANK_MODEL_LOAD',
+      message: expect.stringMatching(/model\.layers\.0\.mlp\.gate_proj\.weight has shape \[64, 32\]/),
+    });
+  });
 
   describe('the GPU suites at small sizes', () => {
     encoderOnCuda(['tiny', 'tiny-xlmr'], 12);
