@@ -5,9 +5,10 @@
 // unshared, and times both at every query's documents.
 //
 //   crossrank_cuda_ops <libcrossrank_cuda.so> --qwen3 <dir> --prompts <json> [--dump out.json] [--cpu-docs N]
-//                      [--element bf16|fp16] [--quick]
+//                      [--element bf16|fp16] [--queries N] [--quick]
 //
-// --element: the CUDA decoder's element type (default bf16, the engine's default).
+// --element: the CUDA decoder's element type (default bf16, the engine's default); --queries:
+// only the first N queries of the prompts file.
 // --dump writes every query's logits (shared and unshared) and timings, for
 // scripts/device/qwen3_compare.py to set against transformers' Qwen3ForCausalLM. --quick
 // (for the CPU emulation) times one run instead of a warm-up and five.
@@ -84,7 +85,7 @@ double TimeMs(DecoderModel& model, const DecoderBatch& batch, int iters, bool wa
 }  // namespace
 
 int RunDecoder(const std::string& dir, const std::string& prompts_path, const std::string& dump, int cpu_docs,
-               const std::string& element, bool quick) {
+               const std::string& element, int max_queries, bool quick) {
   if (element != "bf16" && element != "fp16") {
     std::printf("--element must be bf16 or fp16, got %s\n", element.c_str());
     return 2;
@@ -110,7 +111,8 @@ int RunDecoder(const std::string& dir, const std::string& prompts_path, const st
       query.qid = q.Get("qid") ? q.Get("qid")->string : "";
       query.prefix = Ids(q.Get("prefix"));
       if (const json::Value* docs = q.Get("docs")) for (const json::Value& d : docs->array) query.docs.push_back(Ids(&d));
-      if (!query.prefix.empty() && !query.docs.empty()) queries.push_back(std::move(query));
+      const bool room = max_queries <= 0 || queries.size() < size_t(max_queries);
+      if (room && !query.prefix.empty() && !query.docs.empty()) queries.push_back(std::move(query));
     }
   }
   if (answers.size() != 2 || queries.empty()) {

@@ -180,11 +180,11 @@ void BenchOps(crossrank_cuda_op_bench_fn bench, bool quick) {
 
 int RunModel(const std::string& dir, const std::string& dump, bool quick);
 int RunDecoder(const std::string& dir, const std::string& prompts, const std::string& dump, int cpu_docs,
-               const std::string& element, bool quick);
+               const std::string& element, int max_queries, bool quick);
 
 int main(int argc, char** argv) {
   std::string path = "libcrossrank_cuda.so", model, dump, qwen3, prompts, element = "bf16";
-  int cpu_docs = 10;
+  int cpu_docs = 10, max_queries = 0;
   bool bench = false, quick = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--bench") == 0) bench = true;
@@ -195,11 +195,12 @@ int main(int argc, char** argv) {
     else if (std::strcmp(argv[i], "--prompts") == 0 && i + 1 < argc) prompts = argv[++i];
     else if (std::strcmp(argv[i], "--cpu-docs") == 0 && i + 1 < argc) cpu_docs = std::atoi(argv[++i]);
     else if (std::strcmp(argv[i], "--element") == 0 && i + 1 < argc) element = argv[++i];
+    else if (std::strcmp(argv[i], "--queries") == 0 && i + 1 < argc) max_queries = std::atoi(argv[++i]);
     else path = argv[i];
   }
   if (!model.empty() || !qwen3.empty()) {
     setenv("CROSSRANK_CUDA_LIBRARY", path.c_str(), 1);
-    return model.empty() ? RunDecoder(qwen3, prompts, dump, cpu_docs, element, quick) : RunModel(model, dump, quick);
+    return model.empty() ? RunDecoder(qwen3, prompts, dump, cpu_docs, element, max_queries, quick) : RunModel(model, dump, quick);
   }
   void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!lib) {

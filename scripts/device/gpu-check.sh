@@ -14,7 +14,8 @@
 #    and both timed on real TREC DL prompts (device-carry/qwen3-prompts.json, token ids written
 #    by scripts/device/qwen3-prompts.mjs; native/tests/cuda_decoder.cc), then P(yes) against
 #    transformers fp32 and the speed of PyTorch bf16 with and without a shared prefix cache
-#    (scripts/device/qwen3_compare.py).
+#    (scripts/device/qwen3_compare.py). The decoder runs in bf16, its default; only if that
+#    misses, the same parity again in fp16 on one query.
 # 3. if device-carry/ came along (scripts/device/pack-for-device.sh), reranking 100 passages of
 #    TREC DL length with minilm-l6 end to end from JavaScript (`crossrank bench`, native
 #    engine on CUDA): p50/p95/p99 latency per query (target <= 3 ms).
@@ -85,6 +86,14 @@ for preset in "${presets[@]}"; do
   if [[ $preset == qwen3-* ]]; then
     step "model-$preset" 240 "$ops" "$lib" --qwen3 "$dir" --prompts "$prompts" --dump "$dir/dump.json" --cpu-docs 10
     [ -f "$dir/dump.json" ] && step "torch-$preset" 180 python3 scripts/device/qwen3_compare.py "$dir" "$dir/dump.json" "$prompts"
+    # Only if the bf16 default missed: the same parity in fp16 (one query, no timing), which
+    # tells bf16 rounding apart from a fault.
+    if [[ ${status[model-$preset]:-} != 0 || ${status[torch-$preset]:-} != 0 ]]; then
+      step "fp16-$preset" 90 "$ops" "$lib" --qwen3 "$dir" --prompts "$prompts" --dump "$dir/dump-fp16.json" \
+        --cpu-docs 10 --element fp16 --queries 1
+      [ -f "$dir/dump-fp16.json" ] && step "torch-fp16-$preset" 90 python3 scripts/device/qwen3_compare.py "$dir" \
+        "$dir/dump-fp16.json" "$prompts" --parity-only
+    fi
   else
     step "model-$preset" 180 "$ops" "$lib" --model "$dir" --dump "$dir/dump.json"
     [ -f "$dir/dump.json" ] && step "torch-$preset" 180 python3 scripts/device/torch_compare.py "$dir" "$dir/dump.json"
@@ -121,6 +130,8 @@ for preset in "${presets[@]}"; do
   if [[ $preset == qwen3-* ]]; then
     echo "| $preset: CUDA vs CPU reference, shared = unshared | $(verdict "${status[model-$preset]:-}") |"
     echo "| $preset: P(yes) vs Qwen3ForCausalLM fp32, order | $(verdict "${status[torch-$preset]:-}") |"
+    [ -n "${status[fp16-$preset]:-}" ] &&
+      echo "| $preset in fp16 (run because bf16 missed): vs CPU reference / vs PyTorch fp32 | $(verdict "${status[fp16-$preset]}") / $(verdict "${status[torch-fp16-$preset]:-}") |"
   else
     echo "| $preset: CUDA vs CPU reference | $(verdict "${status[model-$preset]:-}") |"
     echo "| $preset: CUDA vs PyTorch fp32 | $(verdict "${status[torch-$preset]:-}") |"

@@ -3,7 +3,7 @@
 against transformers' Qwen3ForCausalLM on the same weights and the same prompt tokens, and
 times PyTorch bf16 (SDPA) side by side, with and without prefix sharing.
 
-    qwen3_compare.py <model_dir> <dump.json> <prompts.json>
+    qwen3_compare.py <model_dir> <dump.json> <prompts.json> [--parity-only]
 
 Parity: P(yes) = softmax([logit yes, logit no])[0] at the last token, PyTorch fp32 against
 crossrank (shared and unshared): max |difference| <= 2e-2 and the order of every query's
@@ -11,7 +11,9 @@ documents, strict and up to near-ties (scripts/device/ranking.py; the pass needs
 identical up to near-ties; top-10 and the closest two scores reported). Speed, per query of N documents:
 PyTorch bf16 on the whole prompts right-padded (only the answer rows of the output layer
 computed, as crossrank does), and PyTorch bf16 running the prefix once and its cache
-repeated for the documents. Prints a table last; exits non-zero when parity fails.
+repeated for the documents (--parity-only: no timing). Only the queries in the dump are
+compared (the harness's --queries may have run fewer). Prints a table last; exits non-zero
+when parity fails.
 """
 import json
 import sys
@@ -77,6 +79,7 @@ def p_yes(logits):
 
 def main():
     model_dir, dump_path, prompts_path = sys.argv[1:4]
+    parity_only = "--parity-only" in sys.argv[4:]
     dump = json.load(open(dump_path))
     prompts = json.load(open(prompts_path))
     device = "cuda"
@@ -107,10 +110,11 @@ def main():
         except Exception as e:  # noqa: BLE001 - an older/newer cache API: say so, keep going
             parity.append((q["qid"], f"torch shared: n/a ({type(e).__name__}: {e})", float("nan"), None, None))
 
-    model = model.to(torch.bfloat16)
-    rows16 = model.lm_head.weight[answers].detach()
     speed = []
-    for q, ours in zip(prompts["queries"], dump["queries"]):
+    if not parity_only:
+        model = model.to(torch.bfloat16)
+        rows16 = model.lm_head.weight[answers].detach()
+    for q, ours in zip(prompts["queries"], dump["queries"] if not parity_only else []):
         t_unshared = timed(lambda: unshared(model, rows16, q["prefix"], q["docs"], device))
         try:
             t_shared = timed(lambda: shared(model, rows16, q["prefix"], q["docs"], device))
@@ -123,8 +127,9 @@ def main():
     for qid, kind, diff, order, top10 in parity:
         fmt = lambda v: "-" if v is None else describe(*v)
         print(f"| {qid} | {kind} | {diff:.3g} | {fmt(order)} | {fmt(top10)} | {gaps[qid]:.2g} |")
-    print("\n| query | docs | crossrank unshared ms | crossrank shared ms | sharing speed-up | PyTorch bf16 unshared ms | PyTorch bf16 shared ms | crossrank shared vs PyTorch best |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    if speed:
+        print("\n| query | docs | crossrank unshared ms | crossrank shared ms | sharing speed-up | PyTorch bf16 unshared ms | PyTorch bf16 shared ms | crossrank shared vs PyTorch best |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for qid, n, cu, cs, tu, ts in speed:
         best = min(tu, ts) if ts == ts else tu
         print(f"| {qid} | {n} | {cu:.1f} | {cs:.1f} | {cu / cs:.2f}x | {tu:.1f} | {ts:.1f} | {best / cs:.2f}x |")
