@@ -6,7 +6,10 @@
 # backend's kernels and forward passes on the CPU emulation (native/cuda/emu), whose device
 # buffers are ordinary heap blocks of their exact size: a kernel reading or writing past a
 # buffer is reported with its source line (the op harness, --quick).
-#   bash scripts/sanitize.sh
+#   bash scripts/sanitize.sh [--model ENCODER_DIR] [--qwen3 DECODER_DIR --prompts PROMPTS_JSON]
+# The options add the forward passes on the emulation, under the same sanitizers: an encoder
+# (the harness's --model mode) and a Qwen3 decoder on real prompts (--qwen3 mode, bf16 and
+# fp16; prompts from scripts/device/qwen3-prompts.mjs).
 #
 #   bash scripts/sanitize.sh --race
 # instead builds the CUDA emulation with ThreadSanitizer as a race checker for the kernels
@@ -35,6 +38,16 @@ if [ "${1:-}" = "--race" ]; then
   echo "race check: no races"
   exit 0
 fi
+encoder= decoder= prompts=
+while [ $# -gt 0 ]; do
+  case $1 in
+    --model) encoder=$(realpath "$2"); shift 2 ;;
+    --qwen3) decoder=$(realpath "$2"); shift 2 ;;
+    --prompts) prompts=$(realpath "$2"); shift 2 ;;
+    *) echo "unknown option $1"; exit 2 ;;
+  esac
+done
+if [ -n "$decoder" ] && [ -z "$prompts" ]; then echo "--qwen3 needs --prompts"; exit 2; fi
 generator=()
 command -v ninja >/dev/null && generator=(-G Ninja)
 cmake -S . -B build-sanitize "${generator[@]}" -DCROSSRANK_ADDON=OFF -DCROSSRANK_CUDA=OFF \
@@ -47,6 +60,17 @@ if grep -q '^CROSSRANK_CUDA_INCLUDE:PATH=/' build-sanitize/CMakeCache.txt; then
   ./build-sanitize/crossrank_cuda_emu_selftest | tail -n 1 | sed 's/^/cuda emulation self-test: /'
   ./build-sanitize/crossrank_cuda_ops build-sanitize/libcrossrank_cuda_emu.so --quick | tail -n 1 |
     sed 's/^/cuda ops on the emulation: /'
+  harness=(./build-sanitize/crossrank_cuda_ops build-sanitize/libcrossrank_cuda_emu.so --quick)
+  # A sanitizer report aborts the harness; its output is shown then.
+  quiet() { "$@" >build-sanitize/model.log 2>&1 || { cat build-sanitize/model.log; exit 1; }; }
+  if [ -n "$encoder" ]; then
+    quiet "${harness[@]}" --model "$encoder"
+    echo "cuda encoder on the emulation: clean"
+  fi
+  if [ -n "$decoder" ]; then
+    for element in bf16 fp16; do quiet "${harness[@]}" --qwen3 "$decoder" --prompts "$prompts" --cpu-docs 3 --element "$element"; done
+    echo "cuda decoder on the emulation (bf16, fp16): clean"
+  fi
 else
   echo "cuda ops on the emulation: skipped (no CUDA headers)"
 fi

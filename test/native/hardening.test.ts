@@ -11,8 +11,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { CrossEncoder } from '../../src/cross-encoder.js';
 import { makeModel } from '../../src/model/make-model.js';
+import { makeQwen3Model } from '../../src/model/qwen3.js';
 import { parseSafetensorsHeader } from '../../src/model/safetensors.js';
-import { bertTokenizerDir, repoRoot, tempDir } from '../helpers.js';
+import { bertTokenizerDir, repoRoot, sharedDir, tempDir } from '../helpers.js';
 
 const hasClang = spawnSync('clang++', ['--version']).status === 0;
 const fuzzSeconds = process.env.CROSSRANK_FUZZ_SECONDS ?? '10';
@@ -21,12 +22,28 @@ afterAll(() => dir.cleanup());
 
 describe('native hardening', () => {
   it('the C++ tests are clean under ASan + UBSan', () => {
-    const run = spawnSync('bash', [join(repoRoot, 'scripts', 'sanitize.sh')], { encoding: 'utf8', timeout: 600_000 });
+    // The CUDA forward passes on the CPU emulation too: an encoder, and a decoder on real prompts.
+    const encoder = join(dir.path, 'sanitize-tiny');
+    makeModel({ preset: 'tiny', seed: 6, out: encoder, tokenizer: bertTokenizerDir });
+    const decoder = join(dir.path, 'sanitize-qwen3-tiny');
+    makeQwen3Model({ preset: 'qwen3-tiny', seed: 6, out: decoder, tokenizer: join(sharedDir, 'tokenizers', 'qwen3') });
+    const prompts = join(dir.path, 'sanitize-prompts.json');
+    const made = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'device', 'qwen3-prompts.mjs'), '--queries', '2', '--docs', '3', '--out', prompts], {
+      encoding: 'utf8',
+      cwd: repoRoot,
+    });
+    expect(made.status, made.stderr).toBe(0);
+    const args = ['--model', encoder, '--qwen3', decoder, '--prompts', prompts];
+    const run = spawnSync('bash', [join(repoRoot, 'scripts', 'sanitize.sh'), ...args], { encoding: 'utf8', timeout: 600_000 });
     expect(run.status, run.stderr + run.stdout).toBe(0);
     expect(run.stdout).toContain('native tests: 0 failure(s)');
     // The CUDA kernels on the CPU emulation, where the CUDA headers are installed.
     expect(run.stdout).toMatch(/cuda ops on the emulation: (0 case\(s\) failed|skipped)/);
-    if (!run.stdout.includes('emulation: skipped')) expect(run.stdout).toContain('cuda emulation self-test: 0 check(s) failed');
+    if (!run.stdout.includes('emulation: skipped')) {
+      expect(run.stdout).toContain('cuda emulation self-test: 0 check(s) failed');
+      expect(run.stdout).toContain('cuda encoder on the emulation: clean');
+      expect(run.stdout).toContain('cuda decoder on the emulation (bf16, fp16): clean');
+    }
   }, 600_000);
 
   it.skipIf(!hasClang)('the fuzz targets run for a set time and find nothing', () => {
