@@ -1,5 +1,6 @@
 // Loads the weights of a Qwen3 decoder reranker from safetensors (transformers' names,
 // shapes checked against config.json) and runs it on the CPU reference or the CUDA backend.
+#include <new>
 #include <string>
 
 #include "crossrank/cuda_library.h"
@@ -139,8 +140,12 @@ struct LayerFeed {
   static int Load(void* context, int l, crossrank_cuda_decoder_layer* out) {
     auto* feed = static_cast<LayerFeed*>(context);
     DecoderLayerWeights& w = feed->current;
-    w = DecoderLayerWeights();
-    feed->status = LoadDecoderLayer(*feed->reader, *feed->config, l, &w);
+    try {  // no exception crosses the C boundary back into the CUDA library
+      w = DecoderLayerWeights();
+      feed->status = LoadDecoderLayer(*feed->reader, *feed->config, l, &w);
+    } catch (const std::bad_alloc&) {
+      feed->status = Status::OutOfMemory("out of host memory reading layer " + std::to_string(l));
+    }
     if (!feed->status.ok()) return 1;
     *out = {w.input_norm.data(), w.post_norm.data(), w.q_norm.data(), w.k_norm.data(), w.q.weight.data(),
             w.k.weight.data(),   w.v.weight.data(),  w.o.weight.data(),  w.gate.weight.data(), w.up.weight.data(),

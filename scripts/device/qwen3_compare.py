@@ -73,6 +73,10 @@ def timed(fn, iters=5):
     return (time.perf_counter() - t0) / iters * 1e3
 
 
+def margins(logits):
+    return logits[:, 0].float() - logits[:, 1].float()
+
+
 def p_yes(logits):
     return torch.softmax(logits.float(), dim=-1)[:, 0]
 
@@ -92,23 +96,29 @@ def main():
     gaps = {}
     worst = 0.0
     for q, ours in zip(prompts["queries"], dump["queries"]):
-        ref = p_yes(unshared(model, rows32, q["prefix"], q["docs"], device)).cpu()
+        ref_logits = unshared(model, rows32, q["prefix"], q["docs"], device).float().cpu()
+        ref = p_yes(ref_logits)
         # The closest two documents: an order swap below this gap is a rounding tie.
         gaps[q["qid"]] = torch.sort(ref, descending=True).values.diff().abs().min().item()
         for kind in ("shared", "unshared"):
-            mine = p_yes(torch.tensor(ours[f"logits_{kind}"]).view(-1, 2))
+            mine_logits = torch.tensor(ours[f"logits_{kind}"]).view(-1, 2)
+            mine = p_yes(mine_logits)
             diff = (mine - ref).abs().max().item()
+            # P(yes) is a function of the margin logit(yes) - logit(no); where synthetic weights
+            # saturate it (|margin| >> 1), the margin's error is the informative number.
+            margin = (margins(mine_logits) - margins(ref_logits)).abs().max().item()
             worst = max(worst, diff)
             order = compare_top_k(ref, mine)
             top10 = compare_top_k(ref, mine, 10)
-            parity.append((q["qid"], f'{dump.get("element", "fp16")}, {kind}', diff, order, top10))
+            parity.append((q["qid"], f'{dump.get("element", "fp16")}, {kind}', diff, order, top10,
+                           f"{margin:.3g} (PyTorch's margins: size {margins(ref_logits).abs().min():.3g} to {margins(ref_logits).abs().max():.3g})"))
             ok = ok and diff <= 2e-2 and order[1]
         # PyTorch's own prefix sharing agrees with its unshared run (checks the comparison itself).
         try:
             torch_shared = p_yes(shared(model, rows32, q["prefix"], q["docs"], device)).cpu()
-            parity.append((q["qid"], "torch shared vs torch", (torch_shared - ref).abs().max().item(), None, None))
+            parity.append((q["qid"], "torch shared vs torch", (torch_shared - ref).abs().max().item(), None, None, "-"))
         except Exception as e:  # noqa: BLE001 - an older/newer cache API: say so, keep going
-            parity.append((q["qid"], f"torch shared: n/a ({type(e).__name__}: {e})", float("nan"), None, None))
+            parity.append((q["qid"], f"torch shared: n/a ({type(e).__name__}: {e})", float("nan"), None, None, "-"))
 
     speed = []
     if not parity_only:
@@ -122,11 +132,11 @@ def main():
             t_shared = float("nan")
         speed.append((q["qid"], len(q["docs"]), ours["ms_unshared"], ours["ms_shared"], t_unshared, t_shared))
 
-    print("\n| query | crossrank | max |P(yes) diff| vs PyTorch fp32 | full order | top-10 | closest two documents (PyTorch) |")
-    print("|---|---|---:|---|---|---:|")
-    for qid, kind, diff, order, top10 in parity:
+    print("\n| query | crossrank | max |P(yes) diff| vs PyTorch fp32 | full order | top-10 | closest two documents (PyTorch) | max margin diff (logit yes - no) |")
+    print("|---|---|---:|---|---|---:|---|")
+    for qid, kind, diff, order, top10, margin in parity:
         fmt = lambda v: "-" if v is None else describe(*v)
-        print(f"| {qid} | {kind} | {diff:.3g} | {fmt(order)} | {fmt(top10)} | {gaps[qid]:.2g} |")
+        print(f"| {qid} | {kind} | {diff:.3g} | {fmt(order)} | {fmt(top10)} | {gaps[qid]:.2g} | {margin} |")
     if speed:
         print("\n| query | docs | crossrank unshared ms | crossrank shared ms | sharing speed-up | PyTorch bf16 unshared ms | PyTorch bf16 shared ms | crossrank shared vs PyTorch best |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
