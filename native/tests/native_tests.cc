@@ -280,6 +280,7 @@ static std::vector<uint8_t> TinyQwen3(const DecoderConfig& c) {
     specs.push_back({p + "mlp.down_proj.weight", {H, I}});
   }
   specs.push_back({"model.norm.weight", {H}});
+  if (!c.tie_word_embeddings) specs.push_back({"lm_head.weight", {c.vocab_size, H}});
   return RandomF32Safetensors(specs, 777, 0.8f);
 }
 
@@ -344,6 +345,34 @@ static void TestDecoderPrefixSharing() {
   untied.tie_word_embeddings = false;
   Status missing = LoadDecoderWeights(*file, untied, {7, 9}, &w);
   CHECK(missing.code() == StatusCode::kModelLoad && missing.message().find("lm_head.weight") != std::string::npos);
+}
+
+// Of the output layer only the answer rows are read: the embeddings' rows when tied, lm_head's
+// when not, in the order of the answer ids.
+static void TestDecoderAnswerRows() {
+  DecoderConfig c;
+  c.vocab_size = 50, c.hidden_size = 16, c.intermediate_size = 32, c.num_layers = 1, c.num_heads = 4, c.num_kv_heads = 2;
+  c.head_dim = 8, c.max_positions = 64, c.rms_norm_eps = 1e-6f, c.rope_theta = 10000;
+  for (bool tied : {true, false}) {
+    c.tie_word_embeddings = tied;
+    std::vector<uint8_t> bytes = TinyQwen3(c);
+    std::unique_ptr<SafetensorsFile> file;
+    CHECK(SafetensorsFile::Parse(bytes.data(), bytes.size(), "qwen3", &file).ok());
+    DecoderWeights w;
+    CHECK(LoadDecoderWeights(*file, c, {9, 7}, &w).ok());
+    std::vector<float> head;
+    const TensorView* t = file->Find(tied ? "model.embed_tokens.weight" : "lm_head.weight");
+    CHECK(t != nullptr);
+    if (!t) return;
+    head.resize(t->bytes / 4);
+    ToFloat32(*t, head.data());
+    CHECK(w.answer.weight.size() == 2 * size_t(c.hidden_size));
+    for (int i = 0; i < c.hidden_size && w.answer.weight.size() == 2 * size_t(c.hidden_size); ++i) {
+      CHECK(w.answer.weight[i] == head[9 * c.hidden_size + i]);
+      CHECK(w.answer.weight[c.hidden_size + i] == head[7 * c.hidden_size + i]);
+    }
+    if (!tied) CHECK(head != w.embed);  // the untied rows really come from lm_head
+  }
 }
 
 // config.json as transformers 4.x (rope_theta) and 5 (rope_parameters) write it.
@@ -424,6 +453,7 @@ static int Qwen3Tool(const std::string& dir) {
 int main(int argc, char** argv) {
   if (argc == 3 && std::string(argv[1]) == "--qwen3") return Qwen3Tool(argv[2]);
   TestDecoderPrefixSharing();
+  TestDecoderAnswerRows();
   TestDecoderConfigFromJson();
   TestEncoderForward();
   TestWordPieceHostileInput();
