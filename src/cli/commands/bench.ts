@@ -23,6 +23,7 @@ interface BenchOptions {
   batchTokens?: number;
   maxLength?: number;
   cached?: boolean;
+  precision?: string;
   json?: boolean;
 }
 
@@ -43,6 +44,7 @@ export function registerBench(program: Command): void {
     .option('--batch-tokens <n>', 'padded tokens per batch', integer('--batch-tokens', 1))
     .option('--max-length <n>', 'longest pair in tokens', integer('--max-length', 4))
     .option('--cached', 'time the same queries again with their documents\' tokens cached: how much of the latency is tokenization')
+    .option('--precision <type>', 'LLM rerankers on the native CUDA engine: bf16 (default) or fp16')
     .option('--json', 'print the result as JSON')
     .action(async (o: BenchOptions) => {
       if (!o.model === !o.preset) throw new InvalidArgumentError('give exactly one of --model or --preset');
@@ -58,6 +60,7 @@ export function registerBench(program: Command): void {
           device: o.device,
           batchTokens: o.batchTokens,
           maxLength: o.maxLength,
+          precision: o.precision as 'bf16' | undefined,  // validated by CrossEncoder.load
         });
         const work = trecDlWorkload(o.warmup + o.queries, o.docs);
         const latencies: number[] = [];
