@@ -121,11 +121,9 @@ typedef struct {
   float rms_norm_eps;
   double rope_theta;
   const float* embed;                          // [vocab x hidden]
-  // The layers: an array of num_layers entries, or (layers null) load_layer, called for
-  // layers 0, 1, ... in turn during creation, filling *out with pointers that stay valid until
-  // its next call; non-zero: stop (creation fails with CROSSRANK_CUDA_STATUS_INVALID_ARGUMENT).
-  // The caller then needs only one layer in host memory at a time.
-  const crossrank_cuda_decoder_layer* layers;
+  // The layers, through load_layer: called for layers 0, 1, ... in turn during creation, it
+  // fills *out with pointers that stay valid until its next call; non-zero: stop (creation
+  // fails). The caller needs only one layer in host memory at a time.
   int (*load_layer)(void* context, int layer, crossrank_cuda_decoder_layer* out);
   void* load_context;
   const float* final_norm;                     // [hidden]

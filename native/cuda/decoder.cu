@@ -107,8 +107,7 @@ class CudaDecoder final : public DecoderEngine {
 
   cudaError_t Upload(const crossrank_cuda_decoder_desc& d, const char** what) override {
     c_ = d;
-    c_.layers = nullptr;  // host pointers are not kept
-    c_.load_layer = nullptr;
+    c_.load_layer = nullptr;  // host pointers are not kept
     c_.load_context = nullptr;
     c_.embed = c_.final_norm = c_.answer = nullptr;
     cudaError_t e;
@@ -129,9 +128,8 @@ class CudaDecoder final : public DecoderEngine {
     if ((e = Float(inv_freq.data(), inv_freq.size(), &inv_freq_)) != cudaSuccess) return *what = "uploading weights", e;
     layers_.resize(d.num_layers);
     for (int l = 0; l < d.num_layers; ++l) {
-      crossrank_cuda_decoder_layer fed{};
-      if (!d.layers && d.load_layer(d.load_context, l, &fed) != 0) return *what = "loading layer weights", cudaErrorInvalidValue;
-      const crossrank_cuda_decoder_layer& src = d.layers ? d.layers[l] : fed;
+      crossrank_cuda_decoder_layer src{};
+      if (d.load_layer(d.load_context, l, &src) != 0) return *what = "loading layer weights", cudaErrorInvalidValue;
       DecoderLayer<Element>& dst = layers_[l];
       if ((e = Float(src.input_norm, H, &dst.input_norm)) != cudaSuccess ||
           (e = Float(src.post_norm, H, &dst.post_norm)) != cudaSuccess ||
@@ -204,8 +202,8 @@ class CudaDecoder final : public DecoderEngine {
     if ((e = RunLayers(seqs, d_prefix_cu, what))) return e;
 
     const int* d_last = seqs.prefix_of + num_seqs;
-    AnswerHeadParams<Element> head{x_.as<float>(), down_.as<Element>(), d_last, final_norm_, answer_, num_seqs, c_.hidden_size,
-                          c_.num_answers, c_.rms_norm_eps};
+    AnswerHeadParams<Element> head{x_.as<float>(), down_.as<Element>(), d_last,         final_norm_, answer_,
+                                   num_seqs,       c_.hidden_size,     c_.num_answers, c_.rms_norm_eps};
     if ((e = LaunchAnswerHead(head, logits_.as<float>(), stream_))) return *what = "answer head", e;
     const size_t out_bytes = sizeof(float) * size_t(num_seqs) * c_.num_answers;
     if ((e = cudaMemcpyAsync(pinned_logits_.ptr, logits_.ptr, out_bytes, cudaMemcpyDeviceToHost, stream_)) ||
@@ -237,11 +235,11 @@ class CudaDecoder final : public DecoderEngine {
           (e = LaunchLinear(h, L.qkv, zero_bias_, qkv, p.tokens, qd + 2 * kvd, H, Epilogue::kBias, stream_))) {
         return *what = "qkv projection", e;
       }
-      QkNormRopeParams<Element> rp{qkv, p.positions, L.q_norm, L.k_norm, inv_freq_, p.tokens, c_.num_heads, c_.num_kv_heads,
-                          hd, c_.rms_norm_eps};
+      QkNormRopeParams<Element> rp{qkv,      p.positions,  L.q_norm,        L.k_norm, inv_freq_,
+                                   p.tokens, c_.num_heads, c_.num_kv_heads, hd,       c_.rms_norm_eps};
       if ((e = LaunchQkNormRope(rp, q, k, v, stream_))) return *what = "q/k norm and rotary embeddings", e;
-      DecoderAttentionParams<Element> ap{q, k, v, p.cu, p.num_seqs, p.max_seqlen, nullptr, nullptr, nullptr, nullptr,
-                                c_.num_heads, c_.num_kv_heads, hd};
+      DecoderAttentionParams<Element> ap{q,       k,       v,       p.cu,         p.num_seqs,      p.max_seqlen, nullptr,
+                                         nullptr, nullptr, nullptr, c_.num_heads, c_.num_kv_heads, hd};
       if (p.prefix_of && prefix_tokens_ > 0) {
         ap.prefix_k = prefix_k_.as<Element>() + l * prefix_layer;
         ap.prefix_v = prefix_v_.as<Element>() + l * prefix_layer;
@@ -336,7 +334,7 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_decoder_create(int device, const crossr
   using crossrank::cuda::CudaDecoder;
   using crossrank::cuda::DecoderEngine;
   *handle = nullptr;
-  const bool valid = desc && (desc->layers || desc->load_layer) && desc->hidden_size > 0 && desc->hidden_size <= 8192 &&
+  const bool valid = desc && desc->load_layer && desc->hidden_size > 0 && desc->hidden_size <= 8192 &&
                      desc->num_kv_heads > 0 && desc->num_heads % desc->num_kv_heads == 0 && desc->head_dim >= 2 &&
                      desc->head_dim <= 256 && desc->head_dim % 2 == 0 && desc->num_answers > 0 &&
                      (desc->element_type == CROSSRANK_CUDA_BF16 || desc->element_type == CROSSRANK_CUDA_FP16);

@@ -15,13 +15,15 @@
 
 namespace crossrank {
 
-// fp16 (or bf16, below) rounding of the inputs, so the comparison measures the op, not the
-// input cast.
-inline float RoundHalf(float v) {
-  // Round to nearest even at 10 mantissa bits (normal range; test data stays in it).
+// Round to nearest even, keeping `mantissa_bits` of fp32's 23: 10 for fp16 (normal range;
+// test data stays in it), 7 for bf16. Inputs rounded to the op's element type make the
+// comparison measure the op, not the input cast.
+inline float RoundMantissa(float v, int mantissa_bits) {
+  const int dropped = 23 - mantissa_bits;
+  const uint32_t mask = (1u << dropped) - 1;
   uint32_t bits;
   std::memcpy(&bits, &v, 4);
-  const uint32_t rounded = (bits + 0x0FFF + ((bits >> 13) & 1)) & ~0x1FFFu;
+  const uint32_t rounded = (bits + (mask >> 1) + ((bits >> dropped) & 1)) & ~mask;
   float out;
   std::memcpy(&out, &rounded, 4);
   return out;
@@ -37,22 +39,12 @@ inline bool OpElementIsBf16() {
 // Tolerances are written for fp16; bf16's unit roundoff is 8 times larger (2^-8 vs 2^-11).
 inline double ElementTolerance(double fp16_tolerance) { return OpElementIsBf16() ? 8 * fp16_tolerance : fp16_tolerance; }
 
-// bf16 rounding (round to nearest even at 7 mantissa bits).
-inline float RoundBf16(float v) {
-  uint32_t bits;
-  std::memcpy(&bits, &v, 4);
-  const uint32_t rounded = (bits + 0x7FFF + ((bits >> 16) & 1)) & ~0xFFFFu;
-  float out;
-  std::memcpy(&out, &rounded, 4);
-  return out;
-}
-
 // Random inputs already in the op element type (fp16 unless OpElementIsBf16()).
 inline std::vector<float> RandomHalf(size_t n, float stddev, std::mt19937& rng) {
   std::normal_distribution<float> normal(0.f, stddev);
-  const bool bf16 = OpElementIsBf16();
+  const int mantissa_bits = OpElementIsBf16() ? 7 : 10;
   std::vector<float> v(n);
-  for (float& x : v) x = bf16 ? RoundBf16(normal(rng)) : RoundHalf(normal(rng));
+  for (float& x : v) x = RoundMantissa(normal(rng), mantissa_bits);
   return v;
 }
 
