@@ -13,7 +13,7 @@ namespace crossrank::binding {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
-  exports.Set("abiVersion", Napi::Number::New(env, 5));  // keep in step with NATIVE_ABI_VERSION (src/native/binding.ts)
+  exports.Set("abiVersion", Napi::Number::New(env, 6));  // keep in step with NATIVE_ABI_VERSION (src/native/binding.ts)
   exports.Set("version", Napi::String::New(env, CROSSRANK_VERSION));
 #ifdef CROSSRANK_BUILT_WITH_CUDA
   exports.Set("builtWithCuda", Napi::Boolean::New(env, true));

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "crossrank/cuda_element.h"
 #include "errors.h"
 
 namespace crossrank::binding {
@@ -18,6 +19,14 @@ inline std::vector<int32_t> Int32Vector(const Napi::CallbackInfo& info, size_t i
   }
   auto a = info[i].As<Napi::Int32Array>();
   return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+// info[i]: 'bf16' or 'fp16', the CUDA engine's 16-bit element type.
+inline CudaElementType ElementArg(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || !info[i].IsString()) ThrowInvalidArgument(info.Env(), "element must be 'bf16' or 'fp16'");
+  const std::string element = info[i].As<Napi::String>().Utf8Value();
+  if (element != "bf16" && element != "fp16") ThrowInvalidArgument(info.Env(), "element must be 'bf16' or 'fp16', got '" + element + "'");
+  return element == "fp16" ? CudaElementType::kFp16 : CudaElementType::kBf16;
 }
 
 }  // namespace crossrank::binding

@@ -158,8 +158,7 @@ Napi::Value LoadDecoder(const Napi::CallbackInfo& info) {
       !info[5].IsString()) {
     ThrowInvalidArgument(env, "loadDecoder(path: string, config: object, answerIds: Int32Array, threads: number, device: number, element: 'bf16' | 'fp16')");
   }
-  const std::string element = info[5].As<Napi::String>().Utf8Value();
-  if (element != "bf16" && element != "fp16") ThrowInvalidArgument(env, "element must be 'bf16' or 'fp16', got '" + element + "'");
+  const CudaElementType element = ElementArg(info, 5);
   Napi::Object o = info[1].As<Napi::Object>();
   DecoderConfig c;
   c.vocab_size = static_cast<int32_t>(Number(o, "vocabSize"));
@@ -178,7 +177,7 @@ Napi::Value LoadDecoder(const Napi::CallbackInfo& info) {
   if (!valid.ok()) throw MakeError(env, valid);
   auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), c, Int32Vector(info, 2, "answerIds"),
                                 info[3].As<Napi::Number>().Int32Value(), info[4].As<Napi::Number>().Int32Value(),
-                                element == "fp16" ? CudaElementType::kFp16 : CudaElementType::kBf16);
+                                element);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

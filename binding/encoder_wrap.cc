@@ -1,6 +1,7 @@
 // NativeEncoder: the native engine's encoder model for JS.
-//   loadEncoder(path, config, threads, device) -> Promise<NativeEncoder>
-//     (mmap, validate, convert off-thread; device -1 = CPU reference, >= 0 = that GPU)
+//   loadEncoder(path, config, threads, device, element) -> Promise<NativeEncoder>
+//     (mmap, validate, convert off-thread; device -1 = CPU reference, >= 0 = that GPU with
+//     weights and activations in element 'fp16' or 'bf16', ignored on the CPU)
 //   encoder.forward(tokenIds, typeIds, cuSeqlens) -> Promise<Float32Array> raw logits (a bare encoder: hidden states)
 //   encoder.dispose()  frees the weights once forwards in flight have finished
 #include <memory>
@@ -95,18 +96,19 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
 
 class LoadWorker : public Napi::AsyncWorker {
  public:
-  LoadWorker(Napi::Env env, std::string path, EncoderConfig config, int threads, int device)
+  LoadWorker(Napi::Env env, std::string path, EncoderConfig config, int threads, int device, CudaElementType element)
       : Napi::AsyncWorker(env, "crossrank.loadEncoder"),
         deferred_(Napi::Promise::Deferred::New(env)),
         path_(std::move(path)),
         config_(config),
         threads_(threads),
-        device_(device) {}
+        device_(device),
+        element_(element) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
     try {
       std::unique_ptr<EncoderModel> model;
-      status_ = EncoderModel::Load(path_, config_, threads_, device_, &model);
+      status_ = EncoderModel::Load(path_, config_, threads_, device_, element_, &model);
       model_ = std::move(model);
     } catch (const std::bad_alloc&) {
       status_ = Status::OutOfMemory("out of host memory loading " + path_);
@@ -127,6 +129,7 @@ class LoadWorker : public Napi::AsyncWorker {
   EncoderConfig config_;
   int threads_;
   int device_;
+  CudaElementType element_;
   ModelPtr model_;
   Status status_;
 };
@@ -141,9 +144,11 @@ int32_t Field(const Napi::Object& o, const char* name) {
 
 Napi::Value LoadEncoder(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsString() || !info[1].IsObject() || !info[2].IsNumber() || !info[3].IsNumber()) {
-    ThrowInvalidArgument(env, "loadEncoder(path: string, config: object, threads: number, device: number)");
+  if (info.Length() < 5 || !info[0].IsString() || !info[1].IsObject() || !info[2].IsNumber() || !info[3].IsNumber() ||
+      !info[4].IsString()) {
+    ThrowInvalidArgument(env, "loadEncoder(path: string, config: object, threads: number, device: number, element: 'fp16' | 'bf16')");
   }
+  const CudaElementType element = ElementArg(info, 4);
   Napi::Object o = info[1].As<Napi::Object>();
   EncoderConfig c;
   c.arch = static_cast<EncoderArch>(Field(o, "arch"));
@@ -165,7 +170,7 @@ Napi::Value LoadEncoder(const Napi::CallbackInfo& info) {
   Status valid = c.Validate();
   if (!valid.ok()) throw MakeError(env, valid);
   auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), c, info[2].As<Napi::Number>().Int32Value(),
-                                info[3].As<Napi::Number>().Int32Value());
+                                info[3].As<Napi::Number>().Int32Value(), element);
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

@@ -14,7 +14,8 @@ import { Qwen3RerankerTokenizer } from './llm/llm-pair-tokenizer.js';
 import { Qwen3PromptTokenizer } from './llm/qwen3-reranker-prompt.js';
 import type { Backend } from './backends/backend.js';
 import { NativeBackend } from './backends/native-backend.js';
-import { NativeDecoderBackend, parsePrecision } from './backends/native-decoder-backend.js';
+import { NativeDecoderBackend } from './backends/native-decoder-backend.js';
+import { DEFAULT_PRECISION, parsePrecision } from './backends/precision.js';
 import { BatchScheduler, type BatchEvent } from './batch-scheduler.js';
 import { checkQuery, documentTexts, type DocumentInput } from './documents.js';
 import { calibrate } from './eval/calibration.js';
@@ -53,11 +54,13 @@ export interface CrossEncoderOptions extends ResolveOptions {
    */
   sharePrefix?: boolean;
   /**
-   * LLM rerankers on the native CUDA engine: the 16-bit type of the decoder's matrices and
-   * activations. 'bf16' (default) is the type Qwen3 checkpoints are trained and shipped in,
-   * with fp32's range; 'fp16' keeps 3 more mantissa bits, but an activation past 65,504
-   * overflows (reported as a CudaError, never as a NaN score). The residual stream, norms and
-   * answer rows are fp32 either way; encoders run in fp16 on CUDA, and the CPU paths in fp32.
+   * The native CUDA engine's 16-bit type for weight matrices and activations (fp32
+   * accumulation either way; biases, norms and an LLM reranker's residual stream and answer
+   * rows stay fp32). 'fp16' keeps 3 more mantissa bits, but an activation past 65,504
+   * overflows (reported as a CudaError, never as a NaN score); 'bf16' has fp32's range.
+   * Defaults: 'fp16' for cross-encoders (BERT-family activations stay well inside it),
+   * 'bf16' for LLM rerankers (the type Qwen3 checkpoints are trained and shipped in). Refused
+   * elsewhere: the CPU paths compute in fp32.
    */
   precision?: CudaElementType;
   /** ONNX Runtime intra-op threads (default: all cores). */
@@ -120,6 +123,8 @@ export interface CrossEncoderInfo {
   revision?: string;
   backend: 'onnx' | 'native';
   device: string;
+  /** The native CUDA engine's 16-bit type; absent on the CPU paths, which compute in fp32. */
+  precision?: CudaElementType;
   maxLength: number;
   head: Head;
   tokenizer: PairTokenizer['kind'];
@@ -136,6 +141,11 @@ function positiveInteger(value: number | undefined, name: string): number | unde
   if (value === undefined) return undefined;
   if (!Number.isInteger(value) || value < 1) throw new InvalidArgumentError(`${name} must be a positive integer, got ${value}`);
   return value;
+}
+
+/** Whether a load runs on the native CUDA engine, where `precision` means something. */
+function nativeCuda(backendName: 'onnx' | 'native', device: string | undefined): boolean {
+  return backendName === 'native' && (device ?? 'cpu').startsWith('cuda');
 }
 
 export class CrossEncoder {
@@ -194,9 +204,6 @@ export class CrossEncoder {
     }
     if (options.instruction !== undefined) throw new InvalidArgumentError('instruction applies to LLM rerankers (Qwen3-Reranker) only');
     if (options.sharePrefix !== undefined) throw new InvalidArgumentError('sharePrefix applies to LLM rerankers (Qwen3-Reranker) only');
-    if (options.precision !== undefined) {
-      throw new InvalidArgumentError("precision applies to LLM rerankers (Qwen3-Reranker) on the native CUDA engine only (encoders run in fp16 there)");
-    }
     if (isBareEncoder(config.architecture)) {
       throw new ModelLoadError(`${idOrDir} is an embedding model (${config.architecture}), not a cross-encoder; load it with EncoderEmbedder`);
     }
@@ -204,6 +211,7 @@ export class CrossEncoder {
     const limit = modelMaxLength(resolved.dir, config);
     const maxLength = Math.min(requestedMax ?? limit, config.maxPositions);
     const tokenizer = createPairTokenizer(readTokenizerSpec(resolved.dir));
+    const precision = parsePrecision(options.precision, nativeCuda(backendName, options.device), DEFAULT_PRECISION.encoder);
 
     // ONNX Runtime is loaded only when used: the native engine runs without it installed.
     const backend: Backend =
@@ -212,13 +220,14 @@ export class CrossEncoder {
             device: options.device,
             threads: options.threads,
           })
-        : await NativeBackend.create(resolved.dir, config, { device: options.device, threads: options.threads });
+        : await NativeBackend.create(resolved.dir, config, { device: options.device, threads: options.threads, precision });
     const info: CrossEncoderInfo = {
       model: idOrDir,
       dir: resolved.dir,
       revision: resolved.revision,
       backend: backendName,
       device: backend.device,
+      ...(nativeCuda(backendName, options.device) ? { precision } : {}),
       maxLength,
       head,
       tokenizer: tokenizer.kind,
@@ -259,7 +268,7 @@ export class CrossEncoder {
     // The model card's length; the position table allows far more, at a quadratic cost.
     const maxLength = Math.min(o.requestedMax ?? 8192, config.maxPositions);
     const answerIds: [number, number] = [prompt.yesId, prompt.noId];
-    const precision = parsePrecision(options.precision, o.backendName === 'native' && (options.device ?? 'cpu').startsWith('cuda'));
+    const precision = parsePrecision(options.precision, nativeCuda(o.backendName, options.device), DEFAULT_PRECISION.decoder);
     const backend: Backend =
       o.backendName === 'native'
         ? await NativeDecoderBackend.create(resolved.dir, config, answerIds, {
@@ -279,6 +288,7 @@ export class CrossEncoder {
       revision: resolved.revision,
       backend: o.backendName,
       device: backend.device,
+      ...(nativeCuda(o.backendName, options.device) ? { precision } : {}),
       maxLength,
       head,
       tokenizer: tokenizer.kind,

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CROSSRANK_CUDA_ABI_VERSION 4  // 3: the decoder (Qwen3 rerankers); 4: its element type, layers fed one at a time
+#define CROSSRANK_CUDA_ABI_VERSION 5  // 3: the decoder (Qwen3 rerankers); 4: its element type, layers fed one at a time; 5: the encoder's element type
 #define CROSSRANK_CUDA_MAX_DEVICES 16
 
 #ifdef __cplusplus
@@ -56,9 +56,19 @@ typedef int (*crossrank_cuda_score_head_fn)(int device, const float* logits, int
                                             int32_t activation, int32_t positive_index, float* out,
                                             char* message, size_t message_len);
 
+// The 16-bit type of the weight matrices and activations of a forward pass (norm parameters,
+// biases and the decoder's residual stream stay fp32). bf16 has fp32's range: LLM checkpoints
+// are trained in it, and their activations can exceed fp16's largest value (65,504). fp16
+// keeps 3 more mantissa bits.
+typedef enum {
+  CROSSRANK_CUDA_BF16 = 0,
+  CROSSRANK_CUDA_FP16 = 1,
+} crossrank_cuda_element_type;
+
 // ---- the encoder (BERT / RoBERTa sequence classifier) -------------------------------
 // Host fp32 weights (PyTorch layouts: Linear weight [out x in]); the library uploads them
-// once, linear and embedding weights as fp16, biases and LayerNorm parameters as fp32.
+// once, linear and embedding weights in the element type, biases and LayerNorm parameters as
+// fp32.
 typedef struct {
   const float* weight;
   const float* bias;
@@ -76,7 +86,8 @@ typedef struct {
 } crossrank_cuda_layer;
 
 typedef struct {
-  int roberta;  // 0: BERT, 1: RoBERTa (token type 0 throughout)
+  int roberta;       // 0: BERT, 1: RoBERTa (token type 0 throughout)
+  int element_type;  // crossrank_cuda_element_type; set it (0 is bf16, the encoders' usual type is fp16)
   int vocab_size, hidden_size, num_layers, num_heads, intermediate_size, max_positions, type_vocab_size, num_labels;
   float layer_norm_eps;
   const float* word_embeddings;
@@ -102,13 +113,6 @@ typedef void (*crossrank_cuda_encoder_destroy_fn)(void* handle);
 // in the element type (q/k/v fused into one matrix, gate/up into another), norms and the
 // answer rows as fp32. Only the answer rows of the output layer exist on the device.
 
-// The 16-bit type of the decoder's weight matrices and activations (the residual stream
-// stays fp32). bf16 has fp32's range: LLM checkpoints are trained in it, and their
-// activations can exceed fp16's largest value (65,504). fp16 keeps 3 more mantissa bits.
-typedef enum {
-  CROSSRANK_CUDA_BF16 = 0,
-  CROSSRANK_CUDA_FP16 = 1,
-} crossrank_cuda_element_type;
 typedef struct {
   const float *input_norm, *post_norm, *q_norm, *k_norm;  // [hidden], [hidden], [head_dim], [head_dim]
   const float *q, *k, *v, *o, *gate, *up, *down;           // [out x in]
@@ -142,7 +146,8 @@ typedef int (*crossrank_cuda_decoder_score_fn)(void* handle, const int* prefix_i
                                                size_t message_len);
 typedef void (*crossrank_cuda_decoder_destroy_fn)(void* handle);
 
-// Test entry points for the op harness (host fp32 in and out; fp16 on the device).
+// Test entry points for the op harness (host fp32 in and out; 16-bit on the device: fp16, or
+// bf16 with CROSSRANK_CUDA_OP_ELEMENT=bf16).
 typedef int (*crossrank_cuda_op_linear_fn)(const float* x, const float* w, const float* bias, float* y, int m, int n,
                                            int k, int gelu, char* message, size_t message_len);
 typedef int (*crossrank_cuda_op_add_layernorm_fn)(float* x, const float* residual, const float* gamma,

@@ -1,7 +1,9 @@
 // The CUDA forward pass of the encoder: weights uploaded once, activation buffers grown
-// on demand and reused (a simple pool), pinned staging buffers, one stream per model.
+// on demand and reused (a simple pool), pinned staging buffers, one stream per model. Weight
+// matrices and activations in fp16 (the default) or bf16, chosen at creation.
 // Reads top to bottom like the CPU reference (native/reference/encoder_forward.cc), which
 // is its oracle.
+#include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "cuda/api.h"
+#include "cuda/common.cuh"
 #include "cuda/model_status.h"
 #include "cuda/kernels/attention.cuh"
 #include "cuda/kernels/embedding.cuh"
@@ -29,8 +32,9 @@ struct Error {
   const char* what;
 };
 
+template <typename T>
 struct DeviceLinear {
-  __half* w = nullptr;
+  T* w = nullptr;
   float* b = nullptr;
   int out = 0, in = 0;
 };
@@ -38,16 +42,29 @@ struct DeviceNorm {
   float* gamma = nullptr;
   float* beta = nullptr;
 };
+template <typename T>
 struct DeviceLayer {
-  DeviceLinear qkv;  // query, key and value stacked: one [3 * hidden x hidden] projection
-  DeviceLinear attention_out, intermediate, output;
+  DeviceLinear<T> qkv;  // query, key and value stacked: one [3 * hidden x hidden] projection
+  DeviceLinear<T> attention_out, intermediate, output;
   DeviceNorm attention_norm, output_norm;
 };
 
-class CudaEncoder {
+// What a crossrank_cuda_encoder handle points to: a CudaEncoder of the element type chosen at
+// creation.
+class EncoderEngine {
+ public:
+  virtual ~EncoderEngine() = default;
+  virtual cudaError_t Upload(const crossrank_cuda_encoder_desc& d, const char** what) = 0;
+  virtual cudaError_t Forward(const int* token_ids, const int* type_ids, const int* positions, const int* cu_seqlens,
+                              int num_seqs, int total, int max_seqlen, float* logits, const char** what) = 0;
+};
+
+// T: __half or __nv_bfloat16, the type of the weight matrices and of every activation.
+template <typename T>
+class CudaEncoder final : public EncoderEngine {
  public:
   explicit CudaEncoder(int device) : device_(device) {}
-  ~CudaEncoder() {
+  ~CudaEncoder() override {
     cudaSetDevice(device_);
     for (void* p : weights_) cudaFree(p);
     FreeActivations();
@@ -55,23 +72,23 @@ class CudaEncoder {
   }
 
   // Returns cudaSuccess or the first error (with *what naming the step).
-  cudaError_t Upload(const crossrank_cuda_encoder_desc& d, const char** what) {
+  cudaError_t Upload(const crossrank_cuda_encoder_desc& d, const char** what) override {
     desc_ = d;
     desc_.layers = nullptr;  // host pointers are not kept
     cudaError_t e;
     if ((e = cudaSetDevice(device_)) != cudaSuccess) return *what = "cudaSetDevice", e;
     if ((e = cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)) != cudaSuccess) return *what = "stream", e;
     const size_t H = d.hidden_size;
-    if ((e = Half(d.word_embeddings, size_t(d.vocab_size) * H, &word_)) != cudaSuccess ||
-        (e = Half(d.position_embeddings, size_t(d.max_positions) * H, &position_)) != cudaSuccess ||
-        (e = Half(d.token_type_embeddings, size_t(d.type_vocab_size) * H, &type_)) != cudaSuccess ||
+    if ((e = Convert(d.word_embeddings, size_t(d.vocab_size) * H, &word_)) != cudaSuccess ||
+        (e = Convert(d.position_embeddings, size_t(d.max_positions) * H, &position_)) != cudaSuccess ||
+        (e = Convert(d.token_type_embeddings, size_t(d.type_vocab_size) * H, &type_)) != cudaSuccess ||
         (e = Norm(d.embedding_norm, H, &embedding_norm_)) != cudaSuccess) {
       return *what = "uploading embeddings", e;
     }
     layers_.resize(d.num_layers);
     for (int l = 0; l < d.num_layers; ++l) {
       const crossrank_cuda_layer& src = d.layers[l];
-      DeviceLayer& dst = layers_[l];
+      DeviceLayer<T>& dst = layers_[l];
       if ((e = StackedLin(src.query, src.key, src.value, &dst.qkv)) != cudaSuccess ||
           (e = Lin(src.attention_out, &dst.attention_out)) != cudaSuccess ||
           (e = Lin(src.intermediate, &dst.intermediate)) != cudaSuccess || (e = Lin(src.output, &dst.output)) != cudaSuccess ||
@@ -87,7 +104,7 @@ class CudaEncoder {
   }
 
   cudaError_t Forward(const int* token_ids, const int* type_ids, const int* positions, const int* cu_seqlens,
-                      int num_seqs, int total, int max_seqlen, float* logits, const char** what) {
+                      int num_seqs, int total, int max_seqlen, float* logits, const char** what) override {
     std::lock_guard<std::mutex> lock(mutex_);
     cudaError_t e;
     if ((e = cudaSetDevice(device_)) != cudaSuccess) return *what = "cudaSetDevice", e;
@@ -106,17 +123,17 @@ class CudaEncoder {
     const crossrank_cuda_encoder_desc& c = desc_;
     const int H = c.hidden_size;
 
-    EmbeddingParams ep{word_, position_, type_, embedding_norm_.gamma, embedding_norm_.beta, H, c.layer_norm_eps,
+    EmbeddingParams<T> ep{word_, position_, type_, embedding_norm_.gamma, embedding_norm_.beta, H, c.layer_norm_eps,
                        c.roberta != 0, 0};
     if ((e = LaunchEmbedding(ep, d_tokens_, d_types_, d_positions_, total, x_, stream_))) return *what = "embedding", e;
 
-    for (const DeviceLayer& L : layers_) {
+    for (const DeviceLayer<T>& L : layers_) {
       // One projection for q, k and v (a wider GEMM fills the card better than three),
       // read by the attention in place: row stride 3H.
       if ((e = LaunchLinear(x_, L.qkv.w, L.qkv.b, qkv_, total, 3 * H, H, Epilogue::kBias, stream_))) {
         return *what = "qkv projection", e;
       }
-      const VarlenAttentionArgs attention{qkv_, qkv_ + H,  qkv_ + 2 * H,      size_t(3) * H, d_cu_, num_seqs,
+      const VarlenAttentionArgs<T> attention{qkv_, qkv_ + H,  qkv_ + 2 * H,      size_t(3) * H, d_cu_, num_seqs,
                                           max_seqlen, c.num_heads, H / c.num_heads, ctx_,         size_t(H)};
       if ((e = LaunchVarlenAttention(attention, stream_))) return *what = "attention", e;
       if ((e = LaunchLinear(ctx_, L.attention_out.w, L.attention_out.b, attn_, total, H, H, Epilogue::kBias, stream_)) ||
@@ -135,7 +152,7 @@ class CudaEncoder {
       std::swap(x_, attn_);
     }
 
-    HeadParams hp{head_dense_.w, head_dense_.b, classifier_.w, classifier_.b, H, c.num_labels};
+    HeadParams<T> hp{head_dense_.w, head_dense_.b, classifier_.w, classifier_.b, H, c.num_labels};
     if ((e = LaunchHead(hp, x_, d_cu_, num_seqs, d_logits_, stream_))) return *what = "head", e;
     const size_t out_bytes = sizeof(float) * size_t(num_seqs) * c.num_labels;
     if ((e = cudaMemcpyAsync(h_logits_, d_logits_, out_bytes, cudaMemcpyDeviceToHost, stream_)) ||
@@ -147,21 +164,21 @@ class CudaEncoder {
   }
 
  private:
-  template <typename T>
-  cudaError_t Alloc(size_t count, T** out, std::vector<void*>* owner) {
+  template <typename U>
+  cudaError_t Alloc(size_t count, U** out, std::vector<void*>* owner) {
     void* p = nullptr;
-    cudaError_t e = cudaMalloc(&p, count * sizeof(T) + 256);
+    cudaError_t e = cudaMalloc(&p, count * sizeof(U) + 256);
     if (e != cudaSuccess) return e;
     owner->push_back(p);
-    *out = static_cast<T*>(p);
+    *out = static_cast<U*>(p);
     return cudaSuccess;
   }
 
-  cudaError_t Half(const float* host, size_t n, __half** out) {
-    std::vector<__half> h(n);
-    for (size_t i = 0; i < n; ++i) h[i] = __float2half(host[i]);
+  cudaError_t Convert(const float* host, size_t n, T** out) {
+    std::vector<T> h(n);
+    for (size_t i = 0; i < n; ++i) h[i] = FromFloat<T>(host[i]);
     cudaError_t e = Alloc(n, out, &weights_);
-    return e != cudaSuccess ? e : cudaMemcpy(*out, h.data(), n * sizeof(__half), cudaMemcpyHostToDevice);
+    return e != cudaSuccess ? e : cudaMemcpy(*out, h.data(), n * sizeof(T), cudaMemcpyHostToDevice);
   }
 
   cudaError_t Float(const float* host, size_t n, float** out) {
@@ -169,16 +186,16 @@ class CudaEncoder {
     return e != cudaSuccess ? e : cudaMemcpy(*out, host, n * sizeof(float), cudaMemcpyHostToDevice);
   }
 
-  cudaError_t Lin(const crossrank_cuda_linear& src, DeviceLinear* dst) {
+  cudaError_t Lin(const crossrank_cuda_linear& src, DeviceLinear<T>* dst) {
     dst->out = src.out;
     dst->in = src.in;
-    cudaError_t e = Half(src.weight, size_t(src.out) * src.in, &dst->w);
+    cudaError_t e = Convert(src.weight, size_t(src.out) * src.in, &dst->w);
     return e != cudaSuccess ? e : Float(src.bias, src.out, &dst->b);
   }
 
   // Rows of q, k and v weights stacked into one linear layer (biases likewise).
   cudaError_t StackedLin(const crossrank_cuda_linear& q, const crossrank_cuda_linear& k, const crossrank_cuda_linear& v,
-                         DeviceLinear* dst) {
+                         DeviceLinear<T>* dst) {
     const size_t w = size_t(q.out) * q.in;
     std::vector<float> weight(3 * w), bias(3 * size_t(q.out));
     const crossrank_cuda_linear* parts[] = {&q, &k, &v};
@@ -188,7 +205,7 @@ class CudaEncoder {
     }
     dst->out = 3 * q.out;
     dst->in = q.in;
-    cudaError_t e = Half(weight.data(), weight.size(), &dst->w);
+    cudaError_t e = Convert(weight.data(), weight.size(), &dst->w);
     return e != cudaSuccess ? e : Float(bias.data(), bias.size(), &dst->b);
   }
 
@@ -209,22 +226,22 @@ class CudaEncoder {
   cudaError_t Reserve(int total, int num_seqs) {
     if (total <= capacity_tokens_ && num_seqs <= capacity_seqs_) return cudaSuccess;
     FreeActivations();
-    const size_t T = std::max(total, 1), S = std::max(num_seqs, 1), H = desc_.hidden_size, I = desc_.intermediate_size;
+    const size_t N = std::max(total, 1), S = std::max(num_seqs, 1), H = desc_.hidden_size, I = desc_.intermediate_size;
     cudaError_t e;
-    __half** hidden[] = {&x_, &ctx_, &attn_};
-    for (__half** b : hidden) {
-      if ((e = Alloc(T * H, b, &activations_)) != cudaSuccess) return e;
+    T** hidden[] = {&x_, &ctx_, &attn_};
+    for (T** b : hidden) {
+      if ((e = Alloc(N * H, b, &activations_)) != cudaSuccess) return e;
     }
-    if ((e = Alloc(T * 3 * H, &qkv_, &activations_)) || (e = Alloc(T * I, &up_, &activations_)) ||
-        (e = Alloc(T, &d_tokens_, &activations_)) || (e = Alloc(T, &d_types_, &activations_)) ||
-        (e = Alloc(T, &d_positions_, &activations_)) || (e = Alloc(S + 1, &d_cu_, &activations_)) ||
+    if ((e = Alloc(N * 3 * H, &qkv_, &activations_)) || (e = Alloc(N * I, &up_, &activations_)) ||
+        (e = Alloc(N, &d_tokens_, &activations_)) || (e = Alloc(N, &d_types_, &activations_)) ||
+        (e = Alloc(N, &d_positions_, &activations_)) || (e = Alloc(S + 1, &d_cu_, &activations_)) ||
         (e = Alloc(S * desc_.num_labels, &d_logits_, &activations_))) {
       return e;
     }
     void* p = nullptr;
     int** pinned_ints[] = {&h_tokens_, &h_types_, &h_positions_};
     for (int** b : pinned_ints) {
-      if ((e = cudaMallocHost(&p, T * sizeof(int))) != cudaSuccess) return e;
+      if ((e = cudaMallocHost(&p, N * sizeof(int))) != cudaSuccess) return e;
       pinned_.push_back(p);
       *b = static_cast<int*>(p);
     }
@@ -244,12 +261,12 @@ class CudaEncoder {
   std::mutex mutex_;
   crossrank_cuda_encoder_desc desc_{};
   std::vector<void*> weights_, activations_, pinned_;
-  __half *word_ = nullptr, *position_ = nullptr, *type_ = nullptr;
+  T *word_ = nullptr, *position_ = nullptr, *type_ = nullptr;
   DeviceNorm embedding_norm_;
-  std::vector<DeviceLayer> layers_;
-  DeviceLinear head_dense_, classifier_;
+  std::vector<DeviceLayer<T>> layers_;
+  DeviceLinear<T> head_dense_, classifier_;
   int capacity_tokens_ = 0, capacity_seqs_ = 0;
-  __half *x_ = nullptr, *qkv_ = nullptr, *ctx_ = nullptr, *attn_ = nullptr, *up_ = nullptr;
+  T *x_ = nullptr, *qkv_ = nullptr, *ctx_ = nullptr, *attn_ = nullptr, *up_ = nullptr;
   int *d_tokens_ = nullptr, *d_types_ = nullptr, *d_positions_ = nullptr, *d_cu_ = nullptr;
   float* d_logits_ = nullptr;
   int *h_tokens_ = nullptr, *h_types_ = nullptr, *h_positions_ = nullptr, *h_cu_ = nullptr;
@@ -274,13 +291,17 @@ bool SquareProjections(const crossrank_cuda_encoder_desc& d) {
 CROSSRANK_CUDA_EXPORT int crossrank_cuda_encoder_create(int device, const crossrank_cuda_encoder_desc* desc,
                                                         void** handle, char* message, size_t message_len) {
   using crossrank::cuda::CudaEncoder;
+  using crossrank::cuda::EncoderEngine;
   *handle = nullptr;
   if (!desc || desc->hidden_size <= 0 || desc->num_heads <= 0 || desc->hidden_size % desc->num_heads != 0 ||
-      desc->hidden_size / desc->num_heads > 256 || !desc->layers || !SquareProjections(*desc)) {
+      desc->hidden_size / desc->num_heads > 256 || !desc->layers || !SquareProjections(*desc) ||
+      (desc->element_type != CROSSRANK_CUDA_FP16 && desc->element_type != CROSSRANK_CUDA_BF16)) {
     if (message && message_len) snprintf(message, message_len, "%s", "invalid encoder description for CUDA");
     return CROSSRANK_CUDA_STATUS_INVALID_ARGUMENT;
   }
-  CudaEncoder* encoder = new (std::nothrow) CudaEncoder(device);
+  EncoderEngine* encoder = desc->element_type == CROSSRANK_CUDA_BF16
+                               ? static_cast<EncoderEngine*>(new (std::nothrow) CudaEncoder<__nv_bfloat16>(device))
+                               : new (std::nothrow) CudaEncoder<__half>(device);
   if (!encoder) return CROSSRANK_CUDA_STATUS_OUT_OF_MEMORY;
   const char* what = "";
   cudaError_t e = cudaSuccess;
@@ -306,11 +327,11 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_encoder_forward(void* handle, const int
   if (!handle) return CROSSRANK_CUDA_STATUS_INVALID_ARGUMENT;
   if (num_seqs == 0) return CROSSRANK_CUDA_STATUS_OK;
   const char* what = "";
-  cudaError_t e = static_cast<crossrank::cuda::CudaEncoder*>(handle)->Forward(
+  cudaError_t e = static_cast<crossrank::cuda::EncoderEngine*>(handle)->Forward(
       token_ids, type_ids, positions, cu_seqlens, num_seqs, total_tokens, max_seqlen, logits, &what);
   return e == cudaSuccess ? CROSSRANK_CUDA_STATUS_OK : crossrank::cuda::ModelStatus(e, what, message, message_len);
 }
 
 CROSSRANK_CUDA_EXPORT void crossrank_cuda_encoder_destroy(void* handle) {
-  delete static_cast<crossrank::cuda::CudaEncoder*>(handle);
+  delete static_cast<crossrank::cuda::EncoderEngine*>(handle);
 }

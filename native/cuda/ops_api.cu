@@ -2,9 +2,8 @@
 // in and back to fp32 on the way out), for the op harness (native/tests/cuda_ops.cc) to
 // compare with the CPU reference. Not used by the engine's forward pass.
 //
-// The element type is fp16, except for the ops the decoder runs in either type (linear, and
-// the decoder ops below) when CROSSRANK_CUDA_OP_ELEMENT=bf16: read at each call, so the
-// harness checks both.
+// The element type is fp16, or bf16 when CROSSRANK_CUDA_OP_ELEMENT=bf16 (every op the forward
+// passes run in either type): read at each call, so the harness checks both.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -119,15 +118,18 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_linear(const float* x, const float* 
 CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_add_layernorm(float* x, const float* residual, const float* gamma,
                                                           const float* beta, int rows, int dim, float eps,
                                                           char* message, size_t message_len) {
-  Buffers b;
-  __half* dx = UploadHalf(b, x, size_t(rows) * dim);
-  __half* dr = residual ? UploadHalf(b, residual, size_t(rows) * dim) : nullptr;
-  float* dg = Upload(b, gamma, dim);
-  float* dbeta = Upload(b, beta, dim);
-  if (!dx || (residual && !dr) || !dg || !dbeta) return OutOfMemory(message, message_len);
-  int rc = Finish(crossrank::cuda::LaunchAddLayerNorm(dx, dr, dg, dbeta, rows, dim, eps, nullptr), message, message_len);
-  if (rc == 0 && !DownloadHalf(dx, x, size_t(rows) * dim)) return OutOfMemory(message, message_len);
-  return rc;
+  return WithElement([&](auto element) {
+    using T = decltype(element);
+    Buffers b;
+    T* dx = UploadHalf<T>(b, x, size_t(rows) * dim);
+    T* dr = residual ? UploadHalf<T>(b, residual, size_t(rows) * dim) : nullptr;
+    float* dg = Upload(b, gamma, dim);
+    float* dbeta = Upload(b, beta, dim);
+    if (!dx || (residual && !dr) || !dg || !dbeta) return OutOfMemory(message, message_len);
+    int rc = Finish(crossrank::cuda::LaunchAddLayerNorm(dx, dr, dg, dbeta, rows, dim, eps, nullptr), message, message_len);
+    if (rc == 0 && !DownloadHalf(dx, x, size_t(rows) * dim)) return OutOfMemory(message, message_len);
+    return rc;
+  });
 }
 
 // ctx = varlen attention(q, k, v) over cu_seqlens. q, k and v go to the device side by side
@@ -145,16 +147,20 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_attention(const float* q, const floa
     std::copy(k + t * hidden, k + (t + 1) * hidden, qkv.begin() + (3 * t + 1) * hidden);
     std::copy(v + t * hidden, v + (t + 1) * hidden, qkv.begin() + (3 * t + 2) * hidden);
   }
-  Buffers b;
-  __half* dqkv = UploadHalf(b, qkv.data(), qkv.size());
-  int* dcu = Upload(b, cu_seqlens, num_seqs + 1);
-  __half* dctx = b.Alloc<__half>(n);
-  if (!dqkv || !dcu || !dctx) return OutOfMemory(message, message_len);
-  const crossrank::cuda::VarlenAttentionArgs args{dqkv,    dqkv + hidden, dqkv + 2 * hidden, 3 * hidden, dcu, num_seqs,
-                                                  max_len, num_heads,     head_dim,          dctx,       hidden};
-  int rc = Finish(crossrank::cuda::LaunchVarlenAttention(args, nullptr), message, message_len);
-  if (rc == 0 && !DownloadHalf(dctx, ctx, n)) return OutOfMemory(message, message_len);
-  return rc;
+  return WithElement([&](auto element) {
+    using T = decltype(element);
+    Buffers b;
+    T* dqkv = UploadHalf<T>(b, qkv.data(), qkv.size());
+    int* dcu = Upload(b, cu_seqlens, num_seqs + 1);
+    T* dctx = b.Alloc<T>(n);
+    if (!dqkv || !dcu || !dctx) return OutOfMemory(message, message_len);
+    const crossrank::cuda::VarlenAttentionArgs<T> args{dqkv,    dqkv + hidden, dqkv + 2 * hidden, 3 * hidden, dcu,
+                                                       num_seqs, max_len,      num_heads,         head_dim,   dctx,
+                                                       hidden};
+    int rc = Finish(crossrank::cuda::LaunchVarlenAttention(args, nullptr), message, message_len);
+    if (rc == 0 && !DownloadHalf(dctx, ctx, n)) return OutOfMemory(message, message_len);
+    return rc;
+  });
 }
 
 // Kernel time of one op on zero-filled device buffers (see crossrank_cuda_op_bench_fn).
@@ -184,7 +190,7 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_bench(int op, const int* shape, int 
     auto* ctx = static_cast<__half*>(zeros(tokens * hidden * 2));
     int* dcu = Upload(b, cu.data(), cu.size());
     if (!qkv || !ctx || !dcu) return OutOfMemory(message, message_len);
-    const crossrank::cuda::VarlenAttentionArgs args{qkv, qkv + hidden, qkv + 2 * hidden, 3 * hidden, dcu, seqs,
+    const crossrank::cuda::VarlenAttentionArgs<__half> args{qkv, qkv + hidden, qkv + 2 * hidden, 3 * hidden, dcu, seqs,
                                                     len, heads,        dim,              ctx,        hidden};
     launch = [=] { return crossrank::cuda::LaunchVarlenAttention(args, nullptr); };
   } else if (op == 2) {

@@ -199,6 +199,7 @@ Status DecoderModel::Load(const std::string& path, const DecoderConfig& config, 
   RETURN_IF_ERROR(feed.status);  // a layer that failed to load says why, not just that the upload stopped
   RETURN_IF_ERROR(created);
   model->device_ = device;
+  model->element_type_ = element_type;
   *out = std::move(model);
   return Status::Ok();
 }
@@ -207,7 +208,7 @@ DecoderModel::~DecoderModel() { CudaLibrary::Instance().DestroyDecoder(cuda_deco
 
 Status DecoderModel::Score(const DecoderBatch& batch, std::vector<float>* out) {
   RETURN_IF_ERROR(ValidateDecoderBatch(batch, config_));
-  if (device_ >= 0) return CudaLibrary::Instance().DecoderScore(cuda_decoder_, batch, num_answers_, out);
+  if (device_ >= 0) return CudaLibrary::Instance().DecoderScore(cuda_decoder_, batch, num_answers_, element_type_, out);
   std::lock_guard<std::mutex> lock(mutex_);
   return DecoderScoreReference(config_, weights_, batch, *pool_, out);
 }

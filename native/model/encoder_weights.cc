@@ -69,7 +69,7 @@ crossrank_cuda_norm CudaNorm(const LayerNormParams& n) { return {n.gamma.data(),
 }  // namespace
 
 Status EncoderModel::Load(const std::string& path, const EncoderConfig& config, int threads, int device,
-                          std::unique_ptr<EncoderModel>* out) {
+                          CudaElementType element_type, std::unique_ptr<EncoderModel>* out) {
   if (device >= 0 && config.bare) {
     return Status::BackendUnavailable("the CUDA backend runs cross-encoders only; embed on the CPU (device 'cpu')");
   }
@@ -92,6 +92,7 @@ Status EncoderModel::Load(const std::string& path, const EncoderConfig& config, 
     }
     crossrank_cuda_encoder_desc desc{};
     desc.roberta = config.arch == EncoderArch::kRoberta ? 1 : 0;
+    desc.element_type = element_type == CudaElementType::kBf16 ? CROSSRANK_CUDA_BF16 : CROSSRANK_CUDA_FP16;
     desc.vocab_size = config.vocab_size;
     desc.hidden_size = config.hidden_size;
     desc.num_layers = config.num_layers;
@@ -110,6 +111,7 @@ Status EncoderModel::Load(const std::string& path, const EncoderConfig& config, 
     desc.classifier = CudaLinear(w.classifier);
     RETURN_IF_ERROR(CudaLibrary::Instance().CreateEncoder(device, &desc, &model->cuda_encoder_));
     model->device_ = device;
+    model->element_type_ = element_type;
     model->weights_ = EncoderWeights();  // the GPU holds them now
   }
   *out = std::move(model);
@@ -134,7 +136,7 @@ Status EncoderModel::Forward(const PackedBatch& batch, std::vector<float>* out) 
   if (device_ >= 0) {
     std::vector<int32_t> positions;
     EncoderPositions(config_, batch, &positions);
-    return CudaLibrary::Instance().EncoderForward(cuda_encoder_, batch, positions, config_.num_labels, out);
+    return CudaLibrary::Instance().EncoderForward(cuda_encoder_, batch, positions, config_.num_labels, element_type_, out);
   }
   std::lock_guard<std::mutex> lock(mutex_);
   return EncoderForwardReference(config_, weights_, batch, *pool_, out);

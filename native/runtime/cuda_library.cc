@@ -158,12 +158,18 @@ Status CudaLibrary::CheckDevice(int device) {
 namespace {
 
 // The CUDA engine's logits are finite unless a 16-bit activation overflowed (or the weights
-// hold inf or NaN): an error then, never a NaN score passed on as a result.
-Status CheckFinite(const std::vector<float>& logits, int32_t per_row, const char* remedy) {
+// hold inf or NaN): an error then, never a NaN score passed on as a result. In fp16 the likely
+// cause is its range (65,504), which bf16 does not have; in bf16, the weights.
+Status CheckFinite(const std::vector<float>& logits, int32_t per_row, CudaElementType element) {
   for (size_t i = 0; i < logits.size(); ++i) {
     if (!std::isfinite(logits[i])) {
-      return Status::Cuda("the CUDA engine produced a non-finite logit (batch row " + std::to_string(i / per_row) +
-                          "): an overflow of its 16-bit activations, or inf/NaN in the weights; " + remedy);
+      const std::string where = "the CUDA engine produced a non-finite logit (batch row " + std::to_string(i / per_row) + ")";
+      if (element == CudaElementType::kFp16) {
+        return Status::Cuda(where + ": an activation past fp16's largest value (65,504), or inf/NaN in the weights; " +
+                            "load with precision 'bf16' (fp32's range), or on the CPU (device 'cpu')");
+      }
+      return Status::Cuda(where + " in bf16: inf/NaN in the weights, or an activation past fp32's range; " +
+                          "compare with the CPU (device 'cpu')");
     }
   }
   return Status::Ok();
@@ -181,7 +187,7 @@ Status CudaLibrary::CreateEncoder(int device, const void* desc, void** handle) {
 }
 
 Status CudaLibrary::EncoderForward(void* handle, const PackedBatch& batch, const std::vector<int32_t>& positions,
-                                   int32_t num_labels, std::vector<float>* logits) {
+                                   int32_t num_labels, CudaElementType element, std::vector<float>* logits) {
   int32_t max_len = 0;
   for (int32_t s = 0; s < batch.num_seqs(); ++s) max_len = std::max(max_len, batch.cu_seqlens[s + 1] - batch.cu_seqlens[s]);
   logits->assign(static_cast<size_t>(batch.num_seqs()) * num_labels, 0.0f);
@@ -190,7 +196,7 @@ Status CudaLibrary::EncoderForward(void* handle, const PackedBatch& batch, const
       handle, batch.token_ids.data(), batch.type_ids.data(), positions.data(), batch.cu_seqlens.data(), batch.num_seqs(),
       batch.total_tokens(), max_len, logits->data(), message, sizeof message);
   if (rc != CROSSRANK_CUDA_STATUS_OK) return FromCudaStatus(rc, message);
-  return CheckFinite(*logits, num_labels, "this model needs the CPU (device 'cpu') or backend 'onnx'");
+  return CheckFinite(*logits, num_labels, element);
 }
 
 void CudaLibrary::DestroyEncoder(void* handle) {
@@ -206,15 +212,15 @@ Status CudaLibrary::CreateDecoder(int device, const void* desc, void** handle) {
   return FromCudaStatus(rc, message);
 }
 
-Status CudaLibrary::DecoderScore(void* handle, const DecoderBatch& b, int32_t num_answers, std::vector<float>* logits) {
+Status CudaLibrary::DecoderScore(void* handle, const DecoderBatch& b, int32_t num_answers, CudaElementType element,
+                                 std::vector<float>* logits) {
   logits->assign(static_cast<size_t>(b.sequences.num_seqs()) * num_answers, 0.0f);
   char message[512] = {0};
   const int rc = reinterpret_cast<crossrank_cuda_decoder_score_fn>(decoder_score_)(
       handle, b.prefix_ids.data(), b.prefix_cu.data(), b.num_prefixes(), b.sequences.token_ids.data(),
       b.sequences.cu_seqlens.data(), b.prefix_of.data(), b.sequences.num_seqs(), logits->data(), message, sizeof message);
   if (rc != CROSSRANK_CUDA_STATUS_OK) return FromCudaStatus(rc, message);
-  return CheckFinite(*logits, num_answers,
-                     "fp16 holds values up to 65,504: load with precision 'bf16' (the default), or on the CPU");
+  return CheckFinite(*logits, num_answers, element);
 }
 
 void CudaLibrary::DestroyDecoder(void* handle) {

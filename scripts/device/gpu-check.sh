@@ -20,7 +20,8 @@
 #    TREC DL length with minilm-l6 end to end from JavaScript (`crossrank bench`, native
 #    engine on CUDA): p50/p95/p99 latency per query (target <= 3 ms).
 # 4. per encoder preset, the forward pass again with the wide linear kernel (a candidate
-#    default): checked against the CPU reference and timed;
+#    default): checked against the CPU reference and timed; then in bf16 (encoders on request)
+#    against the CPU reference and PyTorch fp32, without timings;
 # 5. the op harness (--quick) under compute-sanitizer memcheck and racecheck (last: slow).
 # Prints a short table last. Record the output in bench/GPU_NOTES.md with card, command, date.
 #
@@ -114,6 +115,14 @@ for preset in "${presets[@]}"; do
   [[ $preset == qwen3-* || ${status[model-$preset]:-} != 0 ]] && continue
   step "wide-$preset" 90 env CROSSRANK_CUDA_GEMM=wide "$ops" "$lib" --model "/tmp/crossrank-gpu-$preset"
 done
+# Encoders in bf16 (on request; fp16 is their default): parity only.
+for preset in "${presets[@]}"; do
+  [[ $preset == qwen3-* || ${status[model-$preset]:-} == "no model" ]] && continue
+  dir="/tmp/crossrank-gpu-$preset"
+  step "bf16-$preset" 60 "$ops" "$lib" --model "$dir" --element bf16 --parity-only --dump "$dir/dump-bf16.json"
+  [ -f "$dir/dump-bf16.json" ] && step "torch-bf16-$preset" 60 python3 scripts/device/torch_compare.py "$dir" \
+    "$dir/dump-bf16.json" --parity-only
+done
 
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
 if [ -n "$sanitizer" ]; then
@@ -141,6 +150,7 @@ echo "| minilm-l6, 100 passages, from JavaScript | $(verdict "${status[js]:-}") 
 for preset in "${presets[@]}"; do
   [[ $preset == qwen3-* ]] && continue
   echo "| $preset, wide linear kernel: CUDA vs CPU reference (timings in wide-$preset.log) | $(verdict "${status[wide-$preset]:-}") |"
+  echo "| $preset in bf16: vs CPU reference / vs PyTorch fp32 | $(verdict "${status[bf16-$preset]:-}") / $(verdict "${status[torch-bf16-$preset]:-}") |"
 done
 echo "| memcheck (op harness, --quick) | $(verdict "${status[memcheck]:-}") |"
 echo "| racecheck (op harness, --quick) | $(verdict "${status[racecheck]:-}") |"

@@ -2,13 +2,14 @@
 """Sets crossrank's CUDA logits (from `crossrank_cuda_ops --model DIR --dump FILE`) against
 transformers on the same weights and inputs, and times PyTorch fp16 (SDPA) side by side.
 
-    torch_compare.py <model_dir> <dump.json>
+    torch_compare.py <model_dir> <dump.json> [--parity-only]
 
 Prints: max |logit difference| vs PyTorch fp32, top-10 agreement (strict, and up to
 near-ties: scripts/device/ranking.py), the card's measured bf16
 matrix rate (torch.matmul, cuBLAS), then a table of pairs/s for PyTorch fp16 SDPA and
 crossrank at the dump's batch shapes, with the ratio and crossrank's TFLOP/s as a share of
-that rate.
+that rate. --parity-only: the comparison alone (a dump written with the harness's
+--parity-only, e.g. the bf16 run). Near-ties follow the dump's element type.
 """
 import json
 import sys
@@ -17,7 +18,7 @@ import time
 import torch
 from transformers import AutoModelForSequenceClassification
 
-from ranking import compare_top_k, describe
+from ranking import TIES, compare_top_k, describe
 
 
 def padded(ids, types, cu, device):
@@ -64,7 +65,10 @@ def matrix_rate(n=8192, iters=20):
 
 def main():
     model_dir, dump_path = sys.argv[1], sys.argv[2]
+    parity_only = "--parity-only" in sys.argv[3:]
     dump = json.load(open(dump_path))
+    element = dump.get("element", "fp16")
+    tie = TIES[element]
     labels = dump["num_labels"]
     ours = torch.tensor(dump["logits_cuda"]).view(-1, labels)
 
@@ -72,8 +76,10 @@ def main():
     with torch.no_grad():
         want = ref(**padded(dump["token_ids"], dump["type_ids"], dump["cu_seqlens"], "cuda")).logits.float().cpu()
     diff = (want - ours).abs().max().item()
-    strict, up_to_ties = compare_top_k(want[:, -1], ours[:, -1], 10)
-    print(f"PyTorch fp32 vs crossrank CUDA: max_abs_diff={diff:.3g} top-10 {describe(strict, up_to_ties)}")
+    strict, up_to_ties = compare_top_k(want[:, -1], ours[:, -1], 10, tie)
+    print(f"PyTorch fp32 vs crossrank CUDA ({element}): max_abs_diff={diff:.3g} top-10 {describe(strict, up_to_ties, tie)}")
+    if parity_only:
+        return 0 if diff <= 2e-2 and up_to_ties else 1
 
     fast = AutoModelForSequenceClassification.from_pretrained(
         model_dir, torch_dtype=torch.float16, attn_implementation="sdpa"

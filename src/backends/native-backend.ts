@@ -1,18 +1,20 @@
 /**
  * The native engine: model.safetensors read by crossrank's own C++ code and run on packed
  * batches (no padding computed). Device 'cpu' runs the C++ reference forward pass; 'cuda'
- * the CUDA backend (fp16 weights and activations, fp32 accumulation), opened at run time.
+ * the CUDA backend (fp16 or bf16 weights and activations, fp32 accumulation), opened at run
+ * time.
  */
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
 import { nativeEncoderConfig } from '../model/encoder-config.js';
 import type { ModelConfig } from '../model/model-config.js';
-import type { NativeEncoderInstance } from '../native/binding.js';
+import type { CudaElementType, NativeEncoderInstance } from '../native/binding.js';
 import { native } from '../native/load.js';
 import { parseDevice } from '../score-head.js';
 import type { PairEncodings } from '../tokenizer/pair-tokenizer.js';
 import type { Backend } from './backend.js';
+import { DEFAULT_PRECISION } from './precision.js';
 
 /** Concatenates the selected pairs: token ids, type ids and cumulative lengths. */
 export function packRows(pairs: PairEncodings, rows: Int32Array): { tokenIds: Int32Array; typeIds: Int32Array; cuSeqlens: Int32Array } {
@@ -41,7 +43,11 @@ export class NativeBackend implements Backend {
     this.numLabels = numLabels;
   }
 
-  static async create(dir: string, config: ModelConfig, options: { device?: string; threads?: number } = {}): Promise<NativeBackend> {
+  static async create(
+    dir: string,
+    config: ModelConfig,
+    options: { device?: string; threads?: number; precision?: CudaElementType } = {},
+  ): Promise<NativeBackend> {
     const device = options.device ?? 'cpu';
     const deviceIndex = parseDevice(device);
     const encoderConfig = nativeEncoderConfig(config, join(dir, 'config.json'));
@@ -50,6 +56,7 @@ export class NativeBackend implements Backend {
       encoderConfig,
       options.threads ?? availableParallelism(),
       deviceIndex,
+      options.precision ?? DEFAULT_PRECISION.encoder,
     );
     return new NativeBackend(encoder, device, config.numLabels);
   }

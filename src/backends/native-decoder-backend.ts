@@ -8,13 +8,14 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
-import { InvalidArgumentError, ModelLoadError } from '../errors.js';
+import { ModelLoadError } from '../errors.js';
 import type { ModelConfig } from '../model/model-config.js';
 import type { CudaElementType, NativeDecoderConfig, NativeDecoderInstance } from '../native/binding.js';
 import { native } from '../native/load.js';
 import { parseDevice } from '../score-head.js';
 import type { PairEncodings } from '../tokenizer/pair-tokenizer.js';
 import type { Backend } from './backend.js';
+import { DEFAULT_PRECISION } from './precision.js';
 
 function decoderConfig(config: ModelConfig, source: string): NativeDecoderConfig {
   const raw = config.raw;
@@ -57,18 +58,6 @@ function ropeTheta(raw: Record<string, unknown>, source: string): number {
   return theta;
 }
 
-/**
- * The `precision` option: 'bf16' (default) or 'fp16', meaningful on the native CUDA engine
- * only (the CPU reference and ONNX Runtime compute in fp32), so refused elsewhere rather than
- * silently ignored.
- */
-export function parsePrecision(value: unknown, nativeCuda: boolean): CudaElementType {
-  if (value === undefined) return 'bf16';
-  if (value !== 'bf16' && value !== 'fp16') throw new InvalidArgumentError(`precision must be 'bf16' or 'fp16', got ${JSON.stringify(value)}`);
-  if (!nativeCuda) throw new InvalidArgumentError("precision applies to the native CUDA engine only (backend 'native', device 'cuda'); the CPU paths compute in fp32");
-  return value;
-}
-
 export class NativeDecoderBackend implements Backend {
   readonly name = 'native' as const;
   readonly device: string;
@@ -95,7 +84,7 @@ export class NativeDecoderBackend implements Backend {
       Int32Array.from(answerIds),
       options.threads ?? availableParallelism(),
       parseDevice(device),
-      options.precision ?? 'bf16',
+      options.precision ?? DEFAULT_PRECISION.decoder,
     );
     return new NativeDecoderBackend(decoder, device, options.sharePrefix ?? true);
   }

@@ -222,6 +222,7 @@ class NativeHiddenStates implements HiddenStates {
       nativeEncoderConfig(config, join(dir, 'config.json')),
       options.threads ?? availableParallelism(),
       -1,
+      'fp16', // the CPU computes in fp32; the element type applies to CUDA only
     );
     return new NativeHiddenStates(encoder);
   }

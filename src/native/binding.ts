@@ -112,9 +112,10 @@ export interface NativeEncoderInstance {
 }
 
 /**
- * The 16-bit type of the CUDA decoder's weight matrices and activations (its residual stream,
- * norms and answer rows stay fp32). 'bf16': fp32's range, the type Qwen3 checkpoints are
- * trained and shipped in; 'fp16': 3 more mantissa bits, but activations past 65,504 overflow.
+ * The 16-bit type of the CUDA engine's weight matrices and activations (biases, norms and the
+ * decoder's residual stream and answer rows stay fp32). 'bf16': fp32's range, the type Qwen3
+ * checkpoints are trained and shipped in; 'fp16': 3 more mantissa bits, but activations past
+ * 65,504 overflow.
  */
 export type CudaElementType = 'bf16' | 'fp16';
 
@@ -174,9 +175,10 @@ export interface NativeBinding {
   padBatch(ids: Int32Array, typeIds: Int32Array, offsets: Int32Array, rows: Int32Array, padId: number): NativePaddedBatch;
   /**
    * Maps and validates model.safetensors and converts the weights, off the JS thread.
-   * device -1: the CPU reference forward pass; device >= 0: the CUDA backend on that GPU.
+   * device -1: the CPU reference forward pass; device >= 0: the CUDA backend on that GPU in
+   * `element` (ignored on the CPU, which computes in fp32).
    */
-  loadEncoder(path: string, config: NativeEncoderConfig, threads: number, device: number): Promise<NativeEncoderInstance>;
+  loadEncoder(path: string, config: NativeEncoderConfig, threads: number, device: number, element: CudaElementType): Promise<NativeEncoderInstance>;
   /**
    * A decoder reranker (only the answer rows of the output layer are computed), loaded off the
    * JS thread. device -1: the CPU reference; device >= 0: the CUDA backend on that GPU.
@@ -192,4 +194,4 @@ export interface NativeBinding {
   ): Promise<NativeDecoderInstance>;
 }
 
-export const NATIVE_ABI_VERSION = 5; // 2: bare encoders (embeddings); 3: the decoder (Qwen3 rerankers); 4: decoder on CUDA, one batched score(); 5: the CUDA decoder's element type
+export const NATIVE_ABI_VERSION = 6; // 2: bare encoders (embeddings); 3: the decoder (Qwen3 rerankers); 4: decoder on CUDA, one batched score(); 5: the CUDA decoder's element type; 6: the CUDA encoder's

@@ -17,24 +17,38 @@ import { bertTokenizerDir, compareTopK, sharedDir, tempDir } from '../helpers.js
 
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.max(...Array.from(a, (x, i) => Math.abs(x - b[i])));
 
-/** Encoder presets: CUDA logits within 2e-2 of the CPU reference, top-10 order up to near-ties (< 1e-3). */
+/**
+ * Near-ties in a ranking: scores closer than this may trade places. 1e-3 in fp16; bf16's unit
+ * roundoff is 8 times fp16's (the same rule as the harness's RankTie, native/tests/cuda_model.cc).
+ */
+const rankTie = { fp16: 1e-3, bf16: 8e-3 } as const;
+
+/**
+ * Encoder presets: CUDA logits within 2e-2 of the CPU reference, top-10 order up to near-ties,
+ * in fp16 (the default) at two batch sizes and in bf16.
+ */
 export function encoderOnCuda(presets: string[], docs: number): void {
   const dir = tempDir();
   afterAll(() => dir.cleanup());
-  it.each(presets)('%s: CUDA equals the CPU reference within 2e-2', async (preset) => {
+  it.each(presets)('%s: CUDA equals the CPU reference within 2e-2, fp16 and bf16', async (preset) => {
     const out = join(dir.path, preset);
     makeModel({ preset, seed: 8, out, tokenizer: bertTokenizerDir });
     const work = trecDlWorkload(2, docs);
     const cpu = await CrossEncoder.load(out, { backend: 'native', activation: 'none' });
     const want = await cpu.score(work.queries[0], work.docs[0]);
     await cpu.dispose();
-    for (const batchTokens of [512, 16_384]) {
-      const gpu = await CrossEncoder.load(out, { backend: 'native', device: 'cuda', activation: 'none', batchTokens });
-      expect(gpu.info.device).toBe('cuda');
+    const runs = [
+      { precision: undefined, batchTokens: 512 },
+      { precision: undefined, batchTokens: 16_384 },
+      { precision: 'bf16', batchTokens: 16_384 },
+    ] as const;
+    for (const { precision, batchTokens } of runs) {
+      const gpu = await CrossEncoder.load(out, { backend: 'native', device: 'cuda', activation: 'none', batchTokens, precision });
+      expect(gpu.info).toMatchObject({ device: 'cuda', precision: precision ?? 'fp16' });
       const got = await gpu.score(work.queries[0], work.docs[0]);
       await gpu.dispose();
       expect(maxDiff(got, want)).toBeLessThanOrEqual(2e-2);
-      expect(compareTopK(want, got, 10, 1e-3).upToTies).toBe(true);
+      expect(compareTopK(want, got, 10, rankTie[precision ?? 'fp16']).upToTies).toBe(true);
     }
   }, 300_000);
 }
@@ -61,7 +75,7 @@ export function qwen3OnCuda(queries: number, docsPerQuery: number): void {
       expect(maxDiff(got, want)).toBeLessThanOrEqual(2e-2);
       for (let q = 0; q < queries; q++) {
         const slice = (s: Float32Array) => s.subarray(docsPerQuery * q, docsPerQuery * (q + 1));
-        expect(compareTopK(slice(want), slice(got), 5, 1e-3).upToTies).toBe(true);
+        expect(compareTopK(slice(want), slice(got), 5, rankTie.fp16).upToTies).toBe(true);
       }
     }
   }, 300_000);
@@ -83,14 +97,17 @@ function scaleTensors(file: string, names: string[], factor: number): void {
 /**
  * Activations past fp16's largest value (65,504), as real LLM checkpoints have in a few
  * channels: one layer's feed-forward weights scaled up (the weights stay far inside fp16's
- * range, their outputs do not). The decoder's default, bf16, still equals the CPU reference;
- * fp16 (the decoder on request, encoders always) overflows, and that is a CudaError, never a
- * NaN score.
+ * range, their outputs do not). bf16 (the decoder's default, encoders on request) still equals
+ * the CPU reference; fp16 (the encoders' default, decoders on request) overflows, and that is
+ * a CudaError naming the remedy, never a NaN score.
  */
 export function overflowOnCuda(): void {
   const dir = tempDir();
   afterAll(() => dir.cleanup());
-  const overflow = { code: 'CROSSRANK_CUDA_ERROR', message: expect.stringMatching(/non-finite logit \(batch row \d+\)/) };
+  const overflow = {
+    code: 'CROSSRANK_CUDA_ERROR',
+    message: expect.stringMatching(/non-finite logit \(batch row \d+\).*load with precision 'bf16'/),
+  };
 
   it("decoder: bf16 equals the CPU reference, fp16 is a CudaError", async () => {
     const out = join(dir.path, 'qwen3-tiny-large');
@@ -110,7 +127,7 @@ export function overflowOnCuda(): void {
     await fp16.dispose();
   }, 300_000);
 
-  it('encoder: the CPU reference stays finite, CUDA (fp16) is a CudaError', async () => {
+  it('encoder: the CPU reference stays finite, bf16 equals it, fp16 is a CudaError', async () => {
     const out = join(dir.path, 'tiny-large');
     makeModel({ preset: 'tiny', seed: 8, out, tokenizer: bertTokenizerDir });
     const ffn = ['intermediate.dense', 'output.dense'].map((m) => `bert.encoder.layer.0.${m}.weight`);
@@ -120,9 +137,13 @@ export function overflowOnCuda(): void {
     const want = await cpu.score(work.queries[0], work.docs[0]);
     await cpu.dispose();
     expect(want.every(Number.isFinite)).toBe(true);
-    const gpu = await CrossEncoder.load(out, { backend: 'native', device: 'cuda', activation: 'none' });
-    await expect(gpu.score(work.queries[0], work.docs[0])).rejects.toMatchObject(overflow);
-    await gpu.dispose();
+    const bf16 = await CrossEncoder.load(out, { backend: 'native', device: 'cuda', activation: 'none', precision: 'bf16' });
+    const got = await bf16.score(work.queries[0], work.docs[0]);
+    await bf16.dispose();
+    expect(maxDiff(got, want)).toBeLessThanOrEqual(2e-2);
+    const fp16 = await CrossEncoder.load(out, { backend: 'native', device: 'cuda', activation: 'none' });
+    await expect(fp16.score(work.queries[0], work.docs[0])).rejects.toMatchObject(overflow);
+    await fp16.dispose();
   }, 300_000);
 }
 

@@ -114,9 +114,13 @@ describe('CrossEncoder', () => {
     await expect(CrossEncoder.load(modelDir, { backend: 'tensorflow' as never })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(CrossEncoder.load(modelDir, { batchTokens: 0 })).rejects.toThrow(/batchTokens/);
     await expect(CrossEncoder.load(modelDir, { device: 'tpu' })).rejects.toThrow(/'cpu', 'cuda'/);
-    // The CUDA decoder's element type means nothing to an encoder.
-    await expect(CrossEncoder.load(modelDir, { backend: 'native', device: 'cuda', precision: 'bf16' })).rejects.toThrow(
-      /precision applies to LLM rerankers/,
+    // The native CUDA engine's element type: validated, and refused where the computation is fp32.
+    await expect(CrossEncoder.load(modelDir, { backend: 'native', precision: 'bf16' })).rejects.toThrow(
+      /precision applies to the native CUDA engine only/,
+    );
+    await expect(CrossEncoder.load(modelDir, { precision: 'fp16' })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(CrossEncoder.load(modelDir, { backend: 'native', device: 'cuda', precision: 'int8' as never })).rejects.toThrow(
+      /precision must be 'bf16' or 'fp16', got "int8"/,
     );
   });
 

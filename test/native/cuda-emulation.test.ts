@@ -54,19 +54,22 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
     expect(r.stdout).toMatch(/^0 case\(s\) failed$/m);
     expect(r.stdout).toMatch(/linear kernels: wide, fp16[\s\S]*linear kernels: wmma64, bf16/);
     expect(r.stdout).toMatch(/decoder ops: fp16[\s\S]*decoder ops: bf16/);
-    expect(r.stdout).toMatch(/attention kernel: tensor-core[\s\S]*attention kernel: warp/);
+    expect(r.stdout).toMatch(/residual LayerNorm: fp16[\s\S]*attention kernel: warp, fp16[\s\S]*residual LayerNorm: bf16/);
+    expect(r.stdout).toMatch(/attention kernel: tensor-core, bf16[\s\S]*attention kernel: warp, bf16/);
     expect(r.stdout).toMatch(/dec_attention/);
     // --bench: every op of the timing table ran (the times themselves mean nothing here)
     expect(r.stdout.match(/^\| (linear|attention|add_layernorm|dec_attention) \|.*\| [\d.]+ \| [\d.]+ \|$/gm)).toHaveLength(29);
     expect(r.stdout).not.toMatch(/MISMATCH|error/);
   }, 300_000);
 
-  it('harness model mode: the CUDA forward pass equals the CPU reference and writes its dump', () => {
-    const out = join(dir.path, 'tiny-xlmr');
+  it.each(['fp16', 'bf16'])('harness model mode (%s): the CUDA forward pass equals the CPU reference and writes its dump', (element) => {
+    const out = join(dir.path, `tiny-xlmr-${element}`);
     makeModel({ preset: 'tiny-xlmr', seed: 4, out, tokenizer: bertTokenizerDir });
-    const r = runHarness(['--model', out, '--quick', '--dump', join(out, 'dump.json')]);
+    const r = runHarness(['--model', out, '--element', element, '--quick', '--dump', join(out, 'dump.json')]);
     expect(r.status, r.stdout + r.stderr).toBe(0);
-    const dump = JSON.parse(readFileSync(join(out, 'dump.json'), 'utf8')) as { logits_cpu: number[]; logits_cuda: number[] };
+    expect(r.stdout).toContain(`CUDA (${element}) vs CPU reference`);
+    const dump = JSON.parse(readFileSync(join(out, 'dump.json'), 'utf8')) as { logits_cpu: number[]; logits_cuda: number[]; element: string };
+    expect(dump.element).toBe(element);
     expect(dump.logits_cuda).toHaveLength(24);
     expect(Math.max(...dump.logits_cuda.map((x, i) => Math.abs(x - dump.logits_cpu[i])))).toBeLessThanOrEqual(2e-2);
   }, 300_000);

@@ -202,7 +202,7 @@ describe.skipIf(!hasTorch)('CrossEncoder on a Qwen3 reranker (no extra options)'
     }
   });
 
-  it('precision (the CUDA decoder\'s 16-bit type) is validated, and refused where it means nothing', async () => {
+  it('precision (the CUDA engine\'s 16-bit type) is validated, and refused where it means nothing', async () => {
     const { CrossEncoder } = await import('../../src/cross-encoder.js');
     const invalid = { code: 'CROSSRANK_INVALID_ARGUMENT' };
     // Off the native CUDA engine (the CPU reference and ONNX Runtime compute in fp32).

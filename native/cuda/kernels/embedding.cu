@@ -5,8 +5,9 @@ namespace crossrank::cuda {
 namespace {
 
 // One block per token: gather and sum the three rows, then LayerNorm with fp32 statistics.
-__global__ void EmbeddingKernel(EmbeddingParams p, const int* __restrict__ token_ids, const int* __restrict__ type_ids,
-                                const int* __restrict__ positions, __half* __restrict__ out) {
+template <typename T>
+__global__ void EmbeddingKernel(EmbeddingParams<T> p, const int* __restrict__ token_ids, const int* __restrict__ type_ids,
+                                const int* __restrict__ positions, T* __restrict__ out) {
   extern __shared__ float row[];
   const int t = blockIdx.x;
   const size_t word = static_cast<size_t>(token_ids[t]) * p.hidden;
@@ -14,7 +15,7 @@ __global__ void EmbeddingKernel(EmbeddingParams p, const int* __restrict__ token
   const size_t type = static_cast<size_t>(p.roberta ? 0 : type_ids[t]) * p.hidden;
   float sum = 0;
   for (int i = threadIdx.x; i < p.hidden; i += blockDim.x) {
-    row[i] = __half2float(p.word[word + i]) + __half2float(p.type[type + i]) + __half2float(p.position[pos + i]);
+    row[i] = ToFloat(p.word[word + i]) + ToFloat(p.type[type + i]) + ToFloat(p.position[pos + i]);
     sum += row[i];
   }
   const float mean = BlockSum(sum) / p.hidden;
@@ -22,17 +23,23 @@ __global__ void EmbeddingKernel(EmbeddingParams p, const int* __restrict__ token
   for (int i = threadIdx.x; i < p.hidden; i += blockDim.x) sq += (row[i] - mean) * (row[i] - mean);
   const float inv = rsqrtf(BlockSum(sq) / p.hidden + p.eps);
   for (int i = threadIdx.x; i < p.hidden; i += blockDim.x) {
-    out[static_cast<size_t>(t) * p.hidden + i] = __float2half((row[i] - mean) * inv * p.gamma[i] + p.beta[i]);
+    out[static_cast<size_t>(t) * p.hidden + i] = FromFloat<T>((row[i] - mean) * inv * p.gamma[i] + p.beta[i]);
   }
 }
 
 }  // namespace
 
-cudaError_t LaunchEmbedding(const EmbeddingParams& p, const int* token_ids, const int* type_ids, const int* positions,
-                            int total, __half* out, cudaStream_t stream) {
+template <typename T>
+cudaError_t LaunchEmbedding(const EmbeddingParams<T>& p, const int* token_ids, const int* type_ids, const int* positions,
+                            int total, T* out, cudaStream_t stream) {
   if (total == 0) return cudaSuccess;
-  EmbeddingKernel<<<total, 256, p.hidden * sizeof(float), stream>>>(p, token_ids, type_ids, positions, out);
+  EmbeddingKernel<T><<<total, 256, p.hidden * sizeof(float), stream>>>(p, token_ids, type_ids, positions, out);
   return cudaGetLastError();
 }
+
+template cudaError_t LaunchEmbedding(const EmbeddingParams<__half>&, const int*, const int*, const int*, int, __half*,
+                                     cudaStream_t);
+template cudaError_t LaunchEmbedding(const EmbeddingParams<__nv_bfloat16>&, const int*, const int*, const int*, int,
+                                     __nv_bfloat16*, cudaStream_t);
 
 }  // namespace crossrank::cuda

@@ -6,27 +6,28 @@ namespace {
 
 // One block per row; two passes over the row (mean, then variance) for accuracy. For rows
 // wider than the warp kernel below takes.
-__global__ void AddLayerNormKernel(__half* __restrict__ x, const __half* __restrict__ residual,
+template <typename T>
+__global__ void AddLayerNormKernel(T* __restrict__ x, const T* __restrict__ residual,
                                    const float* __restrict__ gamma, const float* __restrict__ beta, int dim,
                                    float eps) {
-  __half* row = x + static_cast<size_t>(blockIdx.x) * dim;
-  const __half* res = residual ? residual + static_cast<size_t>(blockIdx.x) * dim : nullptr;
+  T* row = x + static_cast<size_t>(blockIdx.x) * dim;
+  const T* res = residual ? residual + static_cast<size_t>(blockIdx.x) * dim : nullptr;
 
   float sum = 0;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-    const float v = __half2float(row[i]) + (res ? __half2float(res[i]) : 0.0f);
+    const float v = ToFloat(row[i]) + (res ? ToFloat(res[i]) : 0.0f);
     sum += v;
   }
   const float mean = BlockSum(sum) / dim;
   float sq = 0;
   for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-    const float v = __half2float(row[i]) + (res ? __half2float(res[i]) : 0.0f) - mean;
+    const float v = ToFloat(row[i]) + (res ? ToFloat(res[i]) : 0.0f) - mean;
     sq += v * v;
   }
   const float inv = rsqrtf(BlockSum(sq) / dim + eps);
   for (int i = threadIdx.x; i < dim; i += blockDim.x) {
-    const float v = __half2float(row[i]) + (res ? __half2float(res[i]) : 0.0f);
-    row[i] = __float2half((v - mean) * inv * gamma[i] + beta[i]);
+    const float v = ToFloat(row[i]) + (res ? ToFloat(res[i]) : 0.0f);
+    row[i] = FromFloat<T>((v - mean) * inv * gamma[i] + beta[i]);
   }
 }
 
@@ -35,19 +36,20 @@ __global__ void AddLayerNormKernel(__half* __restrict__ x, const __half* __restr
 // a block of 8 warps takes 8 rows. The block kernel above takes wider rows.
 constexpr int kRowsPerWarpBlock = 8, kMaxPerLane = 32;
 
-__global__ void AddLayerNormWarpKernel(__half* __restrict__ x, const __half* __restrict__ residual,
+template <typename T>
+__global__ void AddLayerNormWarpKernel(T* __restrict__ x, const T* __restrict__ residual,
                                        const float* __restrict__ gamma, const float* __restrict__ beta, int rows,
                                        int dim, float eps) {
   const int r = blockIdx.x * kRowsPerWarpBlock + threadIdx.x / 32, lane = threadIdx.x % 32;
   if (r >= rows) return;  // whole warps leave together: no barrier below
-  __half* row = x + static_cast<size_t>(r) * dim;
-  const __half* res = residual ? residual + static_cast<size_t>(r) * dim : nullptr;
+  T* row = x + static_cast<size_t>(r) * dim;
+  const T* res = residual ? residual + static_cast<size_t>(r) * dim : nullptr;
   float v[kMaxPerLane];
   float sum = 0;
 #pragma unroll
   for (int j = 0; j < kMaxPerLane; ++j) {
     const int i = lane + 32 * j;
-    v[j] = i < dim ? __half2float(row[i]) + (res ? __half2float(res[i]) : 0.0f) : 0.0f;
+    v[j] = i < dim ? ToFloat(row[i]) + (res ? ToFloat(res[i]) : 0.0f) : 0.0f;
     sum += v[j];
   }
   const float mean = WarpSum(sum) / dim;
@@ -61,22 +63,28 @@ __global__ void AddLayerNormWarpKernel(__half* __restrict__ x, const __half* __r
 #pragma unroll
   for (int j = 0; j < kMaxPerLane; ++j) {
     const int i = lane + 32 * j;
-    if (i < dim) row[i] = __float2half((v[j] - mean) * inv * gamma[i] + beta[i]);
+    if (i < dim) row[i] = FromFloat<T>((v[j] - mean) * inv * gamma[i] + beta[i]);
   }
 }
 
 }  // namespace
 
-cudaError_t LaunchAddLayerNorm(__half* x, const __half* residual, const float* gamma, const float* beta, int rows,
+template <typename T>
+cudaError_t LaunchAddLayerNorm(T* x, const T* residual, const float* gamma, const float* beta, int rows,
                                int dim, float eps, cudaStream_t stream) {
   if (rows == 0) return cudaSuccess;
   if (dim <= 32 * kMaxPerLane) {
     const int blocks = (rows + kRowsPerWarpBlock - 1) / kRowsPerWarpBlock;
-    AddLayerNormWarpKernel<<<blocks, kRowsPerWarpBlock * 32, 0, stream>>>(x, residual, gamma, beta, rows, dim, eps);
+    AddLayerNormWarpKernel<T><<<blocks, kRowsPerWarpBlock * 32, 0, stream>>>(x, residual, gamma, beta, rows, dim, eps);
   } else {
-    AddLayerNormKernel<<<rows, 256, 0, stream>>>(x, residual, gamma, beta, dim, eps);
+    AddLayerNormKernel<T><<<rows, 256, 0, stream>>>(x, residual, gamma, beta, dim, eps);
   }
   return cudaGetLastError();
 }
+
+template cudaError_t LaunchAddLayerNorm(__half*, const __half*, const float*, const float*, int, int, float,
+                                        cudaStream_t);
+template cudaError_t LaunchAddLayerNorm(__nv_bfloat16*, const __nv_bfloat16*, const float*, const float*, int, int,
+                                        float, cudaStream_t);
 
 }  // namespace crossrank::cuda

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "crossrank/batch.h"
+#include "crossrank/cuda_element.h"
 #include "crossrank/score_head.h"
 #include "crossrank/status.h"
 
@@ -51,13 +52,15 @@ class CudaLibrary {
 
   // The encoder on the GPU: weights uploaded once (desc is a crossrank_cuda_encoder_desc).
   Status CreateEncoder(int device, const void* desc, void** handle);
+  // `element` (the type the handle was created with) only shapes the error an overflow gives.
   Status EncoderForward(void* handle, const PackedBatch& batch, const std::vector<int32_t>& positions,
-                        int32_t num_labels, std::vector<float>* logits);
+                        int32_t num_labels, CudaElementType element, std::vector<float>* logits);
   void DestroyEncoder(void* handle);
 
   // The decoder on the GPU (desc is a crossrank_cuda_decoder_desc); the batch is validated.
   Status CreateDecoder(int device, const void* desc, void** handle);
-  Status DecoderScore(void* handle, const DecoderBatch& batch, int32_t num_answers, std::vector<float>* logits);
+  Status DecoderScore(void* handle, const DecoderBatch& batch, int32_t num_answers, CudaElementType element,
+                      std::vector<float>* logits);
   void DestroyDecoder(void* handle);
 
  private:

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "crossrank/batch.h"
+#include "crossrank/cuda_element.h"
 #include "crossrank/encoder.h"
 #include "crossrank/status.h"
 
@@ -83,12 +84,6 @@ Status ValidateDecoderBatch(const DecoderBatch& batch, const DecoderConfig& conf
 Status DecoderScoreReference(const DecoderConfig& config, const DecoderWeights& weights, const DecoderBatch& batch,
                              ThreadPool& pool, std::vector<float>* out);
 
-// The 16-bit type of the CUDA decoder's weight matrices and activations (its residual stream,
-// norms and answer rows stay fp32; the CPU reference is fp32 throughout). bf16, the default,
-// is the type Qwen3 checkpoints are trained and shipped in: fp32's range, so activations
-// beyond fp16's 65,504 stay finite. fp16 keeps 3 more mantissa bits.
-enum class CudaElementType { kBf16 = 0, kFp16 = 1 };
-
 class DecoderModel {
  public:
   // device -1: the CPU reference with `threads` threads; device >= 0: the CUDA backend on that
@@ -112,6 +107,7 @@ class DecoderModel {
   std::unique_ptr<ThreadPool> pool_;
   std::mutex mutex_;
   int device_ = -1;
+  CudaElementType element_type_ = CudaElementType::kBf16;
   void* cuda_decoder_ = nullptr;
 };
 

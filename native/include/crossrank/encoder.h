@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "crossrank/batch.h"
+#include "crossrank/cuda_element.h"
 #include "crossrank/status.h"
 
 namespace crossrank {
@@ -87,9 +88,9 @@ Status EncoderForwardReference(const EncoderConfig& config, const EncoderWeights
 class EncoderModel {
  public:
   // device -1: the CPU reference with `threads` threads; device >= 0: the CUDA backend on
-  // that GPU (weights uploaded once, host copies released).
+  // that GPU in `element_type` (weights uploaded once, host copies released).
   static Status Load(const std::string& safetensors_path, const EncoderConfig& config, int threads, int device,
-                     std::unique_ptr<EncoderModel>* out);
+                     CudaElementType element_type, std::unique_ptr<EncoderModel>* out);
   ~EncoderModel();
 
   const EncoderConfig& config() const { return config_; }
@@ -104,6 +105,7 @@ class EncoderModel {
   std::unique_ptr<ThreadPool> pool_;
   std::mutex mutex_;
   int device_ = -1;
+  CudaElementType element_type_ = CudaElementType::kFp16;
   void* cuda_encoder_ = nullptr;
 };
 

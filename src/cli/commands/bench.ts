@@ -9,7 +9,8 @@ import { CrossEncoder } from '../../cross-encoder.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { makeModel } from '../../model/make-model.js';
 import { presetNames } from '../../model/presets.js';
-import { integer } from '../options.js';
+import type { CudaElementType } from '../../native/binding.js';
+import { integer, precision, PRECISION_HELP } from '../options.js';
 
 interface BenchOptions {
   model?: string;
@@ -23,7 +24,7 @@ interface BenchOptions {
   batchTokens?: number;
   maxLength?: number;
   cached?: boolean;
-  precision?: string;
+  precision?: CudaElementType;
   json?: boolean;
 }
 
@@ -44,7 +45,7 @@ export function registerBench(program: Command): void {
     .option('--batch-tokens <n>', 'padded tokens per batch', integer('--batch-tokens', 1))
     .option('--max-length <n>', 'longest pair in tokens', integer('--max-length', 4))
     .option('--cached', 'time the same queries again with their documents\' tokens cached: how much of the latency is tokenization')
-    .option('--precision <type>', 'LLM rerankers on the native CUDA engine: bf16 (default) or fp16')
+    .option('--precision <type>', PRECISION_HELP, precision)
     .option('--json', 'print the result as JSON')
     .action(async (o: BenchOptions) => {
       if (!o.model === !o.preset) throw new InvalidArgumentError('give exactly one of --model or --preset');
@@ -60,7 +61,7 @@ export function registerBench(program: Command): void {
           device: o.device,
           batchTokens: o.batchTokens,
           maxLength: o.maxLength,
-          precision: o.precision as 'bf16' | undefined,  // validated by CrossEncoder.load
+          precision: o.precision,
         });
         const work = trecDlWorkload(o.warmup + o.queries, o.docs);
         const latencies: number[] = [];
@@ -94,6 +95,7 @@ export function registerBench(program: Command): void {
           model: o.model ?? `preset:${o.preset}`,
           backend: model.info.backend,
           device: model.info.device,
+          ...(model.info.precision ? { precision: model.info.precision } : {}),
           queries: o.queries,
           docsPerQuery: o.docs,
           pairsPerSecond: pairs / total,
@@ -106,7 +108,8 @@ export function registerBench(program: Command): void {
         if (o.json) {
           console.log(JSON.stringify(result, null, 2));
         } else {
-          console.log(`${result.model} on ${result.backend}/${result.device}: ${o.queries} queries x ${o.docs} docs (TREC DL lengths)`);
+          const where = `${result.backend}/${result.device}${model.info.precision ? ` (${model.info.precision})` : ''}`;
+          console.log(`${result.model} on ${where}: ${o.queries} queries x ${o.docs} docs (TREC DL lengths)`);
           console.log('| pairs/s | tokens/s | p50 ms | p95 ms | p99 ms |');
           console.log('|---:|---:|---:|---:|---:|');
           const l = result.latencyMs;

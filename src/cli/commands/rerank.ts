@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 
 import { CrossEncoder } from '../../cross-encoder.js';
 import { parseActivation } from '../../model/head.js';
-import { integer, number } from '../options.js';
+import type { CudaElementType } from '../../native/binding.js';
+import { integer, number, precision, PRECISION_HELP } from '../options.js';
 import { readDocuments } from '../read-input.js';
 
 interface RerankOptions {
@@ -21,7 +22,7 @@ interface RerankOptions {
   json?: boolean;
   instruction?: string;
   sharePrefix?: boolean;
-  precision?: string;
+  precision?: CudaElementType;
 }
 
 export function registerRerank(program: Command): void {
@@ -42,7 +43,7 @@ export function registerRerank(program: Command): void {
     .option('--revision <rev>', 'hub revision (branch, tag or commit)')
     .option('--instruction <text>', 'LLM rerankers: the task instruction of the prompt (default: web search)')
     .option('--no-share-prefix', "LLM rerankers on the native backend: run every prompt whole instead of each query's prefix once")
-    .option('--precision <type>', "LLM rerankers on the native CUDA engine: bf16 (default) or fp16")
+    .option('--precision <type>', PRECISION_HELP, precision)
     .option('--json', 'print [{index, score, text}] as JSON')
     .action(async (o: RerankOptions) => {
       const docs = readDocuments(o.input);
@@ -57,7 +58,7 @@ export function registerRerank(program: Command): void {
         instruction: o.instruction,
         // Only when asked: encoders refuse the option.
         sharePrefix: o.sharePrefix === false ? false : undefined,
-        precision: o.precision as 'bf16' | undefined,  // validated by CrossEncoder.load
+        precision: o.precision,
       });
       try {
         const ranked = await model.rank(o.query, docs, { topN: o.topN, threshold: o.threshold, returnDocuments: true });

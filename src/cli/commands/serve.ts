@@ -2,11 +2,12 @@ import type { Command } from 'commander';
 
 import { EncoderEmbedder } from '../../embedding/encoder-embedder.js';
 import { InvalidArgumentError } from '../../errors.js';
+import type { CudaElementType } from '../../native/binding.js';
 import { Pipeline } from '../../pipeline/pipeline.js';
 import { SearchIndex } from '../../retrieval/search-index.js';
 import { RerankServer, type ModelSpec } from '../../server/server.js';
 import { defaultLimits } from '../../server/validate.js';
-import { integer, number } from '../options.js';
+import { integer, number, precision, PRECISION_HELP } from '../options.js';
 
 interface ServeOptions {
   model: string[];
@@ -14,6 +15,7 @@ interface ServeOptions {
   host: string;
   backend: 'onnx' | 'native';
   device: string;
+  precision?: CudaElementType;
   batchTokens?: number;
   maxWaitMs: number;
   index?: string;
@@ -46,6 +48,7 @@ export function registerServe(program: Command): void {
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--backend <name>', 'onnx or native', 'onnx')
     .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
+    .option('--precision <type>', PRECISION_HELP, precision)
     .option('--batch-tokens <n>', 'padded tokens per backend batch', integer('--batch-tokens', 1))
     .option('--max-wait-ms <n>', 'how long a request waits for others to share its batch', number('--max-wait-ms'), 2)
     .option('--index <dir>', 'serve POST /search over this index (crossrank index), reranked by the first model')
@@ -62,7 +65,7 @@ export function registerServe(program: Command): void {
       if (o.model.length === 0 && !o.index) throw new InvalidArgumentError('give at least one --model (and/or --index)');
       const models = parseModelSpecs(o.model).map((m) => ({
         ...m,
-        options: { backend: o.backend, device: o.device, batchTokens: o.batchTokens, maxWaitMs: o.maxWaitMs },
+        options: { backend: o.backend, device: o.device, precision: o.precision, batchTokens: o.batchTokens, maxWaitMs: o.maxWaitMs },
       }));
       let embedder: EncoderEmbedder | undefined;
       const server: RerankServer = new RerankServer({
