@@ -8,8 +8,8 @@
 # buffer is reported with its source line (the op harness, --quick).
 #   bash scripts/sanitize.sh [--model ENCODER_DIR] [--qwen3 DECODER_DIR --prompts PROMPTS_JSON]
 # The options add the forward passes on the emulation, under the same sanitizers: an encoder
-# (the harness's --model mode) and a Qwen3 decoder on real prompts (--qwen3 mode, bf16 and
-# fp16; prompts from scripts/device/qwen3-prompts.mjs).
+# (the harness's --model mode, fp16 and bf16) and a Qwen3 decoder on real prompts (--qwen3
+# mode, bf16 and fp16; prompts from scripts/device/qwen3-prompts.mjs).
 #
 #   bash scripts/sanitize.sh --race
 # instead builds the CUDA emulation with ThreadSanitizer as a race checker for the kernels
@@ -64,8 +64,8 @@ if grep -q '^CROSSRANK_CUDA_INCLUDE:PATH=/' build-sanitize/CMakeCache.txt; then
   # A sanitizer report aborts the harness; its output is shown then.
   quiet() { "$@" >build-sanitize/model.log 2>&1 || { cat build-sanitize/model.log; exit 1; }; }
   if [ -n "$encoder" ]; then
-    quiet "${harness[@]}" --model "$encoder"
-    echo "cuda encoder on the emulation: clean"
+    for element in fp16 bf16; do quiet "${harness[@]}" --model "$encoder" --element "$element"; done
+    echo "cuda encoder on the emulation (fp16, bf16): clean"
   fi
   if [ -n "$decoder" ]; then
     for element in bf16 fp16; do quiet "${harness[@]}" --qwen3 "$decoder" --prompts "$prompts" --cpu-docs 3 --element "$element"; done
