@@ -36,6 +36,7 @@ class CudaInfoWorker : public Napi::AsyncWorker {
       dev.Set("totalMemory", static_cast<double>(d.total_memory));
       dev.Set("freeMemory", static_cast<double>(d.free_memory));
       dev.Set("multiprocessors", d.multiprocessors);
+      dev.Set("supported", d.kernels_available);
       devices.Set(i, dev);
     }
     out.Set("devices", devices);

@@ -104,7 +104,8 @@ export function formatDoctorReport(r: DoctorReport): string {
   if (r.cuda.runtimeVersion) lines.push(`             backend built for CUDA ${r.cuda.runtimeVersion}, driver ${r.cuda.driverVersion ?? 'none'}`);
   for (const d of r.cuda.devices) {
     lines.push(
-      `             [${d.index}] ${d.name}, sm_${d.computeCapability.replace('.', '')}, ${gib(d.freeMemory)} free of ${gib(d.totalMemory)}, ${d.multiprocessors} SMs`,
+      `             [${d.index}] ${d.name}, sm_${d.computeCapability.replace('.', '')}, ${gib(d.freeMemory)} free of ${gib(d.totalMemory)}, ${d.multiprocessors} SMs` +
+        (d.supported ? '' : ' — NOT SUPPORTED (the CUDA kernels need compute capability 8.0+)'),
     );
   }
   lines.push(

@@ -102,6 +102,11 @@ CROSSRANK_CUDA_EXPORT void crossrank_cuda_probe(crossrank_cuda_probe_result* out
     if (cudaSetDevice(i) == cudaSuccess && cudaMemGetInfo(&free_bytes, &total_bytes) == cudaSuccess) {
       d.free_memory = free_bytes;
     }
+    // Only a missing image marks the device unsupported: any other error here is left for the
+    // first real call to report, rather than turning a usable card away.
+    const cudaError_t image = crossrank::cuda::KernelImageStatus();
+    d.kernels_available = image == cudaErrorNoKernelImageForDevice || image == cudaErrorInvalidDeviceFunction ? 0 : 1;
+    cudaGetLastError();
   }
   cudaGetLastError();
   out->code = CROSSRANK_CUDA_OK;

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CROSSRANK_CUDA_ABI_VERSION 5  // 3: the decoder (Qwen3 rerankers); 4: its element type, layers fed one at a time; 5: the encoder's element type
+#define CROSSRANK_CUDA_ABI_VERSION 5  // 3: the decoder (Qwen3 rerankers); 4: its element type, layers fed one at a time; 5: the encoder's element type, devices' kernels_available
 #define CROSSRANK_CUDA_MAX_DEVICES 16
 
 #ifdef __cplusplus
@@ -30,6 +30,7 @@ typedef struct {
   uint64_t total_memory;       // bytes
   uint64_t free_memory;        // bytes
   int multiprocessors;
+  int kernels_available;       // 1: this build has code the device runs (0: an older architecture)
 } crossrank_cuda_device;
 
 typedef struct {

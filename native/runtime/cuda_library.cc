@@ -126,7 +126,7 @@ void CudaLibrary::Load() {
   }
   for (int i = 0; i < result.device_count; ++i) {
     const crossrank_cuda_device& d = result.devices[i];
-    a.devices.push_back({d.name, d.major, d.minor, d.total_memory, d.free_memory, d.multiprocessors});
+    a.devices.push_back({d.name, d.major, d.minor, d.total_memory, d.free_memory, d.multiprocessors, d.kernels_available != 0});
   }
   a.available = true;
   a.reason = std::to_string(result.device_count) + " device(s), driver CUDA " + DriverVersionText(result.driver_version);
@@ -151,6 +151,15 @@ Status CudaLibrary::CheckDevice(int device) {
   if (device < 0 || device >= static_cast<int>(a.devices.size())) {
     return Status::InvalidArgument("CUDA device " + std::to_string(device) + " does not exist (" +
                                    std::to_string(a.devices.size()) + " visible)");
+  }
+  const CudaDeviceInfo& d = a.devices[device];
+  if (!d.kernels_available) {
+    // The kernels use bf16 tensor cores and asynchronous copies (sm_80); the library is built
+    // for those architectures and newer (newer ones through PTX).
+    return Status::BackendUnavailable("CUDA device " + std::to_string(device) + " (" + d.name + ", compute capability " +
+                                      std::to_string(d.major) + "." + std::to_string(d.minor) +
+                                      ") cannot run the CUDA backend's kernels, which need compute capability 8.0 "
+                                      "or newer; use device 'cpu', or backend 'onnx'");
   }
   return Status::Ok();
 }

@@ -17,6 +17,8 @@ export interface NativeCudaDevice {
   totalMemory: number;
   freeMemory: number;
   multiprocessors: number;
+  /** Whether the CUDA backend's kernels run on it (false: an architecture older than the build's, compute capability < 8.0). */
+  supported: boolean;
 }
 
 export interface NativeCudaInfo {

@@ -45,7 +45,7 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
 
   it('is what the engine opens, reported as an emulator', () => {
     expect(cuda.available, cuda.reason).toBe(true);
-    expect(cuda.devices[0].name).toMatch(/CPU emulator/);
+    expect(cuda.devices[0]).toMatchObject({ name: expect.stringMatching(/CPU emulator/), computeCapability: '9.0', supported: true });
   });
 
   it('op harness: every CUDA op equals its CPU reference (every linear and attention kernel, encoder and decoder ops)', () => {

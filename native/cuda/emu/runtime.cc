@@ -98,6 +98,25 @@ constexpr size_t kMaxSharedBytes = 48 << 10;        // dynamic shared memory wit
 constexpr size_t kMaxOptInSharedBytes = 227 << 10;  // with cudaFuncSetAttribute (sm_90's limit)
 constexpr size_t kDeviceMemory = size_t(16) << 30;  // what the emulated device reports
 
+// The compute capability the emulated device reports: 9.0, or CROSSRANK_CUDA_EMU_COMPUTE=M.m.
+// Below 8.0 it has no kernel image, as a real card older than the library's architectures
+// (sm_80 and newer): cudaFuncGetAttributes and launches fail with cudaErrorNoKernelImageForDevice.
+struct ComputeCapability {
+  int major = 9, minor = 0;
+};
+
+ComputeCapability EmulatedCapability() {
+  static const ComputeCapability cc = [] {
+    ComputeCapability c;
+    const char* v = std::getenv("CROSSRANK_CUDA_EMU_COMPUTE");
+    if (v && std::sscanf(v, "%d.%d", &c.major, &c.minor) != 2) c = ComputeCapability();
+    return c;
+  }();
+  return cc;
+}
+
+bool HasKernelImage() { return EmulatedCapability().major >= 8; }
+
 enum class Wait { kRunnable, kBlockBarrier, kWarpBarrier, kDone };
 
 // A saved execution context: a stack pointer (x86-64) or a ucontext (elsewhere).
@@ -425,6 +444,10 @@ size_t MaxDynamicShared(const void* kernel) {
 }
 
 cudaError_t RunGrid(const LaunchConfig& config, void (*body)(void*), void* context) {
+  if (!HasKernelImage()) {
+    SetError(cudaErrorNoKernelImageForDevice, "no kernel image for the emulated compute capability");
+    return cudaErrorNoKernelImageForDevice;
+  }
   const dim3 b = config.block, g = config.grid;
   const size_t threads = size_t(b.x) * b.y * b.z;
   char what[200];
@@ -542,6 +565,7 @@ const char* cudaGetErrorString(cudaError_t error) {
     case cudaErrorInvalidConfiguration: return "invalid configuration argument (emulator: see stderr)";
     case cudaErrorLaunchFailure: return "unspecified launch failure (emulator: see stderr)";
     case cudaErrorInvalidDevice: return "invalid device ordinal";
+    case cudaErrorNoKernelImageForDevice: return "no kernel image is available for execution on the device";
     default: return "CUDA error (emulated)";
   }
 }
@@ -561,13 +585,22 @@ cudaError_t cudaGetDeviceProperties(cudaDeviceProp* prop, int device) {
   if (device != 0) return cudaErrorInvalidDevice;
   std::memset(prop, 0, sizeof *prop);
   std::snprintf(prop->name, sizeof prop->name, "%s", "crossrank CPU emulator (no GPU)");
-  prop->major = 9;
-  prop->minor = 0;
+  prop->major = crossrank_emu::EmulatedCapability().major;
+  prop->minor = crossrank_emu::EmulatedCapability().minor;
   prop->totalGlobalMem = crossrank_emu::kDeviceMemory;
   prop->multiProcessorCount = int(std::max(1u, std::thread::hardware_concurrency()));
   prop->sharedMemPerBlock = crossrank_emu::kMaxSharedBytes;
   prop->maxThreadsPerBlock = 1024;
   prop->warpSize = 32;
+  return cudaSuccess;
+}
+
+cudaError_t cudaFuncGetAttributes(cudaFuncAttributes* attributes, const void* func) {
+  if (!attributes || !func) return cudaErrorInvalidValue;
+  std::memset(attributes, 0, sizeof *attributes);
+  if (!crossrank_emu::HasKernelImage()) return cudaErrorNoKernelImageForDevice;
+  attributes->maxThreadsPerBlock = 1024;
+  attributes->maxDynamicSharedSizeBytes = int(crossrank_emu::MaxDynamicShared(func));
   return cudaSuccess;
 }
 

@@ -47,4 +47,9 @@ cudaError_t LaunchScoreHead(const float* logits, int64_t rows, int32_t num_label
   return cudaGetLastError();
 }
 
+cudaError_t KernelImageStatus() {
+  cudaFuncAttributes attributes;
+  return cudaFuncGetAttributes(&attributes, reinterpret_cast<const void*>(ScoreHeadKernel));
+}
+
 }  // namespace crossrank::cuda

@@ -13,4 +13,10 @@ namespace crossrank::cuda {
 cudaError_t LaunchScoreHead(const float* logits, int64_t rows, int32_t num_labels, int32_t activation,
                             int32_t positive_index, float* out, int64_t* nan_row, cudaStream_t stream);
 
+// Whether the current device can run this library's kernels: cudaErrorNoKernelImageForDevice
+// (or cudaErrorInvalidDeviceFunction) when the build holds no code for its architecture nor
+// PTX it can compile (a card older than the architectures built). Asked of one kernel: all are
+// built alike.
+cudaError_t KernelImageStatus();
+
 }  // namespace crossrank::cuda

@@ -25,6 +25,7 @@ struct CudaDeviceInfo {
   int major = 0, minor = 0;
   uint64_t total_memory = 0, free_memory = 0;
   int multiprocessors = 0;
+  bool kernels_available = false;  // false: the library holds no code for this architecture
 };
 
 struct CudaAvailability {
