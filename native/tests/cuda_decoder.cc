@@ -63,16 +63,15 @@ float Yes(const std::vector<float>& logits, size_t row) {  // softmax([yes, no])
   return 1.0f / (1.0f + std::exp(logits[2 * row + 1] - logits[2 * row]));
 }
 
+// Both infinite where a value is NaN (see MaxDiff).
 double MaxYesDiff(const std::vector<float>& a, const std::vector<float>& b) {
-  double m = 0;
-  for (size_t r = 0; 2 * r + 1 < a.size() && 2 * r + 1 < b.size(); ++r) m = std::max(m, double(std::fabs(Yes(a, r) - Yes(b, r))));
-  return m;
+  std::vector<float> ya, yb;
+  for (size_t r = 0; 2 * r + 1 < a.size() && 2 * r + 1 < b.size(); ++r) ya.push_back(Yes(a, r)), yb.push_back(Yes(b, r));
+  return MaxDiff(ya, yb);
 }
 
 double MaxLogitDiff(const std::vector<float>& a, const std::vector<float>& b) {
-  double m = 0;
-  for (size_t i = 0; i < a.size() && i < b.size(); ++i) m = std::max(m, std::fabs(double(a[i]) - b[i]));
-  return m;
+  return MaxDiff(a.data(), b.data(), std::min(a.size(), b.size()));
 }
 
 double TimeMs(DecoderModel& model, const DecoderBatch& batch, int iters, bool warm_up, std::vector<float>* out) {

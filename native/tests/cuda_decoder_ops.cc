@@ -141,7 +141,7 @@ int CheckAnswerHead(crossrank_cuda_op_answer_head_fn fn, int rows, int hidden, s
 
 }  // namespace
 
-int CheckDecoderOps(void* lib) {
+int CheckDecoderOps(void* lib, bool many_sequences) {
   auto rms = reinterpret_cast<crossrank_cuda_op_add_rmsnorm_fn>(dlsym(lib, "crossrank_cuda_op_add_rmsnorm"));
   auto rope = reinterpret_cast<crossrank_cuda_op_qk_norm_rope_fn>(dlsym(lib, "crossrank_cuda_op_qk_norm_rope"));
   auto attention = reinterpret_cast<crossrank_cuda_op_decoder_attention_fn>(dlsym(lib, "crossrank_cuda_op_decoder_attention"));
@@ -168,6 +168,17 @@ int CheckDecoderOps(void* lib) {
     failures += CheckDecoderAttention(attention, {64}, {100, 1}, {0, 0}, 8, 1, 64);
     failures += CheckDecoderAttention(attention, {70, 31}, {130, 65, 64}, {1, 0, -1}, 4, 4, 32);
     failures += CheckDecoderAttention(attention, {9}, {12}, {0}, 6, 3, 40);  // no tensor-core variant
+    if (many_sequences) {
+      // More sequences than a grid's z extent (65,535), continuing two prefixes or none: launched
+      // in chunks, each reading its own sequences' prefixes.
+      std::vector<int> lengths(65537, 1), prefix_of(65537);
+      for (size_t s = 0; s < prefix_of.size(); ++s) prefix_of[s] = int(s % 3) - 1;
+      // The second launch's sequences continue other prefixes than the first launch's first
+      // two: a chunk reading prefix_of from the start of the batch is caught.
+      prefix_of[65535] = 1, prefix_of[65536] = -1;
+      lengths.back() = 2;
+      failures += CheckDecoderAttention(attention, {3, 5}, lengths, prefix_of, 1, 1, 16);
+    }
   }
   unsetenv("CROSSRANK_CUDA_ATTENTION");
   failures += CheckSwiGlu(swiglu, 33, 3072);

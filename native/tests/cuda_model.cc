@@ -115,8 +115,7 @@ int RunModel(const std::string& dir, const std::string& dump, const std::string&
     std::printf("forward: %s\n", s.message().c_str());
     return 1;
   }
-  double diff = 0;
-  for (size_t i = 0; i < want.size(); ++i) diff = std::fmax(diff, std::fabs(double(want[i]) - got[i]));
+  const double diff = MaxDiff(want, got);
   // The positive label's logit ranks the pairs (as the score head's last column does).
   auto ranking = [&](const std::vector<float>& v) {
     std::vector<double> r(batch.num_seqs());

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "cuda/common.cuh"
 #include "cuda/kernels/attention.cuh"
 #include "cuda/kernels/attention_tensor_core.cuh"
@@ -80,11 +82,16 @@ cudaError_t LaunchVarlenAttention(const VarlenAttentionArgs<T>& a, cudaStream_t 
                                  a.num_seqs, a.max_seqlen, a.num_heads, a.num_heads, a.head_dim, /*causal=*/false,
                                  nullptr,   nullptr,        nullptr, nullptr, a.ctx,      a.ctx_stride};
   if (!WarpAttentionForced() && TensorCoreAttentionSupports(problem)) return LaunchTensorCoreAttention(problem, stream);
-  dim3 grid((a.max_seqlen + kWarpsPerBlock - 1) / kWarpsPerBlock, a.num_heads, a.num_seqs);
-  VarlenAttentionKernel<T><<<grid, kWarpsPerBlock * 32, 0, stream>>>(
-      a.q, a.k, a.v, a.stride, a.cu_seqlens, a.head_dim, 1.0f / sqrtf(static_cast<float>(a.head_dim)), a.ctx,
-      a.ctx_stride);
-  return cudaGetLastError();
+  for (int first = 0; first < a.num_seqs; first += kMaxSequencesPerLaunch) {
+    const int count = std::min(kMaxSequencesPerLaunch, a.num_seqs - first);
+    dim3 grid((a.max_seqlen + kWarpsPerBlock - 1) / kWarpsPerBlock, a.num_heads, count);
+    VarlenAttentionKernel<T><<<grid, kWarpsPerBlock * 32, 0, stream>>>(
+        a.q, a.k, a.v, a.stride, a.cu_seqlens + first, a.head_dim, 1.0f / sqrtf(static_cast<float>(a.head_dim)), a.ctx,
+        a.ctx_stride);
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
 }
 
 template cudaError_t LaunchVarlenAttention(const VarlenAttentionArgs<__half>&, cudaStream_t);

@@ -15,6 +15,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include <algorithm>
+
 #include "cuda/common.cuh"
 #include "cuda/kernels/attention_tensor_core.cuh"
 
@@ -191,9 +193,14 @@ __global__ void __launch_bounds__(kWarps * 32) TensorCoreAttentionKernel(Attenti
 
 template <typename T, int kDim>
 cudaError_t Launch(const AttentionProblem<T>& a, cudaStream_t stream) {
-  dim3 grid((a.max_seqlen + kRowsPerBlock - 1) / kRowsPerBlock, a.heads, a.num_seqs);
-  TensorCoreAttentionKernel<T, kDim><<<grid, kWarps * 32, 0, stream>>>(a, 1.0f / sqrtf(static_cast<float>(kDim)));
-  return cudaGetLastError();
+  for (int first = 0; first < a.num_seqs; first += kMaxSequencesPerLaunch) {
+    const AttentionProblem<T> chunk = SequenceChunk(a, first, std::min(kMaxSequencesPerLaunch, a.num_seqs - first));
+    dim3 grid((a.max_seqlen + kRowsPerBlock - 1) / kRowsPerBlock, a.heads, chunk.num_seqs);
+    TensorCoreAttentionKernel<T, kDim><<<grid, kWarps * 32, 0, stream>>>(chunk, 1.0f / sqrtf(static_cast<float>(kDim)));
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
 }
 
 template <typename T>
@@ -214,7 +221,7 @@ bool TensorCoreAttentionSupports(const AttentionProblem<T>& a) {
   // 16-byte loads of each head's row need every row start 16-byte aligned.
   return dim_ok && RowsAligned(a.q, a.q_stride) && RowsAligned(a.k, a.kv_stride) && RowsAligned(a.v, a.kv_stride) &&
          RowsAligned(a.prefix_k, a.kv_stride) && RowsAligned(a.prefix_v, a.kv_stride) && a.kv_heads > 0 &&
-         a.heads % a.kv_heads == 0 && a.heads <= 65535 && a.num_seqs <= 65535;
+         a.heads % a.kv_heads == 0 && a.heads <= 65535;
 }
 
 template <typename T>

@@ -38,6 +38,20 @@ struct AttentionProblem {
   size_t ctx_stride;
 };
 
+// Sequences per launch: a grid's z extent, which the attention kernels give the sequence
+// index; longer batches run as several launches over consecutive sequences.
+constexpr int kMaxSequencesPerLaunch = 65535;
+
+// The problem restricted to sequences [first, first + count): the kernels read token offsets
+// from cu_seqlens (absolute, so a shifted pointer is all it takes) and prefix_of per sequence.
+template <typename Problem>
+Problem SequenceChunk(Problem p, int first, int count) {
+  p.cu_seqlens += first;
+  if (p.prefix_of) p.prefix_of += first;
+  p.num_seqs = count;
+  return p;
+}
+
 // head_dim 16, 32, 64 or 128; every row 16-byte aligned; grid limits.
 template <typename T>
 bool TensorCoreAttentionSupports(const AttentionProblem<T>& p);

@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "cuda/common.cuh"
 #include "cuda/kernels/attention_tensor_core.cuh"
 #include "cuda/kernels/decoder_attention.cuh"
@@ -98,7 +100,7 @@ template <typename T>
 cudaError_t LaunchDecoderAttention(const DecoderAttentionParams<T>& p, T* ctx, cudaStream_t stream) {
   if (p.num_seqs == 0 || p.max_seqlen == 0) return cudaSuccess;
   if (p.head_dim < 1 || p.head_dim > 32 * kMaxDimsPerLane || p.kv_heads < 1 || p.heads % p.kv_heads != 0 ||
-      p.num_seqs > 65535 || p.heads > 65535) {
+      p.heads > 65535) {
     return cudaErrorInvalidValue;
   }
   const size_t q_stride = static_cast<size_t>(p.heads) * p.head_dim, kv_stride = static_cast<size_t>(p.kv_heads) * p.head_dim;
@@ -106,9 +108,15 @@ cudaError_t LaunchDecoderAttention(const DecoderAttentionParams<T>& p, T* ctx, c
                                  p.num_seqs, p.max_seqlen, p.heads,    p.kv_heads, p.head_dim, /*causal=*/true,
                                  p.prefix_k, p.prefix_v,   p.prefix_cu, p.prefix_of, ctx,      q_stride};
   if (!WarpAttentionForced() && TensorCoreAttentionSupports(problem)) return LaunchTensorCoreAttention(problem, stream);
-  dim3 grid((p.max_seqlen + kWarpsPerBlock - 1) / kWarpsPerBlock, p.heads, p.num_seqs);
-  DecoderAttentionKernel<T><<<grid, kWarpsPerBlock * 32, 0, stream>>>(p, 1.0f / sqrtf(static_cast<float>(p.head_dim)), ctx);
-  return cudaGetLastError();
+  for (int first = 0; first < p.num_seqs; first += kMaxSequencesPerLaunch) {
+    const DecoderAttentionParams<T> chunk = SequenceChunk(p, first, std::min(kMaxSequencesPerLaunch, p.num_seqs - first));
+    dim3 grid((p.max_seqlen + kWarpsPerBlock - 1) / kWarpsPerBlock, p.heads, chunk.num_seqs);
+    DecoderAttentionKernel<T><<<grid, kWarpsPerBlock * 32, 0, stream>>>(chunk, 1.0f / sqrtf(static_cast<float>(p.head_dim)),
+                                                                        ctx);
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
 }
 
 template cudaError_t LaunchDecoderAttention(const DecoderAttentionParams<__half>&, __half*, cudaStream_t);
