@@ -253,8 +253,11 @@ int main(int argc, char** argv) {
       // A decoder's fused q/k/v (the emulation's slowest case: once, in fp16, under --quick).
       if (!quick || std::strcmp(element, "fp16") == 0) failures += CheckLinear(linear, 1000, 4096, 1024, false);
       failures += CheckLinear(linear, 257, 1040, 1056, true);  // K % 32 == 16, ragged tiles
+      failures += CheckLinear(linear, 37, 312, 312, false);    // TinyBERT-L4 widths: multiples of 8, not 16
+      failures += CheckLinear(linear, 70, 1200, 312, true);    // K % 32 == 24
       failures += CheckLinear(linear, 5, 1, 384, false);       // classifier: the fallback kernel
-      failures += CheckLinear(linear, 64, 50, 40, false);      // N, K not multiples of 16
+      failures += CheckLinear(linear, 64, 50, 40, false);      // N, K not multiples of 8: the 64 x 64 kernel
+      failures += CheckLinear(linear, 9, 20, 13, true);        // odd K: the 64 x 64 kernel's element-wise edges
     }
   }
   unsetenv("CROSSRANK_CUDA_GEMM");

@@ -38,6 +38,11 @@ export const presets = {
   'minilm-l6': { ...bert, numLayers: 6, hiddenSize: 384, numHeads: 12, intermediateSize: 1536 },
   /** The shape of cross-encoder/ms-marco-TinyBERT-L-2-v2. */
   'tinybert-l2': { ...bert, numLayers: 2, hiddenSize: 128, numHeads: 2, intermediateSize: 512 },
+  /**
+   * The shape of cross-encoder/ms-marco-TinyBERT-L-4: hidden 312 (head dim 26, widths multiples
+   * of 8 but not of 16), the odd shapes a kernel must not assume away.
+   */
+  'tinybert-l4': { ...bert, numLayers: 4, hiddenSize: 312, numHeads: 12, intermediateSize: 1200 },
   'bert-base': { ...bert, numLayers: 12, hiddenSize: 768, numHeads: 12, intermediateSize: 3072 },
   'bert-large': { ...bert, numLayers: 24, hiddenSize: 1024, numHeads: 16, intermediateSize: 4096 },
   /** The shape of BAAI/bge-reranker-base (with whatever tokenizer is given). */

@@ -154,7 +154,7 @@ __device__ __forceinline__ void StoreTiles(wmma::fragment<wmma::accumulator, 16,
     for (int j = 0; j < kJ; ++j) {
       wmma::store_matrix_sync(staging, acc[i][j], 16, wmma::mem_row_major);
       __syncwarp();
-      // Lane: row lane / 2, columns (lane % 2) * 8 .. + 8; n is a multiple of 16, so c < n
+      // Lane: row lane / 2, columns (lane % 2) * 8 .. + 8; n and c are multiples of 8, so c < n
       // implies c + 8 <= n.
       const int e = lane * 8, r = r0 + 16 * i + e / 16, c = c0 + 16 * j + e % 16;
       if (r < m && c < n) {
@@ -299,20 +299,23 @@ template <typename T>
 cudaError_t LaunchLinear(const T* x, const T* w, const float* bias, T* y, int m, int n, int k, Epilogue epilogue,
                          cudaStream_t stream) {
   if (m == 0 || n == 0) return cudaSuccess;
-  // The 128 x 128 kernels copy X and W and write Y and read the bias 16 bytes at a time.
+  // The 128 x 128 kernels copy X and W and write Y and read the bias 16 bytes (8 elements) at
+  // a time: every row must start 16-byte aligned (N and K multiples of 8, aligned buffers),
+  // and then a chunk is wholly inside K or past it, which the copy zero-fills. (A 312-wide
+  // TinyBERT qualifies; a multiple of 16 is not needed.)
   const auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
-  const bool wide_access = aligned(x) && aligned(w) && aligned(y) && aligned(bias);
+  const bool wide_access = n % 8 == 0 && k % 8 == 0 && aligned(x) && aligned(w) && aligned(y) && aligned(bias);
   const GemmKernel kernel = wide_access ? ChosenKernel() : GemmKernel::kWmma64;
-  if (n % 16 == 0 && k % 16 == 0 && kernel == GemmKernel::kPipelined) {
+  if (kernel == GemmKernel::kPipelined) {
     dim3 grid((n + kBig - 1) / kBig, (m + kBig - 1) / kBig);
     LinearPipelinedKernel<T><<<grid, kBigWarps * 32, 0, stream>>>(x, w, bias, y, m, n, k, static_cast<int>(epilogue));
-  } else if (n % 16 == 0 && k % 16 == 0 && kernel == GemmKernel::kWide) {
+  } else if (kernel == GemmKernel::kWide) {
     cudaError_t e = OptInWideShared<T>();
     if (e != cudaSuccess) return e;
     dim3 grid((n + kBig - 1) / kBig, (m + kBig - 1) / kBig);
     LinearWideKernel<T><<<grid, kWideWarps * 32, kWideSharedBytes, stream>>>(x, w, bias, y, m, n, k,
                                                                          static_cast<int>(epilogue));
-  } else if (n % 16 == 0 && k % 16 == 0) {
+  } else if (n >= 16) {  // element-wise tile loads and stores: any shape
     dim3 grid((n + kTile - 1) / kTile, (m + kTile - 1) / kTile);
     LinearWmmaKernel<T><<<grid, kWarps * 32, 0, stream>>>(x, w, bias, y, m, n, k, static_cast<int>(epilogue));
   } else {

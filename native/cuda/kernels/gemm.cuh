@@ -12,8 +12,10 @@ namespace crossrank::cuda {
 
 enum class Epilogue { kBias = 0, kBiasGelu = 1 };
 
-// Any M; N and K multiples of 16 use the tensor-core kernel, others a plain fallback.
-// T: __half or __nv_bfloat16.
+// Any shape. N and K multiples of 8 with 16-byte aligned buffers take the 128 x 128
+// tensor-core kernels (rows copied 16 bytes at a time); other shapes of N >= 16 the 64 x 64
+// tensor-core kernel (element-wise, zero-padded tiles); narrower outputs (a classifier) a
+// plain fallback. T: __half or __nv_bfloat16.
 template <typename T>
 cudaError_t LaunchLinear(const T* x, const T* w, const float* bias, T* y, int m, int n, int k, Epilogue epilogue,
                          cudaStream_t stream);
