@@ -7,6 +7,8 @@
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
@@ -31,6 +33,19 @@ struct Error {
   cudaError_t code;
   const char* what;
 };
+
+// Attention runs on tensor cores at head dims 16, 32, 64 and 128 (kernels/attention_tensor_core.cu).
+// Another head dim up to 128 (TinyBERT-L4's 26) is padded to the next of them at upload: the
+// stacked q/k/v projection gets zero rows, so each head's extra dimensions are exactly 0; the
+// output projection gets zero columns for them; and q is scaled by sqrt(padded / head_dim), so
+// the kernel's 1 / sqrt(padded) is the model's 1 / sqrt(head_dim). The same products plus
+// zeros, on tensor cores instead of the one-warp-per-row kernel.
+int PaddedHeadDim(int head_dim) {
+  for (int d : {16, 32, 64, 128}) {
+    if (head_dim <= d) return d;
+  }
+  return head_dim;
+}
 
 template <typename T>
 struct DeviceLinear {
@@ -79,6 +94,8 @@ class CudaEncoder final : public EncoderEngine {
     if ((e = cudaSetDevice(device_)) != cudaSuccess) return *what = "cudaSetDevice", e;
     if ((e = cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)) != cudaSuccess) return *what = "stream", e;
     const size_t H = d.hidden_size;
+    head_dim_ = d.hidden_size / d.num_heads;
+    padded_head_dim_ = PaddedHeadDim(head_dim_);
     if ((e = Convert(d.word_embeddings, size_t(d.vocab_size) * H, &word_)) != cudaSuccess ||
         (e = Convert(d.position_embeddings, size_t(d.max_positions) * H, &position_)) != cudaSuccess ||
         (e = Convert(d.token_type_embeddings, size_t(d.type_vocab_size) * H, &type_)) != cudaSuccess ||
@@ -90,7 +107,7 @@ class CudaEncoder final : public EncoderEngine {
       const crossrank_cuda_layer& src = d.layers[l];
       DeviceLayer<T>& dst = layers_[l];
       if ((e = StackedLin(src.query, src.key, src.value, &dst.qkv)) != cudaSuccess ||
-          (e = Lin(src.attention_out, &dst.attention_out)) != cudaSuccess ||
+          (e = PaddedInputLin(src.attention_out, &dst.attention_out)) != cudaSuccess ||
           (e = Lin(src.intermediate, &dst.intermediate)) != cudaSuccess || (e = Lin(src.output, &dst.output)) != cudaSuccess ||
           (e = Norm(src.attention_norm, H, &dst.attention_norm)) != cudaSuccess ||
           (e = Norm(src.output_norm, H, &dst.output_norm)) != cudaSuccess) {
@@ -121,22 +138,22 @@ class CudaEncoder final : public EncoderEngine {
       return *what = "copying inputs", e;
     }
     const crossrank_cuda_encoder_desc& c = desc_;
-    const int H = c.hidden_size;
+    const int H = c.hidden_size, A = c.num_heads * padded_head_dim_;  // A: attention width, padded heads
 
     EmbeddingParams<T> ep{word_, position_, type_, embedding_norm_.gamma, embedding_norm_.beta, H, c.layer_norm_eps,
-                       c.roberta != 0, 0};
+                          c.roberta != 0, 0};
     if ((e = LaunchEmbedding(ep, d_tokens_, d_types_, d_positions_, total, x_, stream_))) return *what = "embedding", e;
 
     for (const DeviceLayer<T>& L : layers_) {
       // One projection for q, k and v (a wider GEMM fills the card better than three),
-      // read by the attention in place: row stride 3H.
-      if ((e = LaunchLinear(x_, L.qkv.w, L.qkv.b, qkv_, total, 3 * H, H, Epilogue::kBias, stream_))) {
+      // read by the attention in place: row stride 3A.
+      if ((e = LaunchLinear(x_, L.qkv.w, L.qkv.b, qkv_, total, 3 * A, H, Epilogue::kBias, stream_))) {
         return *what = "qkv projection", e;
       }
-      const VarlenAttentionArgs<T> attention{qkv_, qkv_ + H,  qkv_ + 2 * H,      size_t(3) * H, d_cu_, num_seqs,
-                                          max_seqlen, c.num_heads, H / c.num_heads, ctx_,         size_t(H)};
+      const VarlenAttentionArgs<T> attention{qkv_,       qkv_ + A,    qkv_ + 2 * A,     size_t(3) * A, d_cu_, num_seqs,
+                                             max_seqlen, c.num_heads, padded_head_dim_, ctx_,          size_t(A)};
       if ((e = LaunchVarlenAttention(attention, stream_))) return *what = "attention", e;
-      if ((e = LaunchLinear(ctx_, L.attention_out.w, L.attention_out.b, attn_, total, H, H, Epilogue::kBias, stream_)) ||
+      if ((e = LaunchLinear(ctx_, L.attention_out.w, L.attention_out.b, attn_, total, H, A, Epilogue::kBias, stream_)) ||
           (e = LaunchAddLayerNorm(attn_, x_, L.attention_norm.gamma, L.attention_norm.beta, total, H, c.layer_norm_eps,
                                   stream_))) {
         return *what = "attention output", e;
@@ -193,20 +210,47 @@ class CudaEncoder final : public EncoderEngine {
     return e != cudaSuccess ? e : Float(src.bias, src.out, &dst->b);
   }
 
-  // Rows of q, k and v weights stacked into one linear layer (biases likewise).
+  // Rows of q, k and v weights stacked into one linear layer (biases likewise), each head's
+  // rows followed by zero rows up to the padded head dim, q's scaled (see PaddedHeadDim).
   cudaError_t StackedLin(const crossrank_cuda_linear& q, const crossrank_cuda_linear& k, const crossrank_cuda_linear& v,
                          DeviceLinear<T>* dst) {
-    const size_t w = size_t(q.out) * q.in;
-    std::vector<float> weight(3 * w), bias(3 * size_t(q.out));
+    const int heads = q.out / head_dim_, pd = padded_head_dim_;
+    const size_t in = q.in, width = size_t(heads) * pd;  // rows per part
+    std::vector<float> weight(3 * width * in, 0.0f), bias(3 * width, 0.0f);
     const crossrank_cuda_linear* parts[] = {&q, &k, &v};
+    const float q_scale = std::sqrt(float(pd) / float(head_dim_));
     for (int i = 0; i < 3; ++i) {
-      std::memcpy(weight.data() + i * w, parts[i]->weight, w * sizeof(float));
-      std::memcpy(bias.data() + i * q.out, parts[i]->bias, q.out * sizeof(float));
+      const float scale = i == 0 ? q_scale : 1.0f;
+      for (int h = 0; h < heads; ++h) {
+        for (int d = 0; d < head_dim_; ++d) {
+          const size_t from = size_t(h) * head_dim_ + d, to = i * width + size_t(h) * pd + d;
+          for (size_t c = 0; c < in; ++c) weight[to * in + c] = parts[i]->weight[from * in + c] * scale;
+          bias[to] = parts[i]->bias[from] * scale;
+        }
+      }
     }
-    dst->out = 3 * q.out;
+    dst->out = int(3 * width);
     dst->in = q.in;
     cudaError_t e = Convert(weight.data(), weight.size(), &dst->w);
     return e != cudaSuccess ? e : Float(bias.data(), bias.size(), &dst->b);
+  }
+
+  // A layer reading the attention's output (padded heads): zero columns for the padding.
+  cudaError_t PaddedInputLin(const crossrank_cuda_linear& src, DeviceLinear<T>* dst) {
+    if (padded_head_dim_ == head_dim_) return Lin(src, dst);
+    const int heads = src.in / head_dim_, pd = padded_head_dim_;
+    const size_t in = size_t(heads) * pd;
+    std::vector<float> weight(size_t(src.out) * in, 0.0f);
+    for (size_t o = 0; o < size_t(src.out); ++o) {
+      for (int h = 0; h < heads; ++h) {
+        std::memcpy(&weight[o * in + size_t(h) * pd], src.weight + o * src.in + size_t(h) * head_dim_,
+                    head_dim_ * sizeof(float));
+      }
+    }
+    dst->out = src.out;
+    dst->in = int(in);
+    cudaError_t e = Convert(weight.data(), weight.size(), &dst->w);
+    return e != cudaSuccess ? e : Float(src.bias, src.out, &dst->b);
   }
 
   cudaError_t Norm(const crossrank_cuda_norm& src, size_t dim, DeviceNorm* dst) {
@@ -227,12 +271,14 @@ class CudaEncoder final : public EncoderEngine {
     if (total <= capacity_tokens_ && num_seqs <= capacity_seqs_) return cudaSuccess;
     FreeActivations();
     const size_t N = std::max(total, 1), S = std::max(num_seqs, 1), H = desc_.hidden_size, I = desc_.intermediate_size;
+    const size_t A = size_t(desc_.num_heads) * padded_head_dim_;
     cudaError_t e;
-    T** hidden[] = {&x_, &ctx_, &attn_};
+    T** hidden[] = {&x_, &attn_};
     for (T** b : hidden) {
       if ((e = Alloc(N * H, b, &activations_)) != cudaSuccess) return e;
     }
-    if ((e = Alloc(N * 3 * H, &qkv_, &activations_)) || (e = Alloc(N * I, &up_, &activations_)) ||
+    if ((e = Alloc(N * A, &ctx_, &activations_)) || (e = Alloc(N * 3 * A, &qkv_, &activations_)) ||
+        (e = Alloc(N * I, &up_, &activations_)) ||
         (e = Alloc(N, &d_tokens_, &activations_)) || (e = Alloc(N, &d_types_, &activations_)) ||
         (e = Alloc(N, &d_positions_, &activations_)) || (e = Alloc(S + 1, &d_cu_, &activations_)) ||
         (e = Alloc(S * desc_.num_labels, &d_logits_, &activations_))) {
@@ -260,6 +306,7 @@ class CudaEncoder final : public EncoderEngine {
   cudaStream_t stream_ = nullptr;
   std::mutex mutex_;
   crossrank_cuda_encoder_desc desc_{};
+  int head_dim_ = 0, padded_head_dim_ = 0;  // see PaddedHeadDim
   std::vector<void*> weights_, activations_, pinned_;
   T *word_ = nullptr, *position_ = nullptr, *type_ = nullptr;
   DeviceNorm embedding_norm_;

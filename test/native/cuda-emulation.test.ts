@@ -108,7 +108,7 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
   });
 
   describe('the GPU suites at small sizes', () => {
-    encoderOnCuda(['tiny', 'tiny-xlmr'], 12);
+    encoderOnCuda(['tiny', 'tiny-xlmr', 'tinybert-l4'], 12);
     qwen3OnCuda(2, 4);
     overflowOnCuda();
     scoreHeadOnCuda(2_000);
