@@ -58,6 +58,13 @@ describe('crossrank rerank', () => {
     expect(runCli(['rerank', '--model', modelDir, '--query', 'q', '--input', join(dir.path, 'none.txt')]).status).toBe(2);
     expect(runCli(['rerank', '--model', modelDir, '--query', 'q', '--input', txt, '--activation', 'relu']).status).toBe(2);
     expect(runCli(['rerank', '--model', modelDir, '--query', 'q', '--input', txt, '--top-n', '0']).status).toBe(2);
+    // --precision is checked before any model is read; where it applies is the library's to say.
+    const precision = runCli(['rerank', '--model', modelDir, '--query', 'q', '--input', txt, '--precision', 'fp32']);
+    expect(precision.status).toBe(2);
+    expect(precision.stderr).toMatch(/--precision must be fp16 or bf16, got "fp32"/);
+    const onCpu = runCli(['rerank', '--model', modelDir, '--query', 'q', '--input', txt, '--backend', 'native', '--precision', 'bf16']);
+    expect(onCpu.status).toBe(2);
+    expect(onCpu.stderr).toMatch(/precision applies to the native CUDA engine only/);
   });
 
   it('refuses a graph that is not a cross-encoder (exit 3)', () => {
