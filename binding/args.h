@@ -21,6 +21,31 @@ inline std::vector<int32_t> Int32Vector(const Napi::CallbackInfo& info, size_t i
   return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
 }
 
+// A model load's progress, sent from the loading thread to the JS thread.
+struct LayerCount {
+  int32_t done, total;
+};
+
+// info[i]: an optional function(done, total) for load progress (undefined: none).
+inline Napi::FunctionReference ProgressCallbackArg(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || info[i].IsUndefined()) return Napi::FunctionReference();
+  if (!info[i].IsFunction()) ThrowInvalidArgument(info.Env(), "onProgress must be a function");
+  return Napi::Persistent(info[i].As<Napi::Function>());
+}
+
+// Calls the JS progress callback; what it throws is dropped (the TypeScript layer wraps the
+// user's callback so it never throws: a load is not failed by its progress display).
+inline void ReportProgress(Napi::FunctionReference& callback, const LayerCount* counts, size_t n) {
+  if (callback.IsEmpty() || n == 0) return;
+  Napi::Env env = callback.Env();
+  Napi::HandleScope scope(env);
+  const LayerCount& last = counts[n - 1];  // a burst of reports: the latest is enough
+  try {
+    callback.Call({Napi::Number::New(env, last.done), Napi::Number::New(env, last.total)});
+  } catch (const Napi::Error&) {
+  }
+}
+
 // info[i]: 'bf16' or 'fp16', the CUDA engine's 16-bit element type.
 inline CudaElementType ElementArg(const Napi::CallbackInfo& info, size_t i) {
   if (info.Length() <= i || !info[i].IsString()) ThrowInvalidArgument(info.Env(), "element must be 'bf16' or 'fp16'");

@@ -1,7 +1,8 @@
 // NativeDecoder: the native engine's decoder reranker (Qwen3) for JS.
-//   loadDecoder(path, config, answerIds: Int32Array, threads, device, element) -> Promise<NativeDecoder>
+//   loadDecoder(path, config, answerIds: Int32Array, threads, device, element, onProgress?) -> Promise<NativeDecoder>
 //     device -1: the CPU reference; device >= 0: the CUDA backend on that GPU, its matrices and
-//     activations in element 'bf16' or 'fp16' (ignored on the CPU, which computes in fp32)
+//     activations in element 'bf16' or 'fp16' (ignored on the CPU, which computes in fp32);
+//     onProgress(layersDone, layers) after each layer is read and converted
 //   decoder.score(prefixIds, prefixCu, tokenIds, cuSeqlens, prefixOf) -> Promise<Float32Array>
 //     [sequences x answers]: each prefix run once, its key/value cache reused by the
 //     sequences that continue it (prefixOf[s] >= 0), the others run whole (-1)
@@ -103,23 +104,31 @@ class NativeDecoder : public Napi::ObjectWrap<NativeDecoder> {
   DecoderPtr model_;
 };
 
-class LoadWorker : public Napi::AsyncWorker {
+class LoadWorker : public Napi::AsyncProgressQueueWorker<LayerCount> {
  public:
   LoadWorker(Napi::Env env, std::string path, DecoderConfig config, std::vector<int32_t> answers, int threads, int device,
-             CudaElementType element)
-      : Napi::AsyncWorker(env, "crossrank.loadDecoder"),
+             CudaElementType element, Napi::FunctionReference on_progress)
+      : Napi::AsyncProgressQueueWorker<LayerCount>(env, "crossrank.loadDecoder"),
         deferred_(Napi::Promise::Deferred::New(env)),
         path_(std::move(path)),
         config_(config),
         answers_(std::move(answers)),
         threads_(threads),
         device_(device),
-        element_(element) {}
+        element_(element),
+        on_progress_(std::move(on_progress)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override {
+  void Execute(const ExecutionProgress& progress) override {
     try {
       std::unique_ptr<DecoderModel> model;
-      status_ = DecoderModel::Load(path_, config_, answers_, threads_, device_, element_, &model);
+      LoadProgress report;
+      if (!on_progress_.IsEmpty()) {
+        report = [&progress](int32_t done, int32_t total) {
+          const LayerCount count{done, total};
+          progress.Send(&count, 1);
+        };
+      }
+      status_ = DecoderModel::Load(path_, config_, answers_, threads_, device_, element_, &model, report);
       if (status_.ok()) model_ = std::move(model);
     } catch (const std::bad_alloc&) {
       status_ = Status::OutOfMemory("out of host memory loading " + path_);
@@ -132,6 +141,7 @@ class LoadWorker : public Napi::AsyncWorker {
     deferred_.Resolve(DecoderConstructor(env)->New({external}));
   }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnProgress(const LayerCount* counts, size_t n) override { ReportProgress(on_progress_, counts, n); }
 
  private:
   Napi::Promise::Deferred deferred_;
@@ -140,6 +150,7 @@ class LoadWorker : public Napi::AsyncWorker {
   std::vector<int32_t> answers_;
   int threads_, device_;
   CudaElementType element_;
+  Napi::FunctionReference on_progress_;
   DecoderPtr model_;
   Status status_;
 };
@@ -156,9 +167,10 @@ Napi::Value LoadDecoder(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 6 || !info[0].IsString() || !info[1].IsObject() || !info[3].IsNumber() || !info[4].IsNumber() ||
       !info[5].IsString()) {
-    ThrowInvalidArgument(env, "loadDecoder(path: string, config: object, answerIds: Int32Array, threads: number, device: number, element: 'bf16' | 'fp16')");
+    ThrowInvalidArgument(env, "loadDecoder(path: string, config: object, answerIds: Int32Array, threads: number, device: number, element: 'bf16' | 'fp16', onProgress?: function)");
   }
   const CudaElementType element = ElementArg(info, 5);
+  Napi::FunctionReference on_progress = ProgressCallbackArg(info, 6);
   Napi::Object o = info[1].As<Napi::Object>();
   DecoderConfig c;
   c.vocab_size = static_cast<int32_t>(Number(o, "vocabSize"));
@@ -177,7 +189,7 @@ Napi::Value LoadDecoder(const Napi::CallbackInfo& info) {
   if (!valid.ok()) throw MakeError(env, valid);
   auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), c, Int32Vector(info, 2, "answerIds"),
                                 info[3].As<Napi::Number>().Int32Value(), info[4].As<Napi::Number>().Int32Value(),
-                                element);
+                                element, std::move(on_progress));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

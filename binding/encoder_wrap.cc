@@ -1,7 +1,8 @@
 // NativeEncoder: the native engine's encoder model for JS.
-//   loadEncoder(path, config, threads, device, element) -> Promise<NativeEncoder>
+//   loadEncoder(path, config, threads, device, element, onProgress?) -> Promise<NativeEncoder>
 //     (mmap, validate, convert off-thread; device -1 = CPU reference, >= 0 = that GPU with
-//     weights and activations in element 'fp16' or 'bf16', ignored on the CPU)
+//     weights and activations in element 'fp16' or 'bf16', ignored on the CPU;
+//     onProgress(layersDone, layers) after each layer is read)
 //   encoder.forward(tokenIds, typeIds, cuSeqlens) -> Promise<Float32Array> raw logits (a bare encoder: hidden states)
 //   encoder.dispose()  frees the weights once forwards in flight have finished
 #include <memory>
@@ -94,21 +95,30 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
   ModelPtr model_;
 };
 
-class LoadWorker : public Napi::AsyncWorker {
+class LoadWorker : public Napi::AsyncProgressQueueWorker<LayerCount> {
  public:
-  LoadWorker(Napi::Env env, std::string path, EncoderConfig config, int threads, int device, CudaElementType element)
-      : Napi::AsyncWorker(env, "crossrank.loadEncoder"),
+  LoadWorker(Napi::Env env, std::string path, EncoderConfig config, int threads, int device, CudaElementType element,
+             Napi::FunctionReference on_progress)
+      : Napi::AsyncProgressQueueWorker<LayerCount>(env, "crossrank.loadEncoder"),
         deferred_(Napi::Promise::Deferred::New(env)),
         path_(std::move(path)),
         config_(config),
         threads_(threads),
         device_(device),
-        element_(element) {}
+        element_(element),
+        on_progress_(std::move(on_progress)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
-  void Execute() override {
+  void Execute(const ExecutionProgress& progress) override {
     try {
       std::unique_ptr<EncoderModel> model;
-      status_ = EncoderModel::Load(path_, config_, threads_, device_, element_, &model);
+      LoadProgress report;
+      if (!on_progress_.IsEmpty()) {
+        report = [&progress](int32_t done, int32_t total) {
+          const LayerCount count{done, total};
+          progress.Send(&count, 1);
+        };
+      }
+      status_ = EncoderModel::Load(path_, config_, threads_, device_, element_, &model, report);
       model_ = std::move(model);
     } catch (const std::bad_alloc&) {
       status_ = Status::OutOfMemory("out of host memory loading " + path_);
@@ -122,6 +132,7 @@ class LoadWorker : public Napi::AsyncWorker {
     deferred_.Resolve(EncoderConstructor(env)->New({external}));
   }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  void OnProgress(const LayerCount* counts, size_t n) override { ReportProgress(on_progress_, counts, n); }
 
  private:
   Napi::Promise::Deferred deferred_;
@@ -130,6 +141,7 @@ class LoadWorker : public Napi::AsyncWorker {
   int threads_;
   int device_;
   CudaElementType element_;
+  Napi::FunctionReference on_progress_;
   ModelPtr model_;
   Status status_;
 };
@@ -146,9 +158,10 @@ Napi::Value LoadEncoder(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() < 5 || !info[0].IsString() || !info[1].IsObject() || !info[2].IsNumber() || !info[3].IsNumber() ||
       !info[4].IsString()) {
-    ThrowInvalidArgument(env, "loadEncoder(path: string, config: object, threads: number, device: number, element: 'fp16' | 'bf16')");
+    ThrowInvalidArgument(env, "loadEncoder(path: string, config: object, threads: number, device: number, element: 'fp16' | 'bf16', onProgress?: function)");
   }
   const CudaElementType element = ElementArg(info, 4);
+  Napi::FunctionReference on_progress = ProgressCallbackArg(info, 5);
   Napi::Object o = info[1].As<Napi::Object>();
   EncoderConfig c;
   c.arch = static_cast<EncoderArch>(Field(o, "arch"));
@@ -170,7 +183,7 @@ Napi::Value LoadEncoder(const Napi::CallbackInfo& info) {
   Status valid = c.Validate();
   if (!valid.ok()) throw MakeError(env, valid);
   auto* worker = new LoadWorker(env, info[0].As<Napi::String>().Utf8Value(), c, info[2].As<Napi::Number>().Int32Value(),
-                                info[3].As<Napi::Number>().Int32Value(), element);
+                                info[3].As<Napi::Number>().Int32Value(), element, std::move(on_progress));
   Napi::Promise promise = worker->Promise();
   worker->Queue();
   return promise;

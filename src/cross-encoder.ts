@@ -29,6 +29,7 @@ import { resolveModel, type ResolveOptions } from './hub/resolve.js';
 import { applyScoreHead } from './score-head.js';
 import { createPairTokenizer, parseTruncation, type PairTokenizer, type TruncationStrategy } from './tokenizer/pair-tokenizer.js';
 import { readTokenizerSpec } from './tokenizer/tokenizer-spec.js';
+import { withLoadProgress, type LoadProgressCallback } from './util/load-progress.js';
 
 export interface CrossEncoderOptions extends ResolveOptions {
   /** 'onnx' (ONNX Runtime, default) or 'native' (crossrank's own engine, model.safetensors). */
@@ -63,6 +64,12 @@ export interface CrossEncoderOptions extends ResolveOptions {
    * elsewhere: the CPU paths compute in fp32.
    */
   precision?: CudaElementType;
+  /**
+   * The native engine: called after each layer of model.safetensors is read and converted
+   * (an LLM reranker's weights take seconds to minutes). Default: a progress bar on stderr
+   * when it is a terminal, as downloads have.
+   */
+  onLoadProgress?: LoadProgressCallback;
   /** ONNX Runtime intra-op threads (default: all cores). */
   threads?: number;
   /**
@@ -194,6 +201,9 @@ export class CrossEncoder {
     if (typeof maxWaitMs !== 'number' || !Number.isFinite(maxWaitMs) || maxWaitMs < 0) {
       throw new InvalidArgumentError(`maxWaitMs must be a number >= 0, got ${maxWaitMs}`);
     }
+    if (options.onLoadProgress !== undefined && typeof options.onLoadProgress !== 'function') {
+      throw new InvalidArgumentError('onLoadProgress must be a function');
+    }
 
     const calibration = typeof options.calibration === 'string' ? loadProfile(options.calibration) : options.calibration;
 
@@ -220,7 +230,9 @@ export class CrossEncoder {
             device: options.device,
             threads: options.threads,
           })
-        : await NativeBackend.create(resolved.dir, config, { device: options.device, threads: options.threads, precision });
+        : await withLoadProgress(idOrDir, options.onLoadProgress, (onProgress) =>
+            NativeBackend.create(resolved.dir, config, { device: options.device, threads: options.threads, precision, onProgress }),
+          );
     const info: CrossEncoderInfo = {
       model: idOrDir,
       dir: resolved.dir,
@@ -271,12 +283,15 @@ export class CrossEncoder {
     const precision = parsePrecision(options.precision, nativeCuda(o.backendName, options.device), DEFAULT_PRECISION.decoder);
     const backend: Backend =
       o.backendName === 'native'
-        ? await NativeDecoderBackend.create(resolved.dir, config, answerIds, {
-            device: options.device,
-            threads: options.threads,
-            sharePrefix: options.sharePrefix,
-            precision,
-          })
+        ? await withLoadProgress(idOrDir, options.onLoadProgress, (onProgress) =>
+            NativeDecoderBackend.create(resolved.dir, config, answerIds, {
+              device: options.device,
+              threads: options.threads,
+              sharePrefix: options.sharePrefix,
+              precision,
+              onProgress,
+            }),
+          )
         : await (await import('./backends/onnx-backend.js')).OnnxBackend.create(onnxModelPath(resolved.dir, options.quantized), 2, {
             device: options.device,
             threads: options.threads,

@@ -70,13 +70,16 @@ Status LoadDecoderGlobals(TensorReader& r, const DecoderConfig& c, const std::ve
 }  // namespace
 
 Status LoadDecoderWeights(const SafetensorsFile& file, const DecoderConfig& c, const std::vector<int32_t>& answer_ids,
-                          DecoderWeights* w) {
+                          DecoderWeights* w, const LoadProgress& progress) {
   RETURN_IF_ERROR(c.Validate());
   RETURN_IF_ERROR(CheckAnswerIds(c, answer_ids));
   TensorReader r(file);
   RETURN_IF_ERROR(LoadDecoderGlobals(r, c, answer_ids, w));
   w->layers.resize(static_cast<size_t>(c.num_layers));
-  for (int32_t l = 0; l < c.num_layers; ++l) RETURN_IF_ERROR(LoadDecoderLayer(r, c, l, &w->layers[static_cast<size_t>(l)]));
+  for (int32_t l = 0; l < c.num_layers; ++l) {
+    RETURN_IF_ERROR(LoadDecoderLayer(r, c, l, &w->layers[static_cast<size_t>(l)]));
+    if (progress) progress(l + 1, c.num_layers);
+  }
   return Status::Ok();
 }
 
@@ -134,6 +137,7 @@ namespace {
 struct LayerFeed {
   TensorReader* reader;
   const DecoderConfig* config;
+  const LoadProgress* progress;
   DecoderLayerWeights current;
   Status status;
 
@@ -143,6 +147,8 @@ struct LayerFeed {
     try {  // no exception crosses the C boundary back into the CUDA library
       w = DecoderLayerWeights();
       feed->status = LoadDecoderLayer(*feed->reader, *feed->config, l, &w);
+      // Read and converted (uploaded next).
+      if (feed->status.ok() && *feed->progress) (*feed->progress)(l + 1, feed->config->num_layers);
     } catch (const std::bad_alloc&) {
       feed->status = Status::OutOfMemory("out of host memory reading layer " + std::to_string(l));
     }
@@ -158,7 +164,7 @@ struct LayerFeed {
 
 Status DecoderModel::Load(const std::string& path, const DecoderConfig& config, const std::vector<int32_t>& answer_ids,
                           int threads, int device, CudaElementType element_type,
-                          std::unique_ptr<DecoderModel>* out) {
+                          std::unique_ptr<DecoderModel>* out, const LoadProgress& progress) {
   if (device >= 0) RETURN_IF_ERROR(CudaLibrary::Instance().CheckDevice(device));  // fail before reading weights
   std::unique_ptr<SafetensorsFile> file;
   RETURN_IF_ERROR(SafetensorsFile::Open(path, &file));
@@ -166,7 +172,7 @@ Status DecoderModel::Load(const std::string& path, const DecoderConfig& config, 
   model->config_ = config;
   model->num_answers_ = static_cast<int32_t>(answer_ids.size());
   if (device < 0) {
-    RETURN_IF_ERROR(LoadDecoderWeights(*file, config, answer_ids, &model->weights_));
+    RETURN_IF_ERROR(LoadDecoderWeights(*file, config, answer_ids, &model->weights_, progress));
     model->pool_ = std::make_unique<ThreadPool>(threads);
     *out = std::move(model);
     return Status::Ok();
@@ -176,7 +182,7 @@ Status DecoderModel::Load(const std::string& path, const DecoderConfig& config, 
   TensorReader reader(*file);
   DecoderWeights globals;
   RETURN_IF_ERROR(LoadDecoderGlobals(reader, config, answer_ids, &globals));
-  LayerFeed feed{&reader, &config, {}, Status::Ok()};
+  LayerFeed feed{&reader, &config, &progress, {}, Status::Ok()};
   crossrank_cuda_decoder_desc desc{};
   desc.vocab_size = config.vocab_size;
   desc.hidden_size = config.hidden_size;

@@ -27,7 +27,8 @@ Status EncoderConfig::Validate() const {
 }
 
 
-Status LoadEncoderWeights(const SafetensorsFile& file, const EncoderConfig& c, EncoderWeights* w) {
+Status LoadEncoderWeights(const SafetensorsFile& file, const EncoderConfig& c, EncoderWeights* w,
+                          const LoadProgress& progress) {
   RETURN_IF_ERROR(c.Validate());
   TensorReader r(file);
   // "bert." / "roberta." inside a classifier; nothing in a bare encoder.
@@ -49,6 +50,7 @@ Status LoadEncoderWeights(const SafetensorsFile& file, const EncoderConfig& c, E
     RETURN_IF_ERROR(r.LinearLayer(L + ".intermediate.dense", c.intermediate_size, H, &lw.intermediate));
     RETURN_IF_ERROR(r.LinearLayer(L + ".output.dense", H, c.intermediate_size, &lw.output));
     RETURN_IF_ERROR(r.Norm(L + ".output.LayerNorm", H, &lw.output_norm));
+    if (progress) progress(l + 1, c.num_layers);
   }
   if (c.bare) return Status::Ok();  // pooling happens outside; the pooler is unused
   if (c.arch == EncoderArch::kBert) {
@@ -69,7 +71,8 @@ crossrank_cuda_norm CudaNorm(const LayerNormParams& n) { return {n.gamma.data(),
 }  // namespace
 
 Status EncoderModel::Load(const std::string& path, const EncoderConfig& config, int threads, int device,
-                          CudaElementType element_type, std::unique_ptr<EncoderModel>* out) {
+                          CudaElementType element_type, std::unique_ptr<EncoderModel>* out,
+                          const LoadProgress& progress) {
   if (device >= 0 && config.bare) {
     return Status::BackendUnavailable("the CUDA backend runs cross-encoders only; embed on the CPU (device 'cpu')");
   }
@@ -78,7 +81,7 @@ Status EncoderModel::Load(const std::string& path, const EncoderConfig& config, 
   RETURN_IF_ERROR(SafetensorsFile::Open(path, &file));
   std::unique_ptr<EncoderModel> model(new EncoderModel());
   model->config_ = config;
-  RETURN_IF_ERROR(LoadEncoderWeights(*file, config, &model->weights_));
+  RETURN_IF_ERROR(LoadEncoderWeights(*file, config, &model->weights_, progress));
   file.reset();
   if (device < 0) {
     model->pool_ = std::make_unique<ThreadPool>(threads);

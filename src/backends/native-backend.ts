@@ -13,6 +13,7 @@ import type { CudaElementType, NativeEncoderInstance } from '../native/binding.j
 import { native } from '../native/load.js';
 import { parseDevice } from '../score-head.js';
 import type { PairEncodings } from '../tokenizer/pair-tokenizer.js';
+import type { LoadProgressCallback } from '../util/load-progress.js';
 import type { Backend } from './backend.js';
 import { DEFAULT_PRECISION } from './precision.js';
 
@@ -46,7 +47,7 @@ export class NativeBackend implements Backend {
   static async create(
     dir: string,
     config: ModelConfig,
-    options: { device?: string; threads?: number; precision?: CudaElementType } = {},
+    options: { device?: string; threads?: number; precision?: CudaElementType; onProgress?: LoadProgressCallback } = {},
   ): Promise<NativeBackend> {
     const device = options.device ?? 'cpu';
     const deviceIndex = parseDevice(device);
@@ -57,6 +58,7 @@ export class NativeBackend implements Backend {
       options.threads ?? availableParallelism(),
       deviceIndex,
       options.precision ?? DEFAULT_PRECISION.encoder,
+      options.onProgress,
     );
     return new NativeBackend(encoder, device, config.numLabels);
   }

@@ -14,6 +14,7 @@ import type { CudaElementType, NativeDecoderConfig, NativeDecoderInstance } from
 import { native } from '../native/load.js';
 import { parseDevice } from '../score-head.js';
 import type { PairEncodings } from '../tokenizer/pair-tokenizer.js';
+import type { LoadProgressCallback } from '../util/load-progress.js';
 import type { Backend } from './backend.js';
 import { DEFAULT_PRECISION } from './precision.js';
 
@@ -75,7 +76,7 @@ export class NativeDecoderBackend implements Backend {
     dir: string,
     config: ModelConfig,
     answerIds: [number, number],
-    options: { device?: string; threads?: number; sharePrefix?: boolean; precision?: CudaElementType } = {},
+    options: { device?: string; threads?: number; sharePrefix?: boolean; precision?: CudaElementType; onProgress?: LoadProgressCallback } = {},
   ): Promise<NativeDecoderBackend> {
     const device = options.device ?? 'cpu';
     const decoder = await native().loadDecoder(
@@ -85,6 +86,7 @@ export class NativeDecoderBackend implements Backend {
       options.threads ?? availableParallelism(),
       parseDevice(device),
       options.precision ?? DEFAULT_PRECISION.decoder,
+      options.onProgress,
     );
     return new NativeDecoderBackend(decoder, device, options.sharePrefix ?? true);
   }

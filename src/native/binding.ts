@@ -178,14 +178,24 @@ export interface NativeBinding {
   /**
    * Maps and validates model.safetensors and converts the weights, off the JS thread.
    * device -1: the CPU reference forward pass; device >= 0: the CUDA backend on that GPU in
-   * `element` (ignored on the CPU, which computes in fp32).
+   * `element` (ignored on the CPU, which computes in fp32). `onProgress` after each layer is read.
    */
-  loadEncoder(path: string, config: NativeEncoderConfig, threads: number, device: number, element: CudaElementType): Promise<NativeEncoderInstance>;
+  loadEncoder(
+    path: string,
+    config: NativeEncoderConfig,
+    threads: number,
+    device: number,
+    element: CudaElementType,
+    onProgress?: (layersDone: number, layers: number) => void,
+  ): Promise<NativeEncoderInstance>;
   /**
    * A decoder reranker (only the answer rows of the output layer are computed), loaded off the
    * JS thread. device -1: the CPU reference; device >= 0: the CUDA backend on that GPU.
    */
-  /** `element`: the CUDA decoder's 16-bit type (ignored on the CPU, which computes in fp32). */
+  /**
+   * `element`: the CUDA decoder's 16-bit type (ignored on the CPU, which computes in fp32).
+   * `onProgress` after each layer is read and converted.
+   */
   loadDecoder(
     path: string,
     config: NativeDecoderConfig,
@@ -193,6 +203,7 @@ export interface NativeBinding {
     threads: number,
     device: number,
     element: CudaElementType,
+    onProgress?: (layersDone: number, layers: number) => void,
   ): Promise<NativeDecoderInstance>;
 }
 

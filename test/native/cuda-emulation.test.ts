@@ -94,6 +94,18 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
     for (const q of dump.queries) expect(q.logits_shared).toHaveLength(6);
   }, 300_000);
 
+  it('load progress on CUDA: one report per layer as the decoder feeds the upload', async () => {
+    const out = join(dir.path, 'qwen3-tiny-progress');
+    makeQwen3Model({ preset: 'qwen3-tiny', seed: 3, out, tokenizer: join(sharedDir, 'tokenizers', 'qwen3') });
+    const seen: [number, number][] = [];
+    const gpu = await CrossEncoder.load(out, { backend: 'native', device: 'cuda', onLoadProgress: (done, total) => seen.push([done, total]) });
+    await gpu.dispose();
+    expect(seen).toEqual([
+      [1, 2],
+      [2, 2],
+    ]);
+  });
+
   it('a layer that fails to load during the CUDA upload (fed one layer at a time) is a ModelLoadError naming it', async () => {
     const out = join(dir.path, 'qwen3-tiny-bad-layer');
     makeQwen3Model({ preset: 'qwen3-tiny', seed: 3, out, tokenizer: join(sharedDir, 'tokenizers', 'qwen3') });

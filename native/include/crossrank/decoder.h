@@ -13,6 +13,7 @@
 
 #include "crossrank/batch.h"
 #include "crossrank/cuda_element.h"
+#include "crossrank/load_progress.h"
 #include "crossrank/encoder.h"
 #include "crossrank/status.h"
 
@@ -49,7 +50,7 @@ struct DecoderWeights {
 // Reads every tensor the config implies (transformers' names) and keeps, of the output layer,
 // only the rows of `answer_ids` (lm_head, or the embeddings when tied).
 Status LoadDecoderWeights(const SafetensorsFile& file, const DecoderConfig& config, const std::vector<int32_t>& answer_ids,
-                          DecoderWeights* out);
+                          DecoderWeights* out, const LoadProgress& progress = LoadProgress());
 
 // Key/value cache of the tokens run so far: per layer [tokens x kv_heads x head_dim].
 struct KvCache {
@@ -90,7 +91,7 @@ class DecoderModel {
   // GPU in `element_type` (weights uploaded once, host copies released).
   static Status Load(const std::string& safetensors_path, const DecoderConfig& config,
                      const std::vector<int32_t>& answer_ids, int threads, int device, CudaElementType element_type,
-                     std::unique_ptr<DecoderModel>* out);
+                     std::unique_ptr<DecoderModel>* out, const LoadProgress& progress = LoadProgress());
   ~DecoderModel();
 
   const DecoderConfig& config() const { return config_; }

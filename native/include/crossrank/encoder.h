@@ -11,6 +11,7 @@
 
 #include "crossrank/batch.h"
 #include "crossrank/cuda_element.h"
+#include "crossrank/load_progress.h"
 #include "crossrank/status.h"
 
 namespace crossrank {
@@ -73,7 +74,8 @@ struct EncoderWeights {
 
 // Reads and converts (F32/F16/BF16 -> fp32) every tensor the config implies, checking names
 // and shapes; a missing tensor or a wrong shape is kModelLoad naming the tensor.
-Status LoadEncoderWeights(const SafetensorsFile& file, const EncoderConfig& config, EncoderWeights* out);
+Status LoadEncoderWeights(const SafetensorsFile& file, const EncoderConfig& config, EncoderWeights* out,
+                          const LoadProgress& progress = LoadProgress());
 
 // Position ids per token, as transformers computes them: BERT 0, 1, 2, ... per sequence;
 // RoBERTa pad+1, pad+2, ... counting only non-pad tokens (a pad token keeps position pad).
@@ -90,7 +92,8 @@ class EncoderModel {
   // device -1: the CPU reference with `threads` threads; device >= 0: the CUDA backend on
   // that GPU in `element_type` (weights uploaded once, host copies released).
   static Status Load(const std::string& safetensors_path, const EncoderConfig& config, int threads, int device,
-                     CudaElementType element_type, std::unique_ptr<EncoderModel>* out);
+                     CudaElementType element_type, std::unique_ptr<EncoderModel>* out,
+                     const LoadProgress& progress = LoadProgress());
   ~EncoderModel();
 
   const EncoderConfig& config() const { return config_; }
