@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CROSSRANK_CUDA_ABI_VERSION 5  // 3: the decoder (Qwen3 rerankers); 4: its element type, layers fed one at a time; 5: the encoder's element type, devices' kernels_available
+#define CROSSRANK_CUDA_ABI_VERSION 5  // 3: the decoder (Qwen3 rerankers); 4: its element type, layers fed one at a time; 5: the encoder's element type and layer feed, devices' kernels_available
 #define CROSSRANK_CUDA_MAX_DEVICES 16
 
 #ifdef __cplusplus
@@ -95,7 +95,11 @@ typedef struct {
   const float* position_embeddings;
   const float* token_type_embeddings;
   crossrank_cuda_norm embedding_norm;
-  const crossrank_cuda_layer* layers;  // num_layers entries
+  // The layers, through load_layer (as the decoder's): called for layers 0, 1, ... in turn
+  // during creation, it fills *out with pointers that stay valid until its next call; non-zero:
+  // stop (creation fails). The caller needs only one layer in host memory at a time.
+  int (*load_layer)(void* context, int layer, crossrank_cuda_layer* out);
+  void* load_context;
   crossrank_cuda_linear head_dense, classifier;
 } crossrank_cuda_encoder_desc;
 

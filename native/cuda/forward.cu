@@ -89,7 +89,9 @@ class CudaEncoder final : public EncoderEngine {
   // Returns cudaSuccess or the first error (with *what naming the step).
   cudaError_t Upload(const crossrank_cuda_encoder_desc& d, const char** what) override {
     desc_ = d;
-    desc_.layers = nullptr;  // host pointers are not kept
+    desc_.load_layer = nullptr;  // host pointers are not kept
+    desc_.load_context = nullptr;
+    desc_.word_embeddings = desc_.position_embeddings = desc_.token_type_embeddings = nullptr;
     cudaError_t e;
     if ((e = cudaSetDevice(device_)) != cudaSuccess) return *what = "cudaSetDevice", e;
     if ((e = cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)) != cudaSuccess) return *what = "stream", e;
@@ -104,7 +106,12 @@ class CudaEncoder final : public EncoderEngine {
     }
     layers_.resize(d.num_layers);
     for (int l = 0; l < d.num_layers; ++l) {
-      const crossrank_cuda_layer& src = d.layers[l];
+      crossrank_cuda_layer src{};
+      if (d.load_layer(d.load_context, l, &src) != 0) return *what = "loading layer weights", cudaErrorInvalidValue;
+      // q, k and v are stacked into one projection: each must be [hidden x hidden].
+      for (const crossrank_cuda_linear* p : {&src.query, &src.key, &src.value}) {
+        if (p->out != d.hidden_size || p->in != d.hidden_size) return *what = "layer shapes", cudaErrorInvalidValue;
+      }
       DeviceLayer<T>& dst = layers_[l];
       if ((e = StackedLin(src.query, src.key, src.value, &dst.qkv)) != cudaSuccess ||
           (e = PaddedInputLin(src.attention_out, &dst.attention_out)) != cudaSuccess ||
@@ -323,25 +330,13 @@ class CudaEncoder final : public EncoderEngine {
 }  // namespace
 }  // namespace crossrank::cuda
 
-namespace {
-// q, k and v are stacked into one projection: each must be [hidden x hidden].
-bool SquareProjections(const crossrank_cuda_encoder_desc& d) {
-  for (int l = 0; l < d.num_layers; ++l) {
-    for (const crossrank_cuda_linear* p : {&d.layers[l].query, &d.layers[l].key, &d.layers[l].value}) {
-      if (p->out != d.hidden_size || p->in != d.hidden_size) return false;
-    }
-  }
-  return true;
-}
-}  // namespace
-
 CROSSRANK_CUDA_EXPORT int crossrank_cuda_encoder_create(int device, const crossrank_cuda_encoder_desc* desc,
                                                         void** handle, char* message, size_t message_len) {
   using crossrank::cuda::CudaEncoder;
   using crossrank::cuda::EncoderEngine;
   *handle = nullptr;
   if (!desc || desc->hidden_size <= 0 || desc->num_heads <= 0 || desc->hidden_size % desc->num_heads != 0 ||
-      desc->hidden_size / desc->num_heads > 256 || !desc->layers || !SquareProjections(*desc) ||
+      desc->hidden_size / desc->num_heads > 256 || !desc->load_layer ||
       (desc->element_type != CROSSRANK_CUDA_FP16 && desc->element_type != CROSSRANK_CUDA_BF16)) {
     if (message && message_len) snprintf(message, message_len, "%s", "invalid encoder description for CUDA");
     return CROSSRANK_CUDA_STATUS_INVALID_ARGUMENT;

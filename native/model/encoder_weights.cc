@@ -27,48 +27,84 @@ Status EncoderConfig::Validate() const {
 }
 
 
-Status LoadEncoderWeights(const SafetensorsFile& file, const EncoderConfig& c, EncoderWeights* w,
-                          const LoadProgress& progress) {
-  RETURN_IF_ERROR(c.Validate());
-  TensorReader r(file);
-  // "bert." / "roberta." inside a classifier; nothing in a bare encoder.
-  const std::string p = c.bare ? "" : c.arch == EncoderArch::kBert ? "bert." : "roberta.";
+namespace {
+
+// "bert." / "roberta." inside a classifier; nothing in a bare encoder.
+std::string Prefix(const EncoderConfig& c) { return c.bare ? "" : c.arch == EncoderArch::kBert ? "bert." : "roberta."; }
+
+Status LoadEncoderLayer(TensorReader& r, const EncoderConfig& c, int32_t l, EncoderLayerWeights* lw) {
+  const int32_t H = c.hidden_size;
+  const std::string L = Prefix(c) + "encoder.layer." + std::to_string(l);
+  RETURN_IF_ERROR(r.LinearLayer(L + ".attention.self.query", H, H, &lw->query));
+  RETURN_IF_ERROR(r.LinearLayer(L + ".attention.self.key", H, H, &lw->key));
+  RETURN_IF_ERROR(r.LinearLayer(L + ".attention.self.value", H, H, &lw->value));
+  RETURN_IF_ERROR(r.LinearLayer(L + ".attention.output.dense", H, H, &lw->attention_out));
+  RETURN_IF_ERROR(r.Norm(L + ".attention.output.LayerNorm", H, &lw->attention_norm));
+  RETURN_IF_ERROR(r.LinearLayer(L + ".intermediate.dense", c.intermediate_size, H, &lw->intermediate));
+  RETURN_IF_ERROR(r.LinearLayer(L + ".output.dense", H, c.intermediate_size, &lw->output));
+  return r.Norm(L + ".output.LayerNorm", H, &lw->output_norm);
+}
+
+// Everything but the layers: embeddings, and a classifier's head.
+Status LoadEncoderGlobals(TensorReader& r, const EncoderConfig& c, EncoderWeights* w) {
+  const std::string p = Prefix(c);
   const int32_t H = c.hidden_size;
   RETURN_IF_ERROR(r.Tensor(p + "embeddings.word_embeddings.weight", {c.vocab_size, H}, &w->word_embeddings));
   RETURN_IF_ERROR(r.Tensor(p + "embeddings.position_embeddings.weight", {c.max_positions, H}, &w->position_embeddings));
   RETURN_IF_ERROR(r.Tensor(p + "embeddings.token_type_embeddings.weight", {c.type_vocab_size, H}, &w->token_type_embeddings));
   RETURN_IF_ERROR(r.Norm(p + "embeddings.LayerNorm", H, &w->embedding_norm));
-  w->layers.resize(c.num_layers);
-  for (int32_t l = 0; l < c.num_layers; ++l) {
-    const std::string L = p + "encoder.layer." + std::to_string(l);
-    EncoderLayerWeights& lw = w->layers[l];
-    RETURN_IF_ERROR(r.LinearLayer(L + ".attention.self.query", H, H, &lw.query));
-    RETURN_IF_ERROR(r.LinearLayer(L + ".attention.self.key", H, H, &lw.key));
-    RETURN_IF_ERROR(r.LinearLayer(L + ".attention.self.value", H, H, &lw.value));
-    RETURN_IF_ERROR(r.LinearLayer(L + ".attention.output.dense", H, H, &lw.attention_out));
-    RETURN_IF_ERROR(r.Norm(L + ".attention.output.LayerNorm", H, &lw.attention_norm));
-    RETURN_IF_ERROR(r.LinearLayer(L + ".intermediate.dense", c.intermediate_size, H, &lw.intermediate));
-    RETURN_IF_ERROR(r.LinearLayer(L + ".output.dense", H, c.intermediate_size, &lw.output));
-    RETURN_IF_ERROR(r.Norm(L + ".output.LayerNorm", H, &lw.output_norm));
-    if (progress) progress(l + 1, c.num_layers);
-  }
   if (c.bare) return Status::Ok();  // pooling happens outside; the pooler is unused
   if (c.arch == EncoderArch::kBert) {
     RETURN_IF_ERROR(r.LinearLayer("bert.pooler.dense", H, H, &w->head_dense));
-    RETURN_IF_ERROR(r.LinearLayer("classifier", c.num_labels, H, &w->classifier));
-  } else {
-    RETURN_IF_ERROR(r.LinearLayer("classifier.dense", H, H, &w->head_dense));
-    RETURN_IF_ERROR(r.LinearLayer("classifier.out_proj", c.num_labels, H, &w->classifier));
+    return r.LinearLayer("classifier", c.num_labels, H, &w->classifier);
   }
-  return Status::Ok();
+  RETURN_IF_ERROR(r.LinearLayer("classifier.dense", H, H, &w->head_dense));
+  return r.LinearLayer("classifier.out_proj", c.num_labels, H, &w->classifier);
 }
-
-namespace {
 
 crossrank_cuda_linear CudaLinear(const Linear& l) { return {l.weight.data(), l.bias.data(), l.out, l.in}; }
 crossrank_cuda_norm CudaNorm(const LayerNormParams& n) { return {n.gamma.data(), n.beta.data()}; }
 
+// Feeds the CUDA backend one layer at a time (crossrank_cuda_encoder_desc.load_layer), as the
+// decoder's upload is fed: the host holds the embeddings and one layer in fp32, not the model.
+struct EncoderLayerFeed {
+  TensorReader* reader;
+  const EncoderConfig* config;
+  const LoadProgress* progress;
+  EncoderLayerWeights current;
+  Status status;
+
+  static int Load(void* context, int l, crossrank_cuda_layer* out) {
+    auto* feed = static_cast<EncoderLayerFeed*>(context);
+    EncoderLayerWeights& w = feed->current;
+    try {  // no exception crosses the C boundary back into the CUDA library
+      w = EncoderLayerWeights();
+      feed->status = LoadEncoderLayer(*feed->reader, *feed->config, l, &w);
+      if (feed->status.ok() && *feed->progress) (*feed->progress)(l + 1, feed->config->num_layers);
+    } catch (const std::bad_alloc&) {
+      feed->status = Status::OutOfMemory("out of host memory reading layer " + std::to_string(l));
+    }
+    if (!feed->status.ok()) return 1;
+    *out = {CudaLinear(w.query),        CudaLinear(w.key),    CudaLinear(w.value),         CudaLinear(w.attention_out),
+            CudaLinear(w.intermediate), CudaLinear(w.output), CudaNorm(w.attention_norm), CudaNorm(w.output_norm)};
+    return 0;
+  }
+};
+
 }  // namespace
+
+Status LoadEncoderWeights(const SafetensorsFile& file, const EncoderConfig& c, EncoderWeights* w,
+                          const LoadProgress& progress) {
+  RETURN_IF_ERROR(c.Validate());
+  TensorReader r(file);
+  RETURN_IF_ERROR(LoadEncoderGlobals(r, c, w));
+  w->layers.resize(c.num_layers);
+  for (int32_t l = 0; l < c.num_layers; ++l) {
+    RETURN_IF_ERROR(LoadEncoderLayer(r, c, l, &w->layers[l]));
+    if (progress) progress(l + 1, c.num_layers);
+  }
+  return Status::Ok();
+}
 
 Status EncoderModel::Load(const std::string& path, const EncoderConfig& config, int threads, int device,
                           CudaElementType element_type, std::unique_ptr<EncoderModel>* out,
@@ -81,42 +117,42 @@ Status EncoderModel::Load(const std::string& path, const EncoderConfig& config, 
   RETURN_IF_ERROR(SafetensorsFile::Open(path, &file));
   std::unique_ptr<EncoderModel> model(new EncoderModel());
   model->config_ = config;
-  RETURN_IF_ERROR(LoadEncoderWeights(*file, config, &model->weights_, progress));
-  file.reset();
   if (device < 0) {
+    RETURN_IF_ERROR(LoadEncoderWeights(*file, config, &model->weights_, progress));
     model->pool_ = std::make_unique<ThreadPool>(threads);
-  } else {
-    const EncoderWeights& w = model->weights_;
-    std::vector<crossrank_cuda_layer> layers;
-    for (const EncoderLayerWeights& l : w.layers) {
-      layers.push_back({CudaLinear(l.query), CudaLinear(l.key), CudaLinear(l.value), CudaLinear(l.attention_out),
-                        CudaLinear(l.intermediate), CudaLinear(l.output), CudaNorm(l.attention_norm),
-                        CudaNorm(l.output_norm)});
-    }
-    crossrank_cuda_encoder_desc desc{};
-    desc.roberta = config.arch == EncoderArch::kRoberta ? 1 : 0;
-    desc.element_type = element_type == CudaElementType::kBf16 ? CROSSRANK_CUDA_BF16 : CROSSRANK_CUDA_FP16;
-    desc.vocab_size = config.vocab_size;
-    desc.hidden_size = config.hidden_size;
-    desc.num_layers = config.num_layers;
-    desc.num_heads = config.num_heads;
-    desc.intermediate_size = config.intermediate_size;
-    desc.max_positions = config.max_positions;
-    desc.type_vocab_size = config.type_vocab_size;
-    desc.num_labels = config.num_labels;
-    desc.layer_norm_eps = config.layer_norm_eps;
-    desc.word_embeddings = w.word_embeddings.data();
-    desc.position_embeddings = w.position_embeddings.data();
-    desc.token_type_embeddings = w.token_type_embeddings.data();
-    desc.embedding_norm = CudaNorm(w.embedding_norm);
-    desc.layers = layers.data();
-    desc.head_dense = CudaLinear(w.head_dense);
-    desc.classifier = CudaLinear(w.classifier);
-    RETURN_IF_ERROR(CudaLibrary::Instance().CreateEncoder(device, &desc, &model->cuda_encoder_));
-    model->device_ = device;
-    model->element_type_ = element_type;
-    model->weights_ = EncoderWeights();  // the GPU holds them now
+    *out = std::move(model);
+    return Status::Ok();
   }
+  RETURN_IF_ERROR(config.Validate());
+  TensorReader reader(*file);
+  EncoderWeights w;  // embeddings and head; the layers come through the feed
+  RETURN_IF_ERROR(LoadEncoderGlobals(reader, config, &w));
+  EncoderLayerFeed feed{&reader, &config, &progress, {}, Status::Ok()};
+  crossrank_cuda_encoder_desc desc{};
+  desc.roberta = config.arch == EncoderArch::kRoberta ? 1 : 0;
+  desc.element_type = element_type == CudaElementType::kBf16 ? CROSSRANK_CUDA_BF16 : CROSSRANK_CUDA_FP16;
+  desc.vocab_size = config.vocab_size;
+  desc.hidden_size = config.hidden_size;
+  desc.num_layers = config.num_layers;
+  desc.num_heads = config.num_heads;
+  desc.intermediate_size = config.intermediate_size;
+  desc.max_positions = config.max_positions;
+  desc.type_vocab_size = config.type_vocab_size;
+  desc.num_labels = config.num_labels;
+  desc.layer_norm_eps = config.layer_norm_eps;
+  desc.word_embeddings = w.word_embeddings.data();
+  desc.position_embeddings = w.position_embeddings.data();
+  desc.token_type_embeddings = w.token_type_embeddings.data();
+  desc.embedding_norm = CudaNorm(w.embedding_norm);
+  desc.load_layer = &EncoderLayerFeed::Load;
+  desc.load_context = &feed;
+  desc.head_dense = CudaLinear(w.head_dense);
+  desc.classifier = CudaLinear(w.classifier);
+  const Status created = CudaLibrary::Instance().CreateEncoder(device, &desc, &model->cuda_encoder_);
+  RETURN_IF_ERROR(feed.status);  // a layer that failed to load says why, not just that the upload stopped
+  RETURN_IF_ERROR(created);
+  model->device_ = device;
+  model->element_type_ = element_type;
   *out = std::move(model);
   return Status::Ok();
 }

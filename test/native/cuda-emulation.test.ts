@@ -94,16 +94,33 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
     for (const q of dump.queries) expect(q.logits_shared).toHaveLength(6);
   }, 300_000);
 
-  it('load progress on CUDA: one report per layer as the decoder feeds the upload', async () => {
-    const out = join(dir.path, 'qwen3-tiny-progress');
-    makeQwen3Model({ preset: 'qwen3-tiny', seed: 3, out, tokenizer: join(sharedDir, 'tokenizers', 'qwen3') });
-    const seen: [number, number][] = [];
-    const gpu = await CrossEncoder.load(out, { backend: 'native', device: 'cuda', onLoadProgress: (done, total) => seen.push([done, total]) });
-    await gpu.dispose();
-    expect(seen).toEqual([
-      [1, 2],
-      [2, 2],
-    ]);
+  it('load progress on CUDA: one report per layer as the encoder and the decoder feed the upload', async () => {
+    const decoder = join(dir.path, 'qwen3-tiny-progress');
+    makeQwen3Model({ preset: 'qwen3-tiny', seed: 3, out: decoder, tokenizer: join(sharedDir, 'tokenizers', 'qwen3') });
+    const encoder = join(dir.path, 'tiny-progress');
+    makeModel({ preset: 'tiny', seed: 3, out: encoder, tokenizer: bertTokenizerDir });
+    for (const model of [decoder, encoder]) {
+      const seen: [number, number][] = [];
+      const gpu = await CrossEncoder.load(model, { backend: 'native', device: 'cuda', onLoadProgress: (done, total) => seen.push([done, total]) });
+      await gpu.dispose();
+      expect(seen).toEqual([
+        [1, 2],
+        [2, 2],
+      ]);
+    }
+  });
+
+  it("an encoder layer that fails to load during the CUDA upload is a ModelLoadError naming it", async () => {
+    const out = join(dir.path, 'tiny-bad-layer');
+    makeModel({ preset: 'tiny', seed: 3, out, tokenizer: bertTokenizerDir });
+    // config.json now implies a wider feed-forward than layer 0's tensors have.
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as { intermediate_size: number };
+    config.intermediate_size += 16;
+    writeFileSync(join(out, 'config.json'), JSON.stringify(config));
+    await expect(CrossEncoder.load(out, { backend: 'native', device: 'cuda' })).rejects.toMatchObject({
+      code: 'CROSSRANK_MODEL_LOAD',
+      message: expect.stringMatching(/bert\.encoder\.layer\.0\.intermediate\.dense\.weight has shape \[64, 32\]/),
+    });
   });
 
   it('a layer that fails to load during the CUDA upload (fed one layer at a time) is a ModelLoadError naming it', async () => {
