@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "crossrank/cuda_element.h"
+#include "crossrank/load_progress.h"
 #include "errors.h"
 
 namespace crossrank::binding {
@@ -25,6 +26,20 @@ inline std::vector<int32_t> Int32Vector(const Napi::CallbackInfo& info, size_t i
 struct LayerCount {
   int32_t done, total;
 };
+
+// The load workers' base: progress reports queued from the loading thread to the JS thread.
+using LoadProgressWorker = Napi::AsyncProgressQueueWorker<LayerCount>;
+
+// The engine's LoadProgress for a load worker: each report sent to the JS thread; empty (no
+// reports) when JS passed no callback.
+inline LoadProgress SendProgress(const LoadProgressWorker::ExecutionProgress& progress,
+                                 const Napi::FunctionReference& callback) {
+  if (callback.IsEmpty()) return LoadProgress();
+  return [&progress](int32_t done, int32_t total) {
+    const LayerCount count{done, total};
+    progress.Send(&count, 1);
+  };
+}
 
 // info[i]: an optional function(done, total) for load progress (undefined: none).
 inline Napi::FunctionReference ProgressCallbackArg(const Napi::CallbackInfo& info, size_t i) {

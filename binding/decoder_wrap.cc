@@ -104,11 +104,11 @@ class NativeDecoder : public Napi::ObjectWrap<NativeDecoder> {
   DecoderPtr model_;
 };
 
-class LoadWorker : public Napi::AsyncProgressQueueWorker<LayerCount> {
+class LoadWorker : public LoadProgressWorker {
  public:
   LoadWorker(Napi::Env env, std::string path, DecoderConfig config, std::vector<int32_t> answers, int threads, int device,
              CudaElementType element, Napi::FunctionReference on_progress)
-      : Napi::AsyncProgressQueueWorker<LayerCount>(env, "crossrank.loadDecoder"),
+      : LoadProgressWorker(env, "crossrank.loadDecoder"),
         deferred_(Napi::Promise::Deferred::New(env)),
         path_(std::move(path)),
         config_(config),
@@ -121,14 +121,8 @@ class LoadWorker : public Napi::AsyncProgressQueueWorker<LayerCount> {
   void Execute(const ExecutionProgress& progress) override {
     try {
       std::unique_ptr<DecoderModel> model;
-      LoadProgress report;
-      if (!on_progress_.IsEmpty()) {
-        report = [&progress](int32_t done, int32_t total) {
-          const LayerCount count{done, total};
-          progress.Send(&count, 1);
-        };
-      }
-      status_ = DecoderModel::Load(path_, config_, answers_, threads_, device_, element_, &model, report);
+      status_ = DecoderModel::Load(path_, config_, answers_, threads_, device_, element_, &model,
+                                   SendProgress(progress, on_progress_));
       if (status_.ok()) model_ = std::move(model);
     } catch (const std::bad_alloc&) {
       status_ = Status::OutOfMemory("out of host memory loading " + path_);

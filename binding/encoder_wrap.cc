@@ -95,11 +95,11 @@ class NativeEncoder : public Napi::ObjectWrap<NativeEncoder> {
   ModelPtr model_;
 };
 
-class LoadWorker : public Napi::AsyncProgressQueueWorker<LayerCount> {
+class LoadWorker : public LoadProgressWorker {
  public:
   LoadWorker(Napi::Env env, std::string path, EncoderConfig config, int threads, int device, CudaElementType element,
              Napi::FunctionReference on_progress)
-      : Napi::AsyncProgressQueueWorker<LayerCount>(env, "crossrank.loadEncoder"),
+      : LoadProgressWorker(env, "crossrank.loadEncoder"),
         deferred_(Napi::Promise::Deferred::New(env)),
         path_(std::move(path)),
         config_(config),
@@ -111,14 +111,8 @@ class LoadWorker : public Napi::AsyncProgressQueueWorker<LayerCount> {
   void Execute(const ExecutionProgress& progress) override {
     try {
       std::unique_ptr<EncoderModel> model;
-      LoadProgress report;
-      if (!on_progress_.IsEmpty()) {
-        report = [&progress](int32_t done, int32_t total) {
-          const LayerCount count{done, total};
-          progress.Send(&count, 1);
-        };
-      }
-      status_ = EncoderModel::Load(path_, config_, threads_, device_, element_, &model, report);
+      status_ = EncoderModel::Load(path_, config_, threads_, device_, element_, &model,
+                                   SendProgress(progress, on_progress_));
       model_ = std::move(model);
     } catch (const std::bad_alloc&) {
       status_ = Status::OutOfMemory("out of host memory loading " + path_);

@@ -9,6 +9,7 @@
 #include "crossrank/thread_pool.h"
 #include "cuda/api.h"
 #include "model/json.h"
+#include "model/layer_feed.h"
 #include "model/tensor_reader.h"
 
 namespace crossrank {
@@ -132,33 +133,11 @@ void DecoderBatch::AddSequence(const int32_t* ids, size_t n, int32_t prefix) {
 
 namespace {
 
-// Feeds the CUDA backend one layer at a time (crossrank_cuda_decoder_desc.load_layer), so the
-// host holds one layer in fp32 rather than the whole model: 33 GB for an 8B model otherwise.
-struct LayerFeed {
-  TensorReader* reader;
-  const DecoderConfig* config;
-  const LoadProgress* progress;
-  DecoderLayerWeights current;
-  Status status;
-
-  static int Load(void* context, int l, crossrank_cuda_decoder_layer* out) {
-    auto* feed = static_cast<LayerFeed*>(context);
-    DecoderLayerWeights& w = feed->current;
-    try {  // no exception crosses the C boundary back into the CUDA library
-      w = DecoderLayerWeights();
-      feed->status = LoadDecoderLayer(*feed->reader, *feed->config, l, &w);
-      // Read and converted (uploaded next).
-      if (feed->status.ok() && *feed->progress) (*feed->progress)(l + 1, feed->config->num_layers);
-    } catch (const std::bad_alloc&) {
-      feed->status = Status::OutOfMemory("out of host memory reading layer " + std::to_string(l));
-    }
-    if (!feed->status.ok()) return 1;
-    *out = {w.input_norm.data(), w.post_norm.data(), w.q_norm.data(), w.k_norm.data(), w.q.weight.data(),
-            w.k.weight.data(),   w.v.weight.data(),  w.o.weight.data(),  w.gate.weight.data(), w.up.weight.data(),
-            w.down.weight.data()};
-    return 0;
-  }
-};
+crossrank_cuda_decoder_layer CudaDecoderLayer(const DecoderLayerWeights& w) {
+  return {w.input_norm.data(), w.post_norm.data(), w.q_norm.data(), w.k_norm.data(), w.q.weight.data(),
+          w.k.weight.data(),   w.v.weight.data(),  w.o.weight.data(),  w.gate.weight.data(), w.up.weight.data(),
+          w.down.weight.data()};
+}
 
 }  // namespace
 
@@ -182,7 +161,8 @@ Status DecoderModel::Load(const std::string& path, const DecoderConfig& config, 
   TensorReader reader(*file);
   DecoderWeights globals;
   RETURN_IF_ERROR(LoadDecoderGlobals(reader, config, answer_ids, &globals));
-  LayerFeed feed{&reader, &config, &progress, {}, Status::Ok()};
+  LayerFeed<DecoderConfig, DecoderLayerWeights, crossrank_cuda_decoder_layer> feed{
+      &reader, &config, &progress, &LoadDecoderLayer, &CudaDecoderLayer, {}, Status::Ok()};
   crossrank_cuda_decoder_desc desc{};
   desc.vocab_size = config.vocab_size;
   desc.hidden_size = config.hidden_size;
@@ -197,7 +177,7 @@ Status DecoderModel::Load(const std::string& path, const DecoderConfig& config, 
   desc.rms_norm_eps = config.rms_norm_eps;
   desc.rope_theta = config.rope_theta;
   desc.embed = globals.embed.data();
-  desc.load_layer = &LayerFeed::Load;
+  desc.load_layer = &decltype(feed)::Load;
   desc.load_context = &feed;
   desc.final_norm = globals.final_norm.data();
   desc.answer = globals.answer.weight.data();

@@ -7,6 +7,7 @@
 #include "crossrank/safetensors.h"
 #include "crossrank/thread_pool.h"
 #include "cuda/api.h"
+#include "model/layer_feed.h"
 #include "model/tensor_reader.h"
 
 namespace crossrank {
@@ -65,31 +66,10 @@ Status LoadEncoderGlobals(TensorReader& r, const EncoderConfig& c, EncoderWeight
 crossrank_cuda_linear CudaLinear(const Linear& l) { return {l.weight.data(), l.bias.data(), l.out, l.in}; }
 crossrank_cuda_norm CudaNorm(const LayerNormParams& n) { return {n.gamma.data(), n.beta.data()}; }
 
-// Feeds the CUDA backend one layer at a time (crossrank_cuda_encoder_desc.load_layer), as the
-// decoder's upload is fed: the host holds the embeddings and one layer in fp32, not the model.
-struct EncoderLayerFeed {
-  TensorReader* reader;
-  const EncoderConfig* config;
-  const LoadProgress* progress;
-  EncoderLayerWeights current;
-  Status status;
-
-  static int Load(void* context, int l, crossrank_cuda_layer* out) {
-    auto* feed = static_cast<EncoderLayerFeed*>(context);
-    EncoderLayerWeights& w = feed->current;
-    try {  // no exception crosses the C boundary back into the CUDA library
-      w = EncoderLayerWeights();
-      feed->status = LoadEncoderLayer(*feed->reader, *feed->config, l, &w);
-      if (feed->status.ok() && *feed->progress) (*feed->progress)(l + 1, feed->config->num_layers);
-    } catch (const std::bad_alloc&) {
-      feed->status = Status::OutOfMemory("out of host memory reading layer " + std::to_string(l));
-    }
-    if (!feed->status.ok()) return 1;
-    *out = {CudaLinear(w.query),        CudaLinear(w.key),    CudaLinear(w.value),         CudaLinear(w.attention_out),
-            CudaLinear(w.intermediate), CudaLinear(w.output), CudaNorm(w.attention_norm), CudaNorm(w.output_norm)};
-    return 0;
-  }
-};
+crossrank_cuda_layer CudaEncoderLayer(const EncoderLayerWeights& w) {
+  return {CudaLinear(w.query),        CudaLinear(w.key),    CudaLinear(w.value),         CudaLinear(w.attention_out),
+          CudaLinear(w.intermediate), CudaLinear(w.output), CudaNorm(w.attention_norm), CudaNorm(w.output_norm)};
+}
 
 }  // namespace
 
@@ -127,7 +107,9 @@ Status EncoderModel::Load(const std::string& path, const EncoderConfig& config, 
   TensorReader reader(*file);
   EncoderWeights w;  // embeddings and head; the layers come through the feed
   RETURN_IF_ERROR(LoadEncoderGlobals(reader, config, &w));
-  EncoderLayerFeed feed{&reader, &config, &progress, {}, Status::Ok()};
+  // The layers are fed to the upload one at a time (model/layer_feed.h), as the decoder's.
+  LayerFeed<EncoderConfig, EncoderLayerWeights, crossrank_cuda_layer> feed{
+      &reader, &config, &progress, &LoadEncoderLayer, &CudaEncoderLayer, {}, Status::Ok()};
   crossrank_cuda_encoder_desc desc{};
   desc.roberta = config.arch == EncoderArch::kRoberta ? 1 : 0;
   desc.element_type = element_type == CudaElementType::kBf16 ? CROSSRANK_CUDA_BF16 : CROSSRANK_CUDA_FP16;
@@ -144,7 +126,7 @@ Status EncoderModel::Load(const std::string& path, const EncoderConfig& config, 
   desc.position_embeddings = w.position_embeddings.data();
   desc.token_type_embeddings = w.token_type_embeddings.data();
   desc.embedding_norm = CudaNorm(w.embedding_norm);
-  desc.load_layer = &EncoderLayerFeed::Load;
+  desc.load_layer = &decltype(feed)::Load;
   desc.load_context = &feed;
   desc.head_dense = CudaLinear(w.head_dense);
   desc.classifier = CudaLinear(w.classifier);

@@ -2,6 +2,7 @@
  * Progress of loading a model's weights on the native engine (reading model.safetensors and
  * converting it: seconds for a cross-encoder, up to minutes for an LLM reranker).
  */
+import { terminalProgressLine } from './terminal-progress.js';
 
 /** Called after each layer is read and converted. */
 export type LoadProgressCallback = (layersLoaded: number, layers: number) => void;
@@ -34,18 +35,13 @@ export function loadProgress(label: string, callback?: LoadProgressCallback): Lo
       done() {},
     };
   }
-  const tty = process.stderr.isTTY;
-  let drawn = false;
+  const line = terminalProgressLine();
   return {
     update(layersLoaded, layers) {
-      if (!tty) return;
-      drawn = true;
-      const width = 24;
-      const bar = '#'.repeat(Math.round((layersLoaded / Math.max(1, layers)) * width)).padEnd(width, '.');
-      process.stderr.write(`\r\x1b[K${label} loading weights [${bar}] ${layersLoaded}/${layers} layers`);
+      line.draw(`${label} loading weights`, layersLoaded / Math.max(1, layers), `${layersLoaded}/${layers} layers`);
     },
     done() {
-      if (tty && drawn) process.stderr.write('\r\x1b[K');
+      line.clear();
     },
   };
 }
