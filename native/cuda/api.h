@@ -153,8 +153,13 @@ typedef void (*crossrank_cuda_decoder_destroy_fn)(void* handle);
 
 // Test entry points for the op harness (host fp32 in and out; 16-bit on the device: fp16, or
 // bf16 with CROSSRANK_CUDA_OP_ELEMENT=bf16).
+// bias may be null (no bias, as a decoder's layers). CROSSRANK_CUDA_GEMM picks the kernel
+// (pipelined, wide, wmma64) or cuBLASLt (cublaslt).
 typedef int (*crossrank_cuda_op_linear_fn)(const float* x, const float* w, const float* bias, float* y, int m, int n,
                                            int k, int gelu, char* message, size_t message_len);
+// 1 when cuBLASLt opens in this process (CROSSRANK_CUBLASLT, else libcublasLt.so.13/.12), with
+// "cuBLASLt <version> (<file>)" in out; 0 with the reason.
+typedef int (*crossrank_cuda_cublaslt_info_fn)(char* out, size_t out_len);
 typedef int (*crossrank_cuda_op_add_layernorm_fn)(float* x, const float* residual, const float* gamma,
                                                   const float* beta, int rows, int dim, float eps, char* message,
                                                   size_t message_len);

@@ -28,6 +28,7 @@
 #include "cuda/kernels/decoder_attention.cuh"
 #include "cuda/kernels/elementwise.cuh"
 #include "cuda/kernels/gemm.cuh"
+#include "cuda/kernels/linear_library.cuh"
 #include "cuda/kernels/rmsnorm.cuh"
 #include "cuda/kernels/rope.cuh"
 
@@ -113,6 +114,7 @@ class CudaDecoder final : public DecoderEngine {
     cudaError_t e;
     if ((e = cudaSetDevice(device_)) != cudaSuccess) return *what = "cudaSetDevice", e;
     if ((e = cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)) != cudaSuccess) return *what = "stream", e;
+    if ((e = linear_.Init()) != cudaSuccess) return *what = linear_.error().c_str(), e;
     const size_t H = d.hidden_size, I = d.intermediate_size, qd = size_t(d.num_heads) * d.head_dim;
     const size_t kvd = size_t(d.num_kv_heads) * d.head_dim;
     if ((e = Convert({{d.embed, size_t(d.vocab_size) * H}}, &embed_)) != cudaSuccess ||
@@ -120,9 +122,6 @@ class CudaDecoder final : public DecoderEngine {
         (e = Float(d.answer, size_t(d.num_answers) * H, &answer_)) != cudaSuccess) {
       return *what = "uploading embeddings and the answer rows", e;
     }
-    // Linear layers without biases: one zero vector serves as every bias.
-    std::vector<float> zeros(std::max({qd + 2 * kvd, 2 * I, H}), 0.0f);
-    if ((e = Float(zeros.data(), zeros.size(), &zero_bias_)) != cudaSuccess) return *what = "uploading weights", e;
     std::vector<float> inv_freq(d.head_dim / 2);
     for (size_t i = 0; i < inv_freq.size(); ++i) inv_freq[i] = float(std::pow(d.rope_theta, -2.0 * double(i) / d.head_dim));
     if ((e = Float(inv_freq.data(), inv_freq.size(), &inv_freq_)) != cudaSuccess) return *what = "uploading weights", e;
@@ -232,8 +231,8 @@ class CudaDecoder final : public DecoderEngine {
       Element* k = p.keep_kv ? prefix_k_.as<Element>() + l * prefix_layer : k_.as<Element>();
       Element* v = p.keep_kv ? prefix_v_.as<Element>() + l * prefix_layer : v_.as<Element>();
       if ((e = LaunchAddRmsNorm(x, pending, L.input_norm, p.tokens, H, c_.rms_norm_eps, h, stream_)) ||
-          (e = LaunchLinear(h, L.qkv, zero_bias_, qkv, p.tokens, qd + 2 * kvd, H, Epilogue::kBias, stream_))) {
-        return *what = "qkv projection", e;
+          (e = Linear(h, L.qkv, qkv, p.tokens, qd + 2 * kvd, H))) {
+        return *what = linear_.Describe("qkv projection"), e;
       }
       QkNormRopeParams<Element> rp{qkv,      p.positions,  L.q_norm,        L.k_norm, inv_freq_,
                                    p.tokens, c_.num_heads, c_.num_kv_heads, hd,       c_.rms_norm_eps};
@@ -247,14 +246,13 @@ class CudaDecoder final : public DecoderEngine {
         ap.prefix_of = p.prefix_of;
       }
       if ((e = LaunchDecoderAttention(ap, ctx, stream_))) return *what = "attention", e;
-      if ((e = LaunchLinear(ctx, L.o, zero_bias_, o, p.tokens, H, qd, Epilogue::kBias, stream_)) ||
+      if ((e = Linear(ctx, L.o, o, p.tokens, H, qd)) ||
           (e = LaunchAddRmsNorm(x, o, L.post_norm, p.tokens, H, c_.rms_norm_eps, h, stream_))) {
-        return *what = "attention output", e;
+        return *what = linear_.Describe("attention output"), e;
       }
-      if ((e = LaunchLinear(h, L.gate_up, zero_bias_, gu, p.tokens, 2 * I, H, Epilogue::kBias, stream_)) ||
-          (e = LaunchSwiGlu(gu, p.tokens, I, act, stream_)) ||
-          (e = LaunchLinear(act, L.down, zero_bias_, down, p.tokens, H, I, Epilogue::kBias, stream_))) {
-        return *what = "feed-forward", e;
+      if ((e = Linear(h, L.gate_up, gu, p.tokens, 2 * I, H)) || (e = LaunchSwiGlu(gu, p.tokens, I, act, stream_)) ||
+          (e = Linear(act, L.down, down, p.tokens, H, I))) {
+        return *what = linear_.Describe("feed-forward"), e;
       }
       pending = down;
     }
@@ -304,6 +302,11 @@ class CudaDecoder final : public DecoderEngine {
     return cudaMemcpy(p, staged.data(), n * sizeof(Element), cudaMemcpyHostToDevice);
   }
 
+  // Qwen3's linear layers have no bias.
+  cudaError_t Linear(const Element* x, const Element* w, Element* y, int rows, size_t out, size_t in) {
+    return LaunchLinear<Element>(x, w, nullptr, y, rows, int(out), int(in), Epilogue::kBias, stream_, &linear_);
+  }
+
   cudaError_t Float(const float* host, size_t n, float** out) {
     void* p = nullptr;
     cudaError_t e = cudaMalloc(&p, n * sizeof(float));
@@ -315,11 +318,12 @@ class CudaDecoder final : public DecoderEngine {
 
   int device_;
   cudaStream_t stream_ = nullptr;
+  LinearLibrary linear_;  // cuBLASLt when requested; else inactive and the layers' own kernels run
   std::mutex mutex_;
   crossrank_cuda_decoder_desc c_{};
   std::vector<void*> weights_;
   Element* embed_ = nullptr;
-  float *final_norm_ = nullptr, *answer_ = nullptr, *zero_bias_ = nullptr, *inv_freq_ = nullptr;
+  float *final_norm_ = nullptr, *answer_ = nullptr, *inv_freq_ = nullptr;
   std::vector<DecoderLayer<Element>> layers_;
   int prefix_tokens_ = 0;
   GrowBuffer x_, h_, qkv_, q_, k_, v_, ctx_, o_, gate_up_, act_, down_, prefix_k_, prefix_v_, inputs_, logits_;
@@ -356,8 +360,9 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_decoder_create(int device, const crossr
     return CROSSRANK_CUDA_STATUS_OUT_OF_MEMORY;
   }
   if (e != cudaSuccess) {
+    const int status = crossrank::cuda::ModelStatus(e, what, message, message_len);  // `what` may live in decoder
     delete decoder;
-    return crossrank::cuda::ModelStatus(e, what, message, message_len);
+    return status;
   }
   *handle = decoder;
   return CROSSRANK_CUDA_STATUS_OK;

@@ -23,6 +23,7 @@
 #include "cuda/kernels/gemm.cuh"
 #include "cuda/kernels/head.cuh"
 #include "cuda/kernels/layernorm.cuh"
+#include "cuda/kernels/linear_library.cuh"
 
 #define CROSSRANK_CUDA_EXPORT extern "C" __attribute__((visibility("default")))
 
@@ -51,6 +52,7 @@ template <typename T>
 struct DeviceLinear {
   T* w = nullptr;
   float* b = nullptr;
+  T* b_same_type = nullptr;  // the bias in T, for cuBLASLt (uploaded only when it runs the layers)
   int out = 0, in = 0;
 };
 struct DeviceNorm {
@@ -95,6 +97,7 @@ class CudaEncoder final : public EncoderEngine {
     cudaError_t e;
     if ((e = cudaSetDevice(device_)) != cudaSuccess) return *what = "cudaSetDevice", e;
     if ((e = cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)) != cudaSuccess) return *what = "stream", e;
+    if ((e = linear_.Init()) != cudaSuccess) return *what = linear_.error().c_str(), e;
     const size_t H = d.hidden_size;
     head_dim_ = d.hidden_size / d.num_heads;
     padded_head_dim_ = PaddedHeadDim(head_dim_);
@@ -154,24 +157,21 @@ class CudaEncoder final : public EncoderEngine {
     for (const DeviceLayer<T>& L : layers_) {
       // One projection for q, k and v (a wider GEMM fills the card better than three),
       // read by the attention in place: row stride 3A.
-      if ((e = LaunchLinear(x_, L.qkv.w, L.qkv.b, qkv_, total, 3 * A, H, Epilogue::kBias, stream_))) {
-        return *what = "qkv projection", e;
-      }
+      if ((e = Linear(x_, L.qkv, qkv_, total, Epilogue::kBias))) return *what = linear_.Describe("qkv projection"), e;
       const VarlenAttentionArgs<T> attention{qkv_,       qkv_ + A,    qkv_ + 2 * A,     size_t(3) * A, d_cu_, num_seqs,
                                              max_seqlen, c.num_heads, padded_head_dim_, ctx_,          size_t(A)};
       if ((e = LaunchVarlenAttention(attention, stream_))) return *what = "attention", e;
-      if ((e = LaunchLinear(ctx_, L.attention_out.w, L.attention_out.b, attn_, total, H, A, Epilogue::kBias, stream_)) ||
+      if ((e = Linear(ctx_, L.attention_out, attn_, total, Epilogue::kBias)) ||
           (e = LaunchAddLayerNorm(attn_, x_, L.attention_norm.gamma, L.attention_norm.beta, total, H, c.layer_norm_eps,
                                   stream_))) {
-        return *what = "attention output", e;
+        return *what = linear_.Describe("attention output"), e;
       }
       std::swap(x_, attn_);
-      if ((e = LaunchLinear(x_, L.intermediate.w, L.intermediate.b, up_, total, c.intermediate_size, H,
-                            Epilogue::kBiasGelu, stream_)) ||
-          (e = LaunchLinear(up_, L.output.w, L.output.b, attn_, total, H, c.intermediate_size, Epilogue::kBias, stream_)) ||
+      if ((e = Linear(x_, L.intermediate, up_, total, Epilogue::kBiasGelu)) ||
+          (e = Linear(up_, L.output, attn_, total, Epilogue::kBias)) ||
           (e = LaunchAddLayerNorm(attn_, x_, L.output_norm.gamma, L.output_norm.beta, total, H, c.layer_norm_eps,
                                   stream_))) {
-        return *what = "feed-forward", e;
+        return *what = linear_.Describe("feed-forward"), e;
       }
       std::swap(x_, attn_);
     }
@@ -188,6 +188,10 @@ class CudaEncoder final : public EncoderEngine {
   }
 
  private:
+  cudaError_t Linear(const T* x, const DeviceLinear<T>& L, T* y, int rows, Epilogue epilogue) {
+    return LaunchLinear(x, L.w, L.b, y, rows, L.out, L.in, epilogue, stream_, &linear_, L.b_same_type);
+  }
+
   template <typename U>
   cudaError_t Alloc(size_t count, U** out, std::vector<void*>* owner) {
     void* p = nullptr;
@@ -210,11 +214,18 @@ class CudaEncoder final : public EncoderEngine {
     return e != cudaSuccess ? e : cudaMemcpy(*out, host, n * sizeof(float), cudaMemcpyHostToDevice);
   }
 
+  // The bias as the layer kernels read it (fp32), and in T too when cuBLASLt runs the layers.
+  cudaError_t Bias(const float* host, size_t n, DeviceLinear<T>* dst) {
+    cudaError_t e = Float(host, n, &dst->b);
+    if (e != cudaSuccess || !linear_.active()) return e;
+    return Convert(host, n, &dst->b_same_type);
+  }
+
   cudaError_t Lin(const crossrank_cuda_linear& src, DeviceLinear<T>* dst) {
     dst->out = src.out;
     dst->in = src.in;
     cudaError_t e = Convert(src.weight, size_t(src.out) * src.in, &dst->w);
-    return e != cudaSuccess ? e : Float(src.bias, src.out, &dst->b);
+    return e != cudaSuccess ? e : Bias(src.bias, src.out, dst);
   }
 
   // Rows of q, k and v weights stacked into one linear layer (biases likewise), each head's
@@ -239,7 +250,7 @@ class CudaEncoder final : public EncoderEngine {
     dst->out = int(3 * width);
     dst->in = q.in;
     cudaError_t e = Convert(weight.data(), weight.size(), &dst->w);
-    return e != cudaSuccess ? e : Float(bias.data(), bias.size(), &dst->b);
+    return e != cudaSuccess ? e : Bias(bias.data(), bias.size(), dst);
   }
 
   // A layer reading the attention's output (padded heads): zero columns for the padding.
@@ -257,7 +268,7 @@ class CudaEncoder final : public EncoderEngine {
     dst->out = src.out;
     dst->in = int(in);
     cudaError_t e = Convert(weight.data(), weight.size(), &dst->w);
-    return e != cudaSuccess ? e : Float(src.bias, src.out, &dst->b);
+    return e != cudaSuccess ? e : Bias(src.bias, src.out, dst);
   }
 
   cudaError_t Norm(const crossrank_cuda_norm& src, size_t dim, DeviceNorm* dst) {
@@ -311,6 +322,7 @@ class CudaEncoder final : public EncoderEngine {
 
   int device_;
   cudaStream_t stream_ = nullptr;
+  LinearLibrary linear_;  // cuBLASLt when requested; else inactive and the layers' own kernels run
   std::mutex mutex_;
   crossrank_cuda_encoder_desc desc_{};
   int head_dim_ = 0, padded_head_dim_ = 0;  // see PaddedHeadDim
@@ -355,8 +367,9 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_encoder_create(int device, const crossr
     return CROSSRANK_CUDA_STATUS_OUT_OF_MEMORY;
   }
   if (e != cudaSuccess) {
+    const int status = crossrank::cuda::ModelStatus(e, what, message, message_len);  // `what` may live in encoder
     delete encoder;
-    return crossrank::cuda::ModelStatus(e, what, message, message_len);
+    return status;
   }
   *handle = encoder;
   return CROSSRANK_CUDA_STATUS_OK;

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "cuda/api.h"
@@ -25,6 +26,7 @@
 #include "cuda/kernels/elementwise.cuh"
 #include "cuda/kernels/gemm.cuh"
 #include "cuda/kernels/layernorm.cuh"
+#include "cuda/kernels/linear_library.cuh"
 #include "cuda/kernels/rmsnorm.cuh"
 #include "cuda/kernels/rope.cuh"
 
@@ -94,24 +96,53 @@ int OutOfMemory(char* message, size_t len) {
   return CROSSRANK_CUDA_STATUS_OUT_OF_MEMORY;
 }
 
+int LibraryError(const crossrank::cuda::LinearLibrary& library, char* message, size_t len) {
+  if (message && len) snprintf(message, len, "%s", library.error().c_str());
+  cudaGetLastError();
+  return CROSSRANK_CUDA_STATUS_ERROR;
+}
+
 }  // namespace
 
-// y[m x n] = x[m x k] w[n x k]^T + bias (gelu != 0: then exact GELU)
+// y[m x n] = x[m x k] w[n x k]^T + bias (null: none; gelu != 0: then exact GELU), on the
+// linear kernel CROSSRANK_CUDA_GEMM names (cublaslt: cuBLASLt).
 CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_linear(const float* x, const float* w, const float* bias, float* y, int m,
                                                    int n, int k, int gelu, char* message, size_t message_len) {
   return WithElement([&](auto element) {
     using T = decltype(element);
+    crossrank::cuda::LinearLibrary library;
+    if (library.Init() != cudaSuccess) return LibraryError(library, message, message_len);
     Buffers b;
     T* dx = UploadHalf<T>(b, x, size_t(m) * k);
     T* dw = UploadHalf<T>(b, w, size_t(n) * k);
-    float* db = Upload(b, bias, n);
+    float* db = bias ? Upload(b, bias, n) : nullptr;
+    T* db_same = bias && library.active() ? UploadHalf<T>(b, bias, n) : nullptr;
     T* dy = b.Alloc<T>(size_t(m) * n);
-    if (!dx || !dw || !db || !dy) return OutOfMemory(message, message_len);
+    if (!dx || !dw || (bias && !db) || (bias && library.active() && !db_same) || !dy) {
+      return OutOfMemory(message, message_len);
+    }
     const auto epilogue = gelu ? crossrank::cuda::Epilogue::kBiasGelu : crossrank::cuda::Epilogue::kBias;
-    int rc = Finish(crossrank::cuda::LaunchLinear(dx, dw, db, dy, m, n, k, epilogue, nullptr), message, message_len);
+    int rc = Finish(crossrank::cuda::LaunchLinear(dx, dw, db, dy, m, n, k, epilogue, nullptr, &library, db_same),
+                    message, message_len);
+    if (rc && !library.error().empty()) return LibraryError(library, message, message_len);
     if (rc == 0 && !DownloadHalf(dy, y, size_t(m) * n)) return OutOfMemory(message, message_len);
     return rc;
   });
+}
+
+// Whether cuBLASLt opens here: 1 and "cuBLASLt <version> (<file>)" in `out`, or 0 and why not.
+CROSSRANK_CUDA_EXPORT int crossrank_cuda_cublaslt_info(char* out, size_t out_len) {
+  std::string why;
+  const crossrank::cuda::lt::Api* api = crossrank::cuda::lt::OpenCublasLt(&why);
+  if (!api) {
+    if (out && out_len) snprintf(out, out_len, "%s", why.c_str());
+    return 0;
+  }
+  if (out && out_len) {
+    snprintf(out, out_len, "cuBLASLt %zu.%zu.%zu (%s)", api->version / 10000, api->version / 100 % 100,
+             api->version % 100, api->path.c_str());
+  }
+  return 1;
 }
 
 // x[rows x dim] = LayerNorm(x + residual)
@@ -173,15 +204,19 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_bench(int op, const int* shape, int 
     return p && cudaMemset(p, 0, bytes) == cudaSuccess ? p : nullptr;
   };
   std::function<cudaError_t()> launch;
+  crossrank::cuda::LinearLibrary library;  // cuBLASLt when CROSSRANK_CUDA_GEMM=cublaslt
   if (op == 0) {
+    if (library.Init() != cudaSuccess) return LibraryError(library, message, message_len);
     const int m = shape[0], n = shape[1], k = shape[2];
     auto* x = static_cast<__half*>(zeros(size_t(m) * k * 2));
     auto* w = static_cast<__half*>(zeros(size_t(n) * k * 2));
     auto* bias = static_cast<float*>(zeros(size_t(n) * 4));
+    auto* bias_same = static_cast<__half*>(zeros(size_t(n) * 2));
     auto* y = static_cast<__half*>(zeros(size_t(m) * n * 2));
-    if (!x || !w || !bias || !y) return OutOfMemory(message, message_len);
+    if (!x || !w || !bias || !bias_same || !y) return OutOfMemory(message, message_len);
     const auto epilogue = shape[3] ? crossrank::cuda::Epilogue::kBiasGelu : crossrank::cuda::Epilogue::kBias;
-    launch = [=] { return crossrank::cuda::LaunchLinear(x, w, bias, y, m, n, k, epilogue, nullptr); };
+    crossrank::cuda::LinearLibrary* lib = &library;
+    launch = [=] { return crossrank::cuda::LaunchLinear(x, w, bias, y, m, n, k, epilogue, nullptr, lib, bias_same); };
   } else if (op == 1) {
     const int seqs = shape[0], len = shape[1], heads = shape[2], dim = shape[3];
     for (int s = 0; s <= seqs; ++s) cu.push_back(s * len);
@@ -227,6 +262,7 @@ CROSSRANK_CUDA_EXPORT int crossrank_cuda_op_bench(int op, const int* shape, int 
     return CROSSRANK_CUDA_STATUS_INVALID_ARGUMENT;
   }
   int rc = Finish(launch(), message, message_len);  // warm-up
+  if (rc && !library.error().empty()) return LibraryError(library, message, message_len);
   if (rc) return rc;
   const auto t0 = std::chrono::steady_clock::now();
   cudaError_t e = cudaSuccess;

@@ -12,6 +12,7 @@
 // runs blocks one after another, gains nothing from them and takes minutes over them).
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstdint>
@@ -73,19 +74,22 @@ int CheckScoreHead(crossrank_cuda_score_head_fn fn, const Case& c, bool bench) {
   return ok ? 0 : 1;
 }
 
-int CheckLinear(crossrank_cuda_op_linear_fn fn, int m, int n, int k, bool gelu) {
+int CheckLinear(crossrank_cuda_op_linear_fn fn, int m, int n, int k, bool gelu, bool bias = true) {
   std::mt19937 rng(m * 31 + n);
   Linear layer;
   layer.out = n, layer.in = k;
   layer.weight = RandomHalf(size_t(n) * k, 1.0f / std::sqrt(float(k)), rng);
   layer.bias = RandomHalf(n, 0.1f, rng);
+  if (!bias) std::fill(layer.bias.begin(), layer.bias.end(), 0.0f);  // the reference's "none"
   std::vector<float> x = RandomHalf(size_t(m) * k, 1.0f, rng), want(size_t(m) * n), got(size_t(m) * n);
   ThreadPool pool(1);
   ref::LinearForward(pool, x.data(), m, layer, want.data());
   if (gelu) ref::Gelu(pool, want.data(), want.size());
   char message[512] = {0};
-  const int rc = fn(x.data(), layer.weight.data(), layer.bias.data(), got.data(), m, n, k, gelu, message, sizeof message);
-  return Report(gelu ? "linear+gelu" : "linear", std::to_string(m) + "x" + std::to_string(k) + " -> " + std::to_string(n),
+  const int rc = fn(x.data(), layer.weight.data(), bias ? layer.bias.data() : nullptr, got.data(), m, n, k, gelu,
+                    message, sizeof message);
+  return Report(gelu ? "linear+gelu" : bias ? "linear" : "linear-nobias",
+                std::to_string(m) + "x" + std::to_string(k) + " -> " + std::to_string(n),
                 MaxDiff(want, got), ElementTolerance(2e-2), rc, message);
 }
 
@@ -127,7 +131,7 @@ int CheckAttention(crossrank_cuda_op_attention_fn fn, std::vector<int> lengths, 
 // Kernel times of the encoder's ops at the shapes of 100 pairs x 128 tokens (12,800 rows)
 // for bert-base and minilm-l6 widths, and attention at 128 and 512 tokens: where the time of
 // a forward pass goes, and each linear kernel's TFLOP/s.
-void BenchOps(crossrank_cuda_op_bench_fn bench, bool quick) {
+void BenchOps(crossrank_cuda_op_bench_fn bench, bool quick, const std::vector<const char*>& gemms) {
   static const char* const kOpNames[] = {"linear", "attention", "add_layernorm", "dec_attention"};
   const int rows = quick ? 128 : 12800, seqs = quick ? 2 : 100;
   std::printf("-- op timings (kernel only, zero-filled inputs%s)\n", quick ? ", --quick shapes" : "");
@@ -142,7 +146,7 @@ void BenchOps(crossrank_cuda_op_bench_fn bench, bool quick) {
                      label.c_str(), kernel, ms, flops / (ms * 1e-3) / 1e12);
   };
   const int linear[][4] = {{768, 768, 0}, {3072, 768, 1}, {768, 3072, 0}, {384, 384, 0}, {1536, 384, 1}, {384, 1536, 0}};
-  for (const char* gemm : {"pipelined", "wide", "wmma64"}) {
+  for (const char* gemm : gemms) {
     setenv("CROSSRANK_CUDA_GEMM", gemm, 1);
     for (const auto& l : linear) {
       const std::string label = std::to_string(rows) + "x" + std::to_string(l[1]) + " -> " + std::to_string(l[0]) +
@@ -241,10 +245,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   // Every tensor-core kernel: the pipelined 128 x 128 one (default), the wide candidate, the
-  // first 64 x 64 one; in fp16 (encoders' default) and bf16 (decoders' default).
+  // first 64 x 64 one, and cuBLASLt where it opens (a candidate too); in fp16 (encoders'
+  // default) and bf16 (decoders' default).
+  std::vector<const char*> gemms = {"pipelined", "wide", "wmma64"};
+  auto cublaslt_info = reinterpret_cast<crossrank_cuda_cublaslt_info_fn>(dlsym(lib, "crossrank_cuda_cublaslt_info"));
+  char lt_info[512] = {0};
+  if (cublaslt_info && cublaslt_info(lt_info, sizeof lt_info)) gemms.push_back("cublaslt");
+  std::printf("-- cuBLASLt: %s\n", cublaslt_info ? lt_info : "(library without the entry point)");
   for (const char* element : {"fp16", "bf16"}) {
     setenv("CROSSRANK_CUDA_OP_ELEMENT", element, 1);
-    for (const char* gemm : {"pipelined", "wide", "wmma64"}) {
+    for (const char* gemm : gemms) {
       setenv("CROSSRANK_CUDA_GEMM", gemm, 1);
       std::printf("-- linear kernels: %s, %s\n", gemm, element);
       failures += CheckLinear(linear, 37, 384, 384, false);
@@ -258,6 +268,7 @@ int main(int argc, char** argv) {
       failures += CheckLinear(linear, 5, 1, 384, false);       // classifier: the fallback kernel
       failures += CheckLinear(linear, 64, 50, 40, false);      // N, K not multiples of 8: the 64 x 64 kernel
       failures += CheckLinear(linear, 9, 20, 13, true);        // odd K: the 64 x 64 kernel's element-wise edges
+      failures += CheckLinear(linear, 33, 256, 128, false, false);  // no bias (a decoder's layers)
     }
   }
   unsetenv("CROSSRANK_CUDA_GEMM");
@@ -298,7 +309,7 @@ int main(int argc, char** argv) {
   unsetenv("CROSSRANK_CUDA_OP_ELEMENT");
   if (bench) {
     auto op_bench = reinterpret_cast<crossrank_cuda_op_bench_fn>(dlsym(lib, "crossrank_cuda_op_bench"));
-    if (op_bench) BenchOps(op_bench, quick);
+    if (op_bench) BenchOps(op_bench, quick, gemms);
     else std::printf("%s lacks crossrank_cuda_op_bench: no op timings\n", path.c_str());
   }
   std::printf("%d case(s) failed\n", failures);

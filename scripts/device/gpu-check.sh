@@ -19,7 +19,12 @@
 # 3. if device-carry/ came along (scripts/device/pack-for-device.sh), reranking 100 passages of
 #    TREC DL length with minilm-l6 end to end from JavaScript (`crossrank bench`, native
 #    engine on CUDA): p50/p95/p99 latency per query (target <= 3 ms).
-# 4. per encoder preset, the forward pass again with the wide linear kernel (a candidate
+# 4. where cuBLASLt is found (the loader's path, the CUDA toolkit, or PyTorch's wheels; none
+#    is linked at build time), every preset again with cuBLASLt running the linear layers
+#    (CROSSRANK_CUDA_GEMM=cublaslt, a candidate): against the CPU reference and timed, and the
+#    JavaScript step again with it; the op harness of step 1 has already checked and timed it
+#    beside the layers' own kernels;
+# 4b. per encoder preset, the forward pass again with the wide linear kernel (a candidate
 #    default): checked against the CPU reference and timed; then in bf16 (encoders on request)
 #    against the CPU reference and PyTorch fp32, without timings;
 # 5. the op harness (--quick) under compute-sanitizer memcheck and racecheck (last: slow).
@@ -67,6 +72,17 @@ echo "== device"
 nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader 2>&1 | head -4
 date -u +"date: %Y-%m-%dT%H:%M:%SZ"
 
+# cuBLASLt: where the loader finds it nothing needs setting; else the first libcublasLt.so.13
+# (then .so.12) in the CUDA toolkit or Python's site-packages (PyTorch's nvidia-cublas wheel).
+if [ -z "${CROSSRANK_CUBLASLT:-}" ] && ! ldconfig -p 2>/dev/null | grep -q 'libcublasLt\.so\.1[23] '; then
+  site=$(python3 -c 'import site; print(" ".join(site.getsitepackages()))' 2>/dev/null)
+  for v in 13 12; do
+    found=$(find /usr/local/cuda*/ $site -name "libcublasLt.so.$v" 2>/dev/null | head -1)
+    [ -n "$found" ] && { export CROSSRANK_CUBLASLT=$found; break; }
+  done
+fi
+echo "cuBLASLt: ${CROSSRANK_CUBLASLT:-loader path (or none)}"
+
 step ops 120 "$ops" "$lib" --bench
 
 presets=("$@")
@@ -108,6 +124,27 @@ if [ -f device-carry/node.xz ]; then
     --preset minilm-l6 --tokenizer device-carry/tokenizer --backend native --device cuda --docs 100 --queries 50 --warmup 5 --cached
 fi
 
+# cuBLASLt running the linear layers (a candidate, kernels/linear_library.cu): every preset's
+# forward pass again, checked against the CPU reference and timed, then the JavaScript step.
+if grep -q '^-- cuBLASLt: cuBLASLt [0-9]' "$logs/ops.log" 2>/dev/null; then
+  for preset in "${presets[@]}"; do
+    [[ ${status[model-$preset]:-} == "no model" || ${status[make-$preset]:-} != 0 ]] && continue
+    dir="/tmp/crossrank-gpu-$preset"
+    if [[ $preset == qwen3-* ]]; then
+      step "lt-$preset" 150 env CROSSRANK_CUDA_GEMM=cublaslt "$ops" "$lib" --qwen3 "$dir" --prompts "$prompts" \
+        --dump "$dir/dump-lt.json" --cpu-docs 10
+    else
+      step "lt-$preset" 90 env CROSSRANK_CUDA_GEMM=cublaslt "$ops" "$lib" --model "$dir"
+    fi
+  done
+  if [ -x /tmp/crossrank-node ]; then
+    step js-lt 90 env CROSSRANK_CUDA_GEMM=cublaslt CROSSRANK_NATIVE="$PWD/build/Release/crossrank.node" \
+      CROSSRANK_CUDA_LIBRARY="$PWD/$lib" /tmp/crossrank-node device-carry/dist/cli/main.js bench \
+      --preset minilm-l6 --tokenizer device-carry/tokenizer --backend native --device cuda --docs 100 --queries 50 \
+      --warmup 5 --cached
+  fi
+fi
+
 # The wide linear kernel (a candidate for the default, kernels/gemm.cu): the encoder presets'
 # forward passes again with it, checked against the CPU reference and timed, so one run tells
 # whether to switch. After everything the acceptance needs, before the slow sanitizers.
@@ -127,7 +164,9 @@ done
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
 # --no-grid-limits: the 65,537-sequence cases would take most of a step's time under the
 # sanitizers; their chunk boundaries are checked under AddressSanitizer on the emulation.
+# cuBLASLt stays out of them (CROSSRANK_CUBLASLT=off): the sanitizers are for our kernels.
 if [ -n "$sanitizer" ]; then
+  export CROSSRANK_CUBLASLT=off
   step memcheck 150 "$sanitizer" --tool memcheck --error-exitcode 9 "$ops" "$lib" --quick --no-grid-limits
   step racecheck 150 "$sanitizer" --tool racecheck --error-exitcode 9 "$ops" "$lib" --quick --no-grid-limits
 fi
@@ -149,6 +188,12 @@ for preset in "${presets[@]}"; do
   fi
 done
 echo "| minilm-l6, 100 passages, from JavaScript | $(verdict "${status[js]:-}") |"
+echo "| cuBLASLt | $(grep -m1 '^-- cuBLASLt:' "$logs/ops.log" 2>/dev/null | cut -c 14- || echo '?') |"
+for preset in "${presets[@]}"; do
+  [ -n "${status[lt-$preset]:-}" ] &&
+    echo "| $preset, cuBLASLt linear layers: CUDA vs CPU reference (timings in lt-$preset.log) | $(verdict "${status[lt-$preset]}") |"
+done
+[ -n "${status[js-lt]:-}" ] && echo "| minilm-l6, 100 passages, from JavaScript, cuBLASLt | $(verdict "${status[js-lt]}") |"
 for preset in "${presets[@]}"; do
   [[ $preset == qwen3-* ]] && continue
   echo "| $preset, wide linear kernel: CUDA vs CPU reference (timings in wide-$preset.log) | $(verdict "${status[wide-$preset]:-}") |"

@@ -21,16 +21,19 @@ import { bertTokenizerDir, repoRoot, sharedDir, tempDir } from '../helpers.js';
 const emulation = join(repoRoot, 'build', 'Release', 'libcrossrank_cuda_emu.so');
 const harness = join(repoRoot, 'build', 'crossrank_cuda_ops');
 const selftest = join(repoRoot, 'build', 'crossrank_cuda_emu_selftest');
-const built = existsSync(emulation) && existsSync(harness) && existsSync(selftest);
+// A CPU stand-in for libcublasLt (native/cuda/emu/fake_cublaslt.cc): runs the cuBLASLt path.
+const fakeCublasLt = join(repoRoot, 'build', 'Release', 'libcrossrank_cublaslt_emu.so');
+const built = existsSync(emulation) && existsSync(harness) && existsSync(selftest) && existsSync(fakeCublasLt);
 // Read when the CUDA library is first opened, below; each test file runs in its own process.
 if (built) process.env.CROSSRANK_CUDA_LIBRARY = emulation;
 const cuda = await native().cudaInfo();
 const dir = tempDir();
 afterAll(() => dir.cleanup());
 
-function runHarness(args: string[]) {
-  return spawnSync(harness, [emulation, ...args], { encoding: 'utf8', timeout: 300_000 });
+function runHarness(args: string[], env: Record<string, string> = {}) {
+  return spawnSync(harness, [emulation, ...args], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, ...env } });
 }
+const withCublasLt = { CROSSRANK_CUDA_GEMM: 'cublaslt', CROSSRANK_CUBLASLT: fakeCublasLt };
 
 describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
   it('the emulation computes what CUDA would and reports the faults it claims to catch', () => {
@@ -49,16 +52,17 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
   });
 
   it('op harness: every CUDA op equals its CPU reference (every linear and attention kernel, encoder and decoder ops)', () => {
-    const r = runHarness(['--quick', '--bench']);
+    const r = runHarness(['--quick', '--bench'], { CROSSRANK_CUBLASLT: fakeCublasLt });
     expect(r.status, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^0 case\(s\) failed$/m);
     expect(r.stdout).toMatch(/linear kernels: wide, fp16[\s\S]*linear kernels: wmma64, bf16/);
+    expect(r.stdout).toMatch(/cuBLASLt: cuBLASLt 99\.0\.0[\s\S]*linear kernels: cublaslt, fp16[\s\S]*linear kernels: cublaslt, bf16/);
     expect(r.stdout).toMatch(/decoder ops: fp16[\s\S]*decoder ops: bf16/);
     expect(r.stdout).toMatch(/residual LayerNorm: fp16[\s\S]*attention kernel: warp, fp16[\s\S]*residual LayerNorm: bf16/);
     expect(r.stdout).toMatch(/attention kernel: tensor-core, bf16[\s\S]*attention kernel: warp, bf16/);
     expect(r.stdout).toMatch(/dec_attention/);
     // --bench: every op of the timing table ran (the times themselves mean nothing here)
-    expect(r.stdout.match(/^\| (linear|attention|add_layernorm|dec_attention) \|.*\| [\d.]+ \| [\d.]+ \|$/gm)).toHaveLength(29);
+    expect(r.stdout.match(/^\| (linear|attention|add_layernorm|dec_attention) \|.*\| [\d.]+ \| [\d.]+ \|$/gm)).toHaveLength(35);
     expect(r.stdout).not.toMatch(/MISMATCH|error/);
   }, 300_000);
 
@@ -74,6 +78,23 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
     expect(Math.max(...dump.logits_cuda.map((x, i) => Math.abs(x - dump.logits_cpu[i])))).toBeLessThanOrEqual(2e-2);
   }, 300_000);
 
+  it.each(['fp16', 'bf16'])('harness model mode (%s) with cuBLASLt running the linear layers: equals the CPU reference', (element) => {
+    const out = join(dir.path, `tiny-xlmr-lt-${element}`);
+    makeModel({ preset: 'tiny-xlmr', seed: 5, out, tokenizer: bertTokenizerDir });
+    const r = runHarness(['--model', out, '--element', element, '--quick', '--parity-only', '--dump', join(out, 'dump.json')], withCublasLt);
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const dump = JSON.parse(readFileSync(join(out, 'dump.json'), 'utf8')) as { logits_cpu: number[]; logits_cuda: number[] };
+    expect(Math.max(...dump.logits_cuda.map((x, i) => Math.abs(x - dump.logits_cpu[i])))).toBeLessThanOrEqual(2e-2);
+  }, 300_000);
+
+  it('cuBLASLt asked for but not there: the model is refused at load with the reason, nothing computed', () => {
+    const out = join(dir.path, 'tiny-no-lt');
+    makeModel({ preset: 'tiny', seed: 5, out, tokenizer: bertTokenizerDir });
+    const r = runHarness(['--model', out, '--quick', '--parity-only'], { ...withCublasLt, CROSSRANK_CUBLASLT: join(dir.path, 'missing.so') });
+    expect(r.status).not.toBe(0);
+    expect(r.stdout + r.stderr).toMatch(/CROSSRANK_CUDA_GEMM=cublaslt: cuBLASLt could not be opened \(.*missing\.so/);
+  });
+
   it('harness decoder mode: the CUDA decoder equals the CPU reference, shared = unshared, on real prompts', () => {
     const out = join(dir.path, 'qwen3-tiny');
     makeQwen3Model({ preset: 'qwen3-tiny', seed: 2, out, tokenizer: join(sharedDir, 'tokenizers', 'qwen3') });
@@ -83,15 +104,18 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
       cwd: repoRoot,
     });
     expect(p.status, p.stderr).toBe(0);
-    const r = runHarness(['--qwen3', out, '--prompts', prompts, '--cpu-docs', '3', '--quick', '--dump', join(out, 'dump.json')]);
-    expect(r.status, r.stdout + r.stderr).toBe(0);
-    const dump = JSON.parse(readFileSync(join(out, 'dump.json'), 'utf8')) as {
-      cpu_reference: { max_yes_diff: number };
-      queries: { logits_shared: number[]; logits_unshared: number[] }[];
-    };
-    expect(dump.cpu_reference.max_yes_diff).toBeLessThanOrEqual(2e-2);
-    expect(dump.queries).toHaveLength(2);
-    for (const q of dump.queries) expect(q.logits_shared).toHaveLength(6);
+    // The layers' own kernels, then cuBLASLt (its CPU stand-in) running the linear layers.
+    for (const env of [{}, withCublasLt]) {
+      const r = runHarness(['--qwen3', out, '--prompts', prompts, '--cpu-docs', '3', '--quick', '--dump', join(out, 'dump.json')], env);
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      const dump = JSON.parse(readFileSync(join(out, 'dump.json'), 'utf8')) as {
+        cpu_reference: { max_yes_diff: number };
+        queries: { logits_shared: number[]; logits_unshared: number[] }[];
+      };
+      expect(dump.cpu_reference.max_yes_diff).toBeLessThanOrEqual(2e-2);
+      expect(dump.queries).toHaveLength(2);
+      for (const q of dump.queries) expect(q.logits_shared).toHaveLength(6);
+    }
   }, 300_000);
 
   it('load progress on CUDA: one report per layer as the encoder and the decoder feed the upload', async () => {

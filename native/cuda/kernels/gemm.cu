@@ -1,5 +1,6 @@
 #include <mma.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -7,6 +8,7 @@
 
 #include "cuda/common.cuh"
 #include "cuda/kernels/gemm.cuh"
+#include "cuda/kernels/linear_library.cuh"
 
 namespace crossrank::cuda {
 namespace {
@@ -62,7 +64,7 @@ __global__ void LinearWmmaKernel(const T* __restrict__ x, const T* __restrict__ 
   for (int idx = threadIdx.x; idx < kTile * kTile; idx += blockDim.x) {
     const int r = idx / kTile, c = idx % kTile;
     if (row0 + r >= m || col0 + c >= n) continue;
-    float v = out[r][c] + bias[col0 + c];
+    float v = out[r][c] + (bias ? bias[col0 + c] : 0.0f);
     if (epilogue == 1) v = Gelu(v);
     y[static_cast<size_t>(row0 + r) * n + col0 + c] = FromFloat<T>(v);
   }
@@ -77,7 +79,7 @@ __global__ void LinearSimpleKernel(const T* __restrict__ x, const T* __restrict_
   const int r = idx / n, c = idx % n;
   float s = 0;
   for (int i = 0; i < k; ++i) s += ToFloat(x[static_cast<size_t>(r) * k + i]) * ToFloat(w[static_cast<size_t>(c) * k + i]);
-  s += bias[c];
+  if (bias) s += bias[c];
   if (epilogue == 1) s = Gelu(s);
   y[idx] = FromFloat<T>(s);
 }
@@ -160,8 +162,9 @@ __device__ __forceinline__ void StoreTiles(wmma::fragment<wmma::accumulator, 16,
       if (r < m && c < n) {
         const float4 s0 = *reinterpret_cast<const float4*>(staging + e);
         const float4 s1 = *reinterpret_cast<const float4*>(staging + e + 4);
-        const float4 b0 = *reinterpret_cast<const float4*>(bias + c);
-        const float4 b1 = *reinterpret_cast<const float4*>(bias + c + 4);
+        const float4 zero = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        const float4 b0 = bias ? *reinterpret_cast<const float4*>(bias + c) : zero;
+        const float4 b1 = bias ? *reinterpret_cast<const float4*>(bias + c + 4) : zero;
         float v[8] = {s0.x + b0.x, s0.y + b0.y, s0.z + b0.z, s0.w + b0.w,
                       s1.x + b1.x, s1.y + b1.y, s1.z + b1.z, s1.w + b1.w};
         __align__(16) T out[8];
@@ -266,6 +269,15 @@ __global__ void __launch_bounds__(kWideWarps * 32)
                    epilogue);
 }
 
+// Exact GELU over y in place: the cuBLASLt path's activation (its own epilogue has only the
+// tanh approximation, which BERT-family models do not use).
+template <typename T>
+__global__ void GeluInPlaceKernel(T* __restrict__ y, size_t count) {
+  for (size_t i = size_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += size_t(gridDim.x) * blockDim.x) {
+    y[i] = FromFloat<T>(Gelu(ToFloat(y[i])));
+  }
+}
+
 // CROSSRANK_CUDA_GEMM picks the tensor-core kernel: `pipelined` (default), `wide` (the
 // candidate above), `wmma64` (the first, simplest; a fallback while a new kernel is being
 // verified on a card). Read at each launch so the op harness can check and time all three.
@@ -297,8 +309,17 @@ cudaError_t OptInWideShared() {
 
 template <typename T>
 cudaError_t LaunchLinear(const T* x, const T* w, const float* bias, T* y, int m, int n, int k, Epilogue epilogue,
-                         cudaStream_t stream) {
+                         cudaStream_t stream, LinearLibrary* library, const T* bias_same_type) {
   if (m == 0 || n == 0) return cudaSuccess;
+  if (library && library->active()) {
+    if (bias && !bias_same_type) return cudaErrorInvalidValue;  // a caller that did not upload it
+    cudaError_t e = library->Matmul(x, w, bias ? bias_same_type : nullptr, y, m, n, k, stream);
+    if (e != cudaSuccess || epilogue != Epilogue::kBiasGelu) return e;
+    const size_t count = size_t(m) * n;
+    const int threads = 256, blocks = int(std::min<size_t>((count + threads - 1) / threads, 65536));
+    GeluInPlaceKernel<T><<<blocks, threads, 0, stream>>>(y, count);
+    return cudaGetLastError();
+  }
   // The 128 x 128 kernels copy X and W and write Y and read the bias 16 bytes (8 elements) at
   // a time: every row must start 16-byte aligned (N and K multiples of 8, aligned buffers),
   // and then a chunk is wholly inside K or past it, which the copy zero-fills. (A 312-wide
@@ -327,8 +348,9 @@ cudaError_t LaunchLinear(const T* x, const T* w, const float* bias, T* y, int m,
 }
 
 template cudaError_t LaunchLinear<__half>(const __half*, const __half*, const float*, __half*, int, int, int, Epilogue,
-                                          cudaStream_t);
+                                          cudaStream_t, LinearLibrary*, const __half*);
 template cudaError_t LaunchLinear<__nv_bfloat16>(const __nv_bfloat16*, const __nv_bfloat16*, const float*,
-                                                 __nv_bfloat16*, int, int, int, Epilogue, cudaStream_t);
+                                                 __nv_bfloat16*, int, int, int, Epilogue, cudaStream_t,
+                                                 LinearLibrary*, const __nv_bfloat16*);
 
 }  // namespace crossrank::cuda

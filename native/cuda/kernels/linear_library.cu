@@ -1,0 +1,168 @@
+// cuBLASLt behind the linear layers (see linear_library.cuh).
+#include <cstdlib>
+#include <cstring>
+#include <type_traits>
+
+#include "cuda/kernels/linear_library.cuh"
+
+namespace crossrank::cuda {
+namespace {
+
+// NVIDIA's advice for Hopper is 32 MiB; smaller cards use less of it.
+constexpr size_t kWorkspaceBytes = size_t(32) << 20;
+// Batches of many sizes each get a plan; past this many, start over rather than grow.
+constexpr size_t kMaxPlans = 256;
+
+template <typename T>
+constexpr cudaDataType_t DataType() {
+  return std::is_same<T, __half>::value ? CUDA_R_16F : CUDA_R_16BF;
+}
+
+}  // namespace
+
+bool CublasLtRequested() {
+  const char* v = std::getenv("CROSSRANK_CUDA_GEMM");
+  return v && std::strcmp(v, "cublaslt") == 0;
+}
+
+LinearLibrary::~LinearLibrary() {
+  for (auto& entry : plans_) Release(&entry.second);
+  if (handle_) api_->Destroy(handle_);
+  if (workspace_) cudaFree(workspace_);
+}
+
+cudaError_t LinearLibrary::Init() {
+  if (!CublasLtRequested() || api_) return cudaSuccess;
+  std::string why;
+  const lt::Api* api = lt::OpenCublasLt(&why);
+  if (!api) {
+    error_ = "CROSSRANK_CUDA_GEMM=cublaslt: " + why;
+    return cudaErrorNotSupported;
+  }
+  lt::Status s = api->Create(&handle_);
+  if (s != lt::kSuccess) {
+    handle_ = nullptr;
+    error_ = "cublasLtCreate: " + lt::StatusText(*api, s);
+    return s == lt::kAllocFailed ? cudaErrorMemoryAllocation : cudaErrorNotSupported;
+  }
+  cudaError_t e = cudaMalloc(&workspace_, kWorkspaceBytes);
+  if (e != cudaSuccess) {
+    workspace_ = nullptr;
+    api->Destroy(handle_);
+    handle_ = nullptr;
+    error_ = "cuBLASLt workspace";
+    return e;
+  }
+  workspace_bytes_ = kWorkspaceBytes;
+  api_ = api;
+  return cudaSuccess;
+}
+
+const char* LinearLibrary::Describe(const char* step) {
+  if (error_.empty()) return step;
+  described_ = std::string(step) + " (" + error_ + ")";
+  return described_.c_str();
+}
+
+cudaError_t LinearLibrary::Fail(lt::Status status, const char* step) {
+  error_ = std::string(step) + ": " + lt::StatusText(*api_, status);
+  return status == lt::kAllocFailed ? cudaErrorMemoryAllocation : cudaErrorUnknown;
+}
+
+void LinearLibrary::Release(Plan* p) {
+  if (p->desc) api_->MatmulDescDestroy(p->desc);
+  for (lt::MatrixLayout l : {p->a, p->b, p->d}) {
+    if (l) api_->MatrixLayoutDestroy(l);
+  }
+  *p = Plan{};
+}
+
+cudaError_t LinearLibrary::MakePlan(const Key& key, Plan* p) {
+  const auto [m, n, k, type, bias] = key;
+  const auto dtype = static_cast<cudaDataType_t>(type);
+  lt::Status s;
+  if ((s = api_->MatmulDescCreate(&p->desc, lt::kCompute32F, CUDA_R_32F)) != lt::kSuccess) {
+    return Fail(s, "cublasLtMatmulDescCreate");
+  }
+  const int32_t trans_w = lt::kOpT, trans_x = lt::kOpN;
+  const uint32_t epilogue = bias ? lt::kEpilogueBias : lt::kEpilogueDefault;
+  const int32_t bias_type = type;  // the documented default (D's type), said explicitly
+  if ((s = api_->MatmulDescSetAttribute(p->desc, lt::kDescTransA, &trans_w, sizeof trans_w)) != lt::kSuccess ||
+      (s = api_->MatmulDescSetAttribute(p->desc, lt::kDescTransB, &trans_x, sizeof trans_x)) != lt::kSuccess ||
+      (s = api_->MatmulDescSetAttribute(p->desc, lt::kDescEpilogue, &epilogue, sizeof epilogue)) != lt::kSuccess ||
+      (bias && (s = api_->MatmulDescSetAttribute(p->desc, lt::kDescBiasDataType, &bias_type, sizeof bias_type)) !=
+                   lt::kSuccess)) {
+    return Fail(s, "cublasLtMatmulDescSetAttribute");
+  }
+  // Column-major views of the row-major buffers: W [n x k] is k x n (ld k), X [m x k] is
+  // k x m (ld k), Y [m x n] is n x m (ld n).
+  if ((s = api_->MatrixLayoutCreate(&p->a, dtype, k, n, k)) != lt::kSuccess ||
+      (s = api_->MatrixLayoutCreate(&p->b, dtype, k, m, k)) != lt::kSuccess ||
+      (s = api_->MatrixLayoutCreate(&p->d, dtype, n, m, n)) != lt::kSuccess) {
+    return Fail(s, "cublasLtMatrixLayoutCreate");
+  }
+  lt::Preference pref = nullptr;
+  if ((s = api_->MatmulPreferenceCreate(&pref)) != lt::kSuccess) return Fail(s, "cublasLtMatmulPreferenceCreate");
+  const uint64_t max_workspace = workspace_bytes_;
+  lt::HeuristicResult result{};
+  int found = 0;
+  s = api_->MatmulPreferenceSetAttribute(pref, lt::kPrefMaxWorkspaceBytes, &max_workspace, sizeof max_workspace);
+  if (s == lt::kSuccess) {
+    s = api_->MatmulAlgoGetHeuristic(handle_, p->desc, p->a, p->b, p->d, p->d, pref, 1, &result, &found);
+  }
+  api_->MatmulPreferenceDestroy(pref);
+  if (s != lt::kSuccess) return Fail(s, "cublasLtMatmulAlgoGetHeuristic");
+  if (found < 1) {
+    error_ = "cuBLASLt has no algorithm for " + std::to_string(m) + " x " + std::to_string(n) + " x " +
+             std::to_string(k);
+    return cudaErrorNotSupported;
+  }
+  p->algo = result.algo;
+  return cudaSuccess;
+}
+
+template <typename T>
+cudaError_t LinearLibrary::Matmul(const T* x, const T* w, const T* bias, T* y, int m, int n, int k,
+                                  cudaStream_t stream) {
+  error_.clear();
+  if (!api_) {
+    error_ = "cuBLASLt is not open";
+    return cudaErrorNotSupported;
+  }
+  if (m == 0 || n == 0) return cudaSuccess;
+  const Key key{m, n, k, static_cast<int>(DataType<T>()), bias != nullptr};
+  auto it = plans_.find(key);
+  if (it == plans_.end()) {
+    if (plans_.size() >= kMaxPlans) {
+      for (auto& entry : plans_) Release(&entry.second);
+      plans_.clear();
+    }
+    Plan plan;
+    cudaError_t e = MakePlan(key, &plan);
+    if (e != cudaSuccess) {
+      Release(&plan);
+      return e;
+    }
+    it = plans_.emplace(key, plan).first;
+  }
+  Plan& p = it->second;
+  lt::Status s;
+  if (bias) {
+    const void* pointer = bias;
+    if ((s = api_->MatmulDescSetAttribute(p.desc, lt::kDescBiasPointer, &pointer, sizeof pointer)) != lt::kSuccess) {
+      return Fail(s, "cublasLtMatmulDescSetAttribute (bias)");
+    }
+  }
+  const float alpha = 1.0f, beta = 0.0f;
+  s = api_->Matmul(handle_, p.desc, &alpha, w, p.a, x, p.b, &beta, y, p.d, y, p.d, &p.algo, workspace_,
+                   workspace_bytes_, stream);
+  return s == lt::kSuccess ? cudaSuccess : Fail(s, "cublasLtMatmul");
+}
+
+template cudaError_t LinearLibrary::Matmul<__half>(const __half*, const __half*, const __half*, __half*, int, int, int,
+                                                   cudaStream_t);
+template cudaError_t LinearLibrary::Matmul<__nv_bfloat16>(const __nv_bfloat16*, const __nv_bfloat16*,
+                                                          const __nv_bfloat16*, __nv_bfloat16*, int, int, int,
+                                                          cudaStream_t);
+
+}  // namespace crossrank::cuda
