@@ -13,7 +13,7 @@ namespace crossrank::binding {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
-  exports.Set("abiVersion", Napi::Number::New(env, 6));  // keep in step with NATIVE_ABI_VERSION (src/native/binding.ts)
+  exports.Set("abiVersion", Napi::Number::New(env, 7));  // keep in step with NATIVE_ABI_VERSION (src/native/binding.ts)
   exports.Set("version", Napi::String::New(env, CROSSRANK_VERSION));
 #ifdef CROSSRANK_BUILT_WITH_CUDA
   exports.Set("builtWithCuda", Napi::Boolean::New(env, true));
@@ -23,6 +23,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));
   exports.Set("cpuFeatures", Napi::Function::New(env, CpuFeaturesList, "cpuFeatures"));
   exports.Set("cudaInfo", Napi::Function::New(env, CudaInfo, "cudaInfo"));
+  exports.Set("cublasLtInfo", Napi::Function::New(env, CublasLtInfo, "cublasLtInfo"));
   exports.Set("scoreHead", Napi::Function::New(env, ScoreHead, "scoreHead"));
   exports.Set("NativeTokenizer", DefineNativeTokenizer(env));
   exports.Set("encodePairs", Napi::Function::New(env, EncodePairs, "encodePairs"));

@@ -1,4 +1,4 @@
-// version(), cpuFeatures(), cudaInfo(): what `crossrank doctor` reports from native code.
+// version(), cpuFeatures(), cudaInfo(), cublasLtInfo(): what `crossrank doctor` reports from native code.
 #include "crossrank/cpu_features.h"
 #include "crossrank/cuda_library.h"
 #include "errors.h"
@@ -50,7 +50,38 @@ class CudaInfoWorker : public Napi::AsyncWorker {
   const CudaAvailability* availability_ = nullptr;
 };
 
+// cuBLASLt is a large library: opened off the JS thread, and only when asked (doctor).
+class CublasLtInfoWorker : public Napi::AsyncWorker {
+ public:
+  explicit CublasLtInfoWorker(Napi::Env env)
+      : Napi::AsyncWorker(env, "crossrank.cublasLtInfo"), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override { available_ = CudaLibrary::Instance().CublasLtInfo(&detail_); }
+
+  void OnOK() override {
+    Napi::Object out = Napi::Object::New(Env());
+    out.Set("available", available_);
+    out.Set("detail", detail_);
+    deferred_.Resolve(out);
+  }
+
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  bool available_ = false;
+  std::string detail_;
+};
+
 }  // namespace
+
+Napi::Value CublasLtInfo(const Napi::CallbackInfo& info) {
+  auto* worker = new CublasLtInfoWorker(info.Env());
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
 
 Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
   auto* worker = new CudaInfoWorker(info.Env());

@@ -26,6 +26,8 @@ export interface DoctorReport {
     driverVersion: string | null;
     runtimeVersion: string | null;
     devices: NativeCudaDevice[];
+    /** Whether cuBLASLt opens (CROSSRANK_CUDA_GEMM=cublaslt runs the linear layers there); null: not checked. */
+    cublasLt: { available: boolean; detail: string } | null;
   };
   onnxruntime: { version: string | null; backends: string[]; error: string | null };
 }
@@ -66,6 +68,7 @@ export async function doctorReport(): Promise<DoctorReport> {
       driverVersion: null,
       runtimeVersion: null,
       devices: [],
+      cublasLt: null,
     },
     onnxruntime: await onnxRuntimeInfo(),
   };
@@ -82,6 +85,8 @@ export async function doctorReport(): Promise<DoctorReport> {
       driverVersion: cudaVersionText(cuda.driverVersion),
       runtimeVersion: cudaVersionText(cuda.runtimeVersion),
       devices: cuda.devices,
+      // Only where a GPU is usable: opening cuBLASLt (hundreds of MB) for nothing is no help.
+      cublasLt: cuda.available ? await binding.cublasLtInfo() : null,
     };
   }
   return report;
@@ -106,6 +111,13 @@ export function formatDoctorReport(r: DoctorReport): string {
     lines.push(
       `             [${d.index}] ${d.name}, sm_${d.computeCapability.replace('.', '')}, ${gib(d.freeMemory)} free of ${gib(d.totalMemory)}, ${d.multiprocessors} SMs` +
         (d.supported ? '' : ' — NOT SUPPORTED (the CUDA kernels need compute capability 8.0+)'),
+    );
+  }
+  if (r.cuda.cublasLt) {
+    lines.push(
+      r.cuda.cublasLt.available
+        ? `cublaslt     ${r.cuda.cublasLt.detail}${process.env.CROSSRANK_CUDA_GEMM === 'cublaslt' ? ', runs the linear layers' : ', used with CROSSRANK_CUDA_GEMM=cublaslt'}`
+        : `cublaslt     not found: ${r.cuda.cublasLt.detail} (not needed: the engine has its own kernels)`,
     );
   }
   lines.push(

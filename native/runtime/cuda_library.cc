@@ -84,7 +84,7 @@ void CudaLibrary::Load() {
     a.reason = std::move(reason);
     dlclose(handle_);
     handle_ = score_head_ = encoder_create_ = encoder_forward_ = encoder_destroy_ = nullptr;
-    decoder_create_ = decoder_score_ = decoder_destroy_ = nullptr;
+    decoder_create_ = decoder_score_ = decoder_destroy_ = cublaslt_info_ = nullptr;
   };
   if (!abi_version || !probe) {
     return give_up("library-invalid", a.library_path + " is not a crossrank CUDA backend (missing entry points)");
@@ -101,6 +101,7 @@ void CudaLibrary::Load() {
   decoder_create_ = dlsym(handle_, "crossrank_cuda_decoder_create");
   decoder_score_ = dlsym(handle_, "crossrank_cuda_decoder_score");
   decoder_destroy_ = dlsym(handle_, "crossrank_cuda_decoder_destroy");
+  cublaslt_info_ = dlsym(handle_, "crossrank_cuda_cublaslt_info");
   if (!score_head_ || !encoder_create_ || !encoder_forward_ || !encoder_destroy_ || !decoder_create_ || !decoder_score_ ||
       !decoder_destroy_) {
     return give_up("library-invalid", a.library_path + " lacks entry points of its ABI version");
@@ -144,6 +145,22 @@ Status FromCudaStatus(int rc, const char* message) {
 }
 
 }  // namespace
+
+bool CudaLibrary::CublasLtInfo(std::string* detail) {
+  const CudaAvailability& a = Availability();
+  if (!handle_) {
+    *detail = "the CUDA backend library is not loaded (" + a.reason + ")";
+    return false;
+  }
+  if (!cublaslt_info_) {
+    *detail = "this CUDA backend library cannot use cuBLASLt";
+    return false;
+  }
+  char text[512] = {0};
+  const int ok = reinterpret_cast<crossrank_cuda_cublaslt_info_fn>(cublaslt_info_)(text, sizeof text);
+  *detail = text;
+  return ok != 0;
+}
 
 Status CudaLibrary::CheckDevice(int device) {
   const CudaAvailability& a = Availability();

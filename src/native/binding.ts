@@ -155,6 +155,8 @@ export interface NativeBinding {
   cpuFeatures(): string[];
   /** Opens and probes the CUDA backend library on first call; never rejects for "no CUDA". */
   cudaInfo(): Promise<NativeCudaInfo>;
+  /** Whether cuBLASLt opens for the CUDA backend (CROSSRANK_CUDA_GEMM=cublaslt); opens it, so only on request. */
+  cublasLtInfo(): Promise<{ available: boolean; detail: string }>;
   /** device -1: CPU reference; device >= 0: CUDA. Resolves one score per logits row. */
   scoreHead(
     logits: Float32Array,
@@ -207,4 +209,4 @@ export interface NativeBinding {
   ): Promise<NativeDecoderInstance>;
 }
 
-export const NATIVE_ABI_VERSION = 6; // 2: bare encoders (embeddings); 3: the decoder (Qwen3 rerankers); 4: decoder on CUDA, one batched score(); 5: the CUDA decoder's element type; 6: the CUDA encoder's
+export const NATIVE_ABI_VERSION = 7; // 2: bare encoders (embeddings); 3: the decoder (Qwen3 rerankers); 4: decoder on CUDA, one batched score(); 5: the CUDA decoder's element type; 6: the CUDA encoder's; 7: cublasLtInfo()

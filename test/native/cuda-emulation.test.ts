@@ -16,7 +16,7 @@ import { CrossEncoder } from '../../src/cross-encoder.js';
 import { makeQwen3Model } from '../../src/model/qwen3.js';
 import { native } from '../../src/native/load.js';
 import { encoderOnCuda, qwen3OnCuda, overflowOnCuda, scoreHeadOnCuda } from '../gpu/cuda-suites.js';
-import { bertTokenizerDir, repoRoot, sharedDir, tempDir } from '../helpers.js';
+import { bertTokenizerDir, repoRoot, runCli, sharedDir, tempDir } from '../helpers.js';
 
 const emulation = join(repoRoot, 'build', 'Release', 'libcrossrank_cuda_emu.so');
 const harness = join(repoRoot, 'build', 'crossrank_cuda_ops');
@@ -93,6 +93,15 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
     const r = runHarness(['--model', out, '--quick', '--parity-only'], { ...withCublasLt, CROSSRANK_CUBLASLT: join(dir.path, 'missing.so') });
     expect(r.status).not.toBe(0);
     expect(r.stdout + r.stderr).toMatch(/CROSSRANK_CUDA_GEMM=cublaslt: cuBLASLt could not be opened \(.*missing\.so/);
+  });
+
+  it('crossrank doctor reports whether cuBLASLt opens, and how it is used', () => {
+    const found = runCli(['doctor'], { CROSSRANK_CUDA_LIBRARY: emulation, CROSSRANK_CUBLASLT: fakeCublasLt });
+    expect(found.status, found.stderr).toBe(0);
+    expect(found.stdout).toMatch(/^cublaslt\s+cuBLASLt 99\.0\.0 \(.*libcrossrank_cublaslt_emu\.so\), used with CROSSRANK_CUDA_GEMM=cublaslt$/m);
+    const off = runCli(['doctor', '--json'], { CROSSRANK_CUDA_LIBRARY: emulation, CROSSRANK_CUBLASLT: 'off' });
+    expect(off.status, off.stderr).toBe(0);
+    expect(JSON.parse(off.stdout).cuda.cublasLt).toEqual({ available: false, detail: 'cuBLASLt is off (CROSSRANK_CUBLASLT=off)' });
   });
 
   it('harness decoder mode: the CUDA decoder equals the CPU reference, shared = unshared, on real prompts', () => {

@@ -25,6 +25,7 @@ describe('crossrank doctor', () => {
     if (!report.cuda.available) {
       expect(['no-driver', 'no-device', 'driver-too-old', 'library-missing', 'init-failed']).toContain(report.cuda.reasonCode);
       expect(report.cuda.devices).toEqual([]);
+      expect(report.cuda.cublasLt).toBeNull(); // not opened where no GPU can use it
     } else {
       expect(report.cuda.devices.length).toBeGreaterThan(0);
       expect(report.cuda.devices[0].totalMemory).toBeGreaterThan(0);

@@ -42,9 +42,10 @@ struct Layout {
 };
 struct Preference {
   uint64_t max_workspace = 0;
+  uint32_t min_alignment[4] = {256, 256, 256, 256};  // A, B, C, D: the documented default
 };
 struct Algo {
-  uint64_t data[8];
+  uint64_t data[8];  // [0]: a tag; [1..4]: the alignments (A, B, C, D) it was chosen for
 };
 struct HeuristicResult {
   Algo algo;
@@ -206,9 +207,15 @@ FAKE_EXPORT int cublasLtMatmulPreferenceDestroy(Preference* p) {
 }
 FAKE_EXPORT int cublasLtMatmulPreferenceSetAttribute(Preference* p, int attr, const void* buf, size_t size) {
   if (!p || !buf) return kInvalidValue;
-  if (attr != 1 || size != sizeof(uint64_t)) return kNotSupported;
-  std::memcpy(&p->max_workspace, buf, size);
-  return kSuccess;
+  if (attr == 1 && size == sizeof(uint64_t)) {
+    std::memcpy(&p->max_workspace, buf, size);
+    return kSuccess;
+  }
+  if (attr >= 5 && attr <= 8 && size == sizeof(uint32_t)) {
+    std::memcpy(&p->min_alignment[attr - 5], buf, size);
+    return kSuccess;
+  }
+  return kNotSupported;
 }
 
 FAKE_EXPORT int cublasLtMatmulAlgoGetHeuristic(Handle* h, Desc* d, Layout* a, Layout* b, Layout* c, Layout* dl,
@@ -220,6 +227,8 @@ FAKE_EXPORT int cublasLtMatmulAlgoGetHeuristic(Handle* h, Desc* d, Layout* a, La
   if (s != kSuccess) return s;
   std::memset(&results[0], 0, sizeof results[0]);
   results[0].algo.data[0] = 0xa160;  // what Matmul expects back
+  // As the real heuristic may: an algorithm that relies on the alignments it was promised.
+  for (int i = 0; i < 4; ++i) results[0].algo.data[1 + i] = pref->min_alignment[i];
   results[0].workspace_size = pref->max_workspace > 0 ? 1024 : 0;  // uses some workspace when it may
   results[0].waves_count = 1.0f;
   *returned = 1;
@@ -233,6 +242,12 @@ FAKE_EXPORT int cublasLtMatmul(Handle* h, Desc* d, const void* alpha, const void
   int s = Check(d, a, b, c, dl);
   if (s != kSuccess) return s;
   if (algo && algo->data[0] != 0xa160) return kInvalidValue;
+  if (algo) {  // a pointer less aligned than the algorithm was chosen for
+    const void* pointers[4] = {A, B, C ? C : D, D};
+    for (int i = 0; i < 4; ++i) {
+      if (reinterpret_cast<uintptr_t>(pointers[i]) % algo->data[1 + i] != 0) return kInvalidValue;
+    }
+  }
   if (algo && workspace_bytes > 0 && !workspace) return kInvalidValue;
   if (d->epilogue == 4 && !d->bias) return kInvalidValue;
   const int bias_type = d->bias_type < 0 ? dl->type : d->bias_type;

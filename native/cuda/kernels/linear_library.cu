@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <type_traits>
+#include <utility>
 
 #include "cuda/kernels/linear_library.cuh"
 
@@ -16,6 +17,14 @@ constexpr size_t kMaxPlans = 256;
 template <typename T>
 constexpr cudaDataType_t DataType() {
   return std::is_same<T, __half>::value ? CUDA_R_16F : CUDA_R_16BF;
+}
+
+// The largest power of two up to 256 that divides the address.
+uint32_t Alignment(const void* p) {
+  const auto a = reinterpret_cast<uintptr_t>(p);
+  uint32_t align = 256;
+  while (align > 1 && a % align != 0) align /= 2;
+  return align;
 }
 
 }  // namespace
@@ -78,7 +87,7 @@ void LinearLibrary::Release(Plan* p) {
 }
 
 cudaError_t LinearLibrary::MakePlan(const Key& key, Plan* p) {
-  const auto [m, n, k, type, bias] = key;
+  const auto [m, n, k, type, bias, align_w, align_x, align_y] = key;
   const auto dtype = static_cast<cudaDataType_t>(type);
   lt::Status s;
   if ((s = api_->MatmulDescCreate(&p->desc, lt::kCompute32F, CUDA_R_32F)) != lt::kSuccess) {
@@ -107,6 +116,13 @@ cudaError_t LinearLibrary::MakePlan(const Key& key, Plan* p) {
   lt::HeuristicResult result{};
   int found = 0;
   s = api_->MatmulPreferenceSetAttribute(pref, lt::kPrefMaxWorkspaceBytes, &max_workspace, sizeof max_workspace);
+  const std::pair<int, uint32_t> alignments[] = {{lt::kPrefMinAlignmentA, align_w},
+                                                 {lt::kPrefMinAlignmentB, align_x},
+                                                 {lt::kPrefMinAlignmentC, align_y},
+                                                 {lt::kPrefMinAlignmentD, align_y}};
+  for (const auto& [attribute, bytes] : alignments) {
+    if (s == lt::kSuccess) s = api_->MatmulPreferenceSetAttribute(pref, attribute, &bytes, sizeof bytes);
+  }
   if (s == lt::kSuccess) {
     s = api_->MatmulAlgoGetHeuristic(handle_, p->desc, p->a, p->b, p->d, p->d, pref, 1, &result, &found);
   }
@@ -130,7 +146,7 @@ cudaError_t LinearLibrary::Matmul(const T* x, const T* w, const T* bias, T* y, i
     return cudaErrorNotSupported;
   }
   if (m == 0 || n == 0) return cudaSuccess;
-  const Key key{m, n, k, static_cast<int>(DataType<T>()), bias != nullptr};
+  const Key key{m, n, k, static_cast<int>(DataType<T>()), bias != nullptr, Alignment(w), Alignment(x), Alignment(y)};
   auto it = plans_.find(key);
   if (it == plans_.end()) {
     if (plans_.size() >= kMaxPlans) {

@@ -50,7 +50,9 @@ class LinearLibrary {
     lt::MatrixLayout a = nullptr, b = nullptr, d = nullptr;
     lt::MatmulAlgo algo{};
   };
-  using Key = std::tuple<int, int, int, int, bool>;  // m, n, k, data type, bias
+  // m, n, k, data type, bias, and the alignments (bytes, up to 256) of W, X and Y: the
+  // heuristic assumes 256 unless told, and picks algorithms that need it.
+  using Key = std::tuple<int, int, int, int, bool, uint32_t, uint32_t, uint32_t>;
 
   cudaError_t Fail(lt::Status status, const char* step);
   cudaError_t MakePlan(const Key& key, Plan* plan);

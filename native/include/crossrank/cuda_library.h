@@ -47,6 +47,11 @@ class CudaLibrary {
   // Opens and probes the library the first time; later calls return the same answer.
   const CudaAvailability& Availability();
 
+  // Whether cuBLASLt opens for the CUDA backend (CROSSRANK_CUDA_GEMM=cublaslt runs the linear
+  // layers there): true and "cuBLASLt <version> (<file>)", or false and why not. Opens it
+  // (a large library) only when asked.
+  bool CublasLtInfo(std::string* detail);
+
   // Score-head activation on `device`. kBackendUnavailable when CUDA is not available.
   Status CheckDevice(int device);
   Status ScoreHead(int device, const ScoreHeadParams& params, const float* logits, float* out);
@@ -78,6 +83,7 @@ class CudaLibrary {
   void* decoder_create_ = nullptr;
   void* decoder_score_ = nullptr;
   void* decoder_destroy_ = nullptr;
+  void* cublaslt_info_ = nullptr;  // optional: libraries before it lack it
 };
 
 // Directory of the loaded addon (found with dladdr), where the backend library is expected.
