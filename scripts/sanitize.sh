@@ -5,7 +5,8 @@
 # pass (classifier and bare encoder). Where the CUDA headers are installed, also the CUDA
 # backend's kernels and forward passes on the CPU emulation (native/cuda/emu), whose device
 # buffers are ordinary heap blocks of their exact size: a kernel reading or writing past a
-# buffer is reported with its source line (the op harness, --quick).
+# buffer is reported with its source line (the op harness, --quick, with the cuBLASLt path
+# on its CPU stand-in too: native/cuda/emu/fake_cublaslt.cc).
 #   bash scripts/sanitize.sh [--model ENCODER_DIR] [--qwen3 DECODER_DIR --prompts PROMPTS_JSON]
 # The options add the forward passes on the emulation, under the same sanitizers: an encoder
 # (the harness's --model mode, fp16 and bf16) and a Qwen3 decoder on real prompts (--qwen3
@@ -57,16 +58,19 @@ cmake --build build-sanitize --target crossrank_native_tests >/dev/null
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ./build-sanitize/crossrank_native_tests
 if grep -q '^CROSSRANK_CUDA_INCLUDE:PATH=/' build-sanitize/CMakeCache.txt; then
-  cmake --build build-sanitize --target crossrank_cuda_emu crossrank_cuda_ops crossrank_cuda_emu_selftest >/dev/null
+  cmake --build build-sanitize --target crossrank_cuda_emu crossrank_cuda_ops crossrank_cuda_emu_selftest \
+    crossrank_cublaslt_emu >/dev/null
+  export CROSSRANK_CUBLASLT=$PWD/build-sanitize/libcrossrank_cublaslt_emu.so
   ./build-sanitize/crossrank_cuda_emu_selftest | tail -n 1 | sed 's/^/cuda emulation self-test: /'
   ./build-sanitize/crossrank_cuda_ops build-sanitize/libcrossrank_cuda_emu.so --quick | tail -n 1 |
-    sed 's/^/cuda ops on the emulation: /'
+    sed 's/^/cuda ops on the emulation (incl. the cuBLASLt path): /'
   harness=(./build-sanitize/crossrank_cuda_ops build-sanitize/libcrossrank_cuda_emu.so --quick)
   # A sanitizer report aborts the harness; its output is shown then.
   quiet() { "$@" >build-sanitize/model.log 2>&1 || { cat build-sanitize/model.log; exit 1; }; }
   if [ -n "$encoder" ]; then
     for element in fp16 bf16; do quiet "${harness[@]}" --model "$encoder" --element "$element"; done
-    echo "cuda encoder on the emulation (fp16, bf16): clean"
+    CROSSRANK_CUDA_GEMM=cublaslt quiet "${harness[@]}" --model "$encoder" --parity-only
+    echo "cuda encoder on the emulation (fp16, bf16; cuBLASLt path): clean"
   fi
   if [ -n "$decoder" ]; then
     for element in bf16 fp16; do quiet "${harness[@]}" --qwen3 "$decoder" --prompts "$prompts" --cpu-docs 3 --element "$element"; done

@@ -11,6 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { trecDlWorkload } from '../../src/bench/workload.js';
 import { makeModel } from '../../src/model/make-model.js';
 import { CrossEncoder } from '../../src/cross-encoder.js';
 import { makeQwen3Model } from '../../src/model/qwen3.js';
@@ -93,6 +94,30 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
     const r = runHarness(['--model', out, '--quick', '--parity-only'], { ...withCublasLt, CROSSRANK_CUBLASLT: join(dir.path, 'missing.so') });
     expect(r.status).not.toBe(0);
     expect(r.stdout + r.stderr).toMatch(/CROSSRANK_CUDA_GEMM=cublaslt: cuBLASLt could not be opened \(.*missing\.so/);
+  });
+
+  it('through the JavaScript API with cuBLASLt running the linear layers: encoder and decoder equal the CPU reference', async () => {
+    const encoder = join(dir.path, 'tiny-lt-js');
+    makeModel({ preset: 'tiny', seed: 6, out: encoder, tokenizer: bertTokenizerDir });
+    const decoder = join(dir.path, 'qwen3-tiny-lt-js');
+    makeQwen3Model({ preset: 'qwen3-tiny', seed: 6, out: decoder, tokenizer: join(sharedDir, 'tokenizers', 'qwen3') });
+    const work = trecDlWorkload(1, 8);
+    const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.max(...Array.from(a, (x, i) => Math.abs(x - b[i])));
+    for (const model of [encoder, decoder]) {
+      const cpu = await CrossEncoder.load(model, { backend: 'native' });
+      const want = await cpu.score(work.queries[0], work.docs[0]);
+      await cpu.dispose();
+      Object.assign(process.env, withCublasLt); // read when the model is created
+      try {
+        const gpu = await CrossEncoder.load(model, { backend: 'native', device: 'cuda' });
+        const got = await gpu.score(work.queries[0], work.docs[0]);
+        await gpu.dispose();
+        expect(maxDiff(got, want)).toBeLessThanOrEqual(2e-2);
+      } finally {
+        delete process.env.CROSSRANK_CUDA_GEMM;
+        delete process.env.CROSSRANK_CUBLASLT;
+      }
+    }
   });
 
   it('crossrank doctor reports whether cuBLASLt opens, and how it is used', () => {
