@@ -9,7 +9,7 @@
 namespace crossrank::cuda {
 namespace {
 
-// NVIDIA's advice for Hopper is 32 MiB; smaller cards use less of it.
+// NVIDIA advises 32 MiB on Hopper (older cards need less; beside a model it is small).
 constexpr size_t kWorkspaceBytes = size_t(32) << 20;
 // Batches of many sizes each get a plan; past this many, start over rather than grow.
 constexpr size_t kMaxPlans = 256;
