@@ -38,10 +38,10 @@ describe('native hardening', () => {
     expect(run.status, run.stderr + run.stdout).toBe(0);
     expect(run.stdout).toContain('native tests: 0 failure(s)');
     // The CUDA kernels on the CPU emulation, where the CUDA headers are installed.
-    expect(run.stdout).toMatch(/cuda ops on the emulation: (0 case\(s\) failed|skipped)/);
+    expect(run.stdout).toMatch(/cuda ops on the emulation( \(incl. the cuBLASLt path\))?: (0 case\(s\) failed|skipped)/);
     if (!run.stdout.includes('emulation: skipped')) {
       expect(run.stdout).toContain('cuda emulation self-test: 0 check(s) failed');
-      expect(run.stdout).toContain('cuda encoder on the emulation (fp16, bf16): clean');
+      expect(run.stdout).toContain('cuda encoder on the emulation (fp16, bf16; cuBLASLt path): clean');
       expect(run.stdout).toContain('cuda decoder on the emulation (bf16, fp16): clean');
     }
   }, 600_000);
