@@ -6,6 +6,11 @@
 // query is new to both, so no cache hit helps either.
 //
 //   npm run bench -- tokenize [--queries N] [--threads N] [--json]
+//   npm run bench -- tokenize --against OTHER/build/Release/crossrank.node
+// --against sets this build's tokenizer beside another build's (say, the previous commit
+// built in a git worktree) instead: one native call each on the same texts, in alternating
+// order, with the ids compared — how a tokenizer change is measured.
+import { createRequire } from 'node:module';
 import { availableParallelism, cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -19,6 +24,7 @@ const { values: args } = parseArgs({
   options: {
     queries: { type: 'string', default: '43' },
     threads: { type: 'string' },
+    against: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -38,23 +44,32 @@ const runs = new Map(
 const work = [...runs.entries()].slice(0, Number(args.queries)).map(([qid, docs]) => ({ query: queries.get(qid), docs }));
 
 const threads = args.threads ? Number(args.threads) : defaultTokenizeThreads();
-const contenders = [
-  { name: 'one call', tokenizer: new NativeWordPieceTokenizer(spec, { threads: 1 }), times: [], ids: [] },
-  { name: `${threads} concurrent calls`, tokenizer: new NativeWordPieceTokenizer(spec, { threads }), times: [], ids: [] },
-];
 const options = { maxLength: 512, truncation: 'longest_first' };
+// A build's bare text tokenizer (query and passages in one native call), for --against.
+function buildTokenizer(name, addonPath) {
+  const addon = createRequire(import.meta.url)(resolve(addonPath));
+  const raw = new addon.NativeTokenizer(spec.vocab, spec.config);
+  return { name, times: [], ids: [], encode: ({ query, docs }) => raw.encode([query, ...docs]) };
+}
+const contenders = args.against
+  ? [buildTokenizer('this build, one call', join(root, 'build', 'Release', 'crossrank.node')), buildTokenizer(`--against, one call`, args.against)]
+  : [
+      { name: 'one call', tokenizer: new NativeWordPieceTokenizer(spec, { threads: 1 }), times: [], ids: [] },
+      { name: `${threads} concurrent calls`, tokenizer: new NativeWordPieceTokenizer(spec, { threads }), times: [], ids: [] },
+    ];
 
-async function encode(c, { query, docs }) {
-  const index = Int32Array.from(docs.keys());
-  return c.tokenizer.encodePairs([query], docs, new Int32Array(docs.length), index, options);
+async function encode(c, item) {
+  if (c.encode) return c.encode(item);
+  const index = Int32Array.from(item.docs.keys());
+  return c.tokenizer.encodePairs([item.query], item.docs, new Int32Array(item.docs.length), index, options);
 }
 
 // Warm-up on texts no timed query uses (the JIT, the native code's first allocations).
 const warm = { query: 'warm up', docs: Array.from({ length: 100 }, (_, i) => `warm-up passage number ${i} `.repeat(20)) };
 for (const c of contenders) await encode(c, warm);
 
-for (const item of work) {
-  for (const c of contenders) {
+for (const [i, item] of work.entries()) {
+  for (const c of i % 2 ? [...contenders].reverse() : contenders) {
     const t0 = performance.now();
     const enc = await encode(c, item);
     c.times.push(performance.now() - t0);
@@ -79,6 +94,7 @@ if (args.json) {
   console.log(`pair tokenization, TREC DL 2019 BM25 top-100 (${work.length} queries, ${docs} passages), cold cache; ${machine}`);
   console.log('| tokenizer calls | p50 ms / query | p95 ms / query | passages/s |\n|---|---:|---:|---:|');
   for (const r of rows) console.log(`| ${r.name} | ${r.p50.toFixed(2)} | ${r.p95.toFixed(2)} | ${Math.round(r.docsPerSecond)} |`);
-  console.log(`speed-up at p50: ${(rows[0].p50 / rows[1].p50).toFixed(2)}x; identical ids: ${same}`);
+  const ratio = args.against ? rows[1].p50 / rows[0].p50 : rows[0].p50 / rows[1].p50;
+  console.log(`speed-up at p50${args.against ? ' of this build over --against' : ''}: ${ratio.toFixed(2)}x; identical ids: ${same}`);
 }
 if (!same) process.exitCode = 1;

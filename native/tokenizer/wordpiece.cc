@@ -1,6 +1,7 @@
 // WordPiece tokenization of one text: added tokens, BertNormalizer, BertPreTokenizer,
 // WordPiece. Mirrors Hugging Face `tokenizers` step by step; see tokenizer.h.
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "crossrank/tokenizer.h"
@@ -97,8 +98,66 @@ void WordPieceTokenizer::Encode(std::string_view text, std::vector<int32_t>* ids
   if (segment_start < text.size()) EncodeNormalizedSegment(text.substr(segment_start), ids);
 }
 
+namespace {
+
+// What BertNormalizer and BertPreTokenizer do to each ASCII character, read once from the
+// general Unicode functions (unicode.cc, so both paths classify alike): most text is ASCII, and a
+// table look-up beats their binary searches.
+struct AsciiClass {
+  bool control;      // dropped by clean_text
+  bool to_space;     // clean_text turns it into ' '
+  bool split;        // pre-tokenizer whitespace
+  bool punctuation;  // pre-tokenizer: a word of its own
+  char lower;        // lowercase
+};
+
+const AsciiClass* AsciiClasses() {
+  static const auto table = [] {
+    std::array<AsciiClass, 128> t{};
+    for (char32_t c = 0; c < 128; ++c) {
+      std::u32string lower;
+      unicode::AppendLowercase(c, &lower);
+      t[c] = {unicode::IsControl(c), unicode::IsCleanTextWhitespace(c), unicode::IsSplitWhitespace(c),
+              unicode::IsPunctuation(c), static_cast<char>(lower.size() == 1 ? lower[0] : c)};
+    }
+    return t;
+  }();
+  return table.data();
+}
+
+bool IsAscii(std::string_view s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 void WordPieceTokenizer::EncodeNormalizedSegment(std::string_view utf8, std::vector<int32_t>* ids) const {
   const NormalizerConfig& n = config_.normalizer;
+  if (IsAscii(utf8)) {
+    // The same steps on bytes: no ASCII character is Chinese or loses an accent, and
+    // lowercasing maps ASCII to ASCII.
+    const AsciiClass* classes = AsciiClasses();
+    std::string word;
+    for (char raw : utf8) {
+      const AsciiClass& k = classes[static_cast<unsigned char>(raw)];
+      if (n.clean_text && k.control) continue;
+      const AsciiClass& c = n.clean_text && k.to_space ? classes[static_cast<unsigned char>(' ')] : k;
+      const char ch = n.clean_text && k.to_space ? ' ' : n.lowercase ? c.lower : raw;
+      if (c.split) {
+        if (!word.empty()) WordPieceUtf8(word, nullptr, ids), word.clear();
+      } else if (c.punctuation) {
+        if (!word.empty()) WordPieceUtf8(word, nullptr, ids), word.clear();
+        WordPieceUtf8(std::string_view(&ch, 1), nullptr, ids);
+      } else {
+        word.push_back(ch);
+      }
+    }
+    if (!word.empty()) WordPieceUtf8(word, nullptr, ids);
+    return;
+  }
   const std::u32string input = unicode::DecodeUtf8(utf8);
 
   // BertNormalizer: clean text, CJK spacing, accent stripping, lowercase, in that order.
@@ -147,7 +206,7 @@ void WordPieceTokenizer::EncodeNormalizedSegment(std::string_view utf8, std::vec
 
 void WordPieceTokenizer::WordPiece(const std::u32string& word, std::vector<int32_t>* ids) const {
   if (word.size() > static_cast<size_t>(config_.max_input_chars_per_word)) {
-    ids->push_back(unk_id_);
+    ids->push_back(unk_id_);  // before converting a long word for nothing
     return;
   }
   // UTF-8 of the word plus the byte offset of every character boundary.
@@ -159,19 +218,30 @@ void WordPieceTokenizer::WordPiece(const std::u32string& word, std::vector<int32
     unicode::AppendUtf8(c, &utf8);
   }
   boundary.push_back(utf8.size());
+  WordPieceUtf8(utf8, &boundary, ids);
+}
 
+// Greedy longest match over the characters of `utf8`; boundary[i] is the byte offset of
+// character i (null: every byte is a character, ASCII).
+void WordPieceTokenizer::WordPieceUtf8(std::string_view utf8, const std::vector<size_t>* boundary,
+                                       std::vector<int32_t>* ids) const {
+  const size_t n = boundary ? boundary->size() - 1 : utf8.size();
+  if (n > static_cast<size_t>(config_.max_input_chars_per_word)) {
+    ids->push_back(unk_id_);
+    return;
+  }
+  auto offset = [&](size_t i) { return boundary ? (*boundary)[i] : i; };
   const size_t first = ids->size();
   const std::string& prefix = config_.continuing_subword_prefix;
   std::string key;
   size_t start = 0;
-  const size_t n = word.size();
   while (start < n) {
     size_t end = n;
     int32_t found = -1;
     while (start < end) {
       key.clear();
       if (start > 0) key.append(prefix);
-      key.append(utf8, boundary[start], boundary[end] - boundary[start]);
+      key.append(utf8.substr(offset(start), offset(end) - offset(start)));
       auto it = vocab_.find(key);
       if (it != vocab_.end()) {
         found = it->second;

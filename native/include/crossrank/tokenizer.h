@@ -61,6 +61,7 @@ class WordPieceTokenizer {
   WordPieceTokenizer() = default;
   void EncodeNormalizedSegment(std::string_view utf8, std::vector<int32_t>* ids) const;
   void WordPiece(const std::u32string& word, std::vector<int32_t>* ids) const;
+  void WordPieceUtf8(std::string_view utf8, const std::vector<size_t>* boundary, std::vector<int32_t>* ids) const;
 
   WordPieceConfig config_;
   std::unordered_map<std::string, int32_t> vocab_;
