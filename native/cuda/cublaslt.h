@@ -40,7 +40,7 @@ constexpr int kCompute32F = 68;
 // cublasOperation_t
 constexpr int32_t kOpN = 0, kOpT = 1;
 // cublasLtMatmulDescAttributes_t
-constexpr int kDescTransA = 3, kDescTransB = 4, kDescEpilogue = 7, kDescBiasPointer = 8, kDescBiasDataType = 26;
+constexpr int kDescTransA = 3, kDescTransB = 4, kDescEpilogue = 7, kDescBiasPointer = 8;
 // cublasLtEpilogue_t
 constexpr uint32_t kEpilogueDefault = 1, kEpilogueBias = 4;
 // cublasLtMatmulPreferenceAttributes_t

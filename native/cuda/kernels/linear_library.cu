@@ -94,13 +94,12 @@ cudaError_t LinearLibrary::MakePlan(const Key& key, Plan* p) {
     return Fail(s, "cublasLtMatmulDescCreate");
   }
   const int32_t trans_w = lt::kOpT, trans_x = lt::kOpN;
+  // The bias is in D's type, the documented default for 16-bit outputs (so the type is left
+  // unset, as PyTorch leaves it).
   const uint32_t epilogue = bias ? lt::kEpilogueBias : lt::kEpilogueDefault;
-  const int32_t bias_type = type;  // the documented default (D's type), said explicitly
   if ((s = api_->MatmulDescSetAttribute(p->desc, lt::kDescTransA, &trans_w, sizeof trans_w)) != lt::kSuccess ||
       (s = api_->MatmulDescSetAttribute(p->desc, lt::kDescTransB, &trans_x, sizeof trans_x)) != lt::kSuccess ||
-      (s = api_->MatmulDescSetAttribute(p->desc, lt::kDescEpilogue, &epilogue, sizeof epilogue)) != lt::kSuccess ||
-      (bias && (s = api_->MatmulDescSetAttribute(p->desc, lt::kDescBiasDataType, &bias_type, sizeof bias_type)) !=
-                   lt::kSuccess)) {
+      (s = api_->MatmulDescSetAttribute(p->desc, lt::kDescEpilogue, &epilogue, sizeof epilogue)) != lt::kSuccess) {
     return Fail(s, "cublasLtMatmulDescSetAttribute");
   }
   // Column-major views of the row-major buffers: W [n x k] is k x n (ld k), X [m x k] is
