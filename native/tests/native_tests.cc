@@ -5,6 +5,8 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <unordered_map>
+#include <random>
 #include <limits>
 #include <vector>
 
@@ -16,6 +18,7 @@
 #include "crossrank/status.h"
 #include "crossrank/thread_pool.h"
 #include "crossrank/tokenizer.h"
+#include "crossrank/vocab_table.h"
 #include "model/json.h"
 
 using namespace crossrank;
@@ -261,6 +264,37 @@ static void TestWordPieceHostileInput() {
   CHECK(ids == (std::vector<int32_t>{4, 5, 6}));
 }
 
+// The vocabulary table against std::unordered_map (first insertion wins), through growth,
+// with colliding-length keys, the empty string and absent keys.
+static void TestVocabTable() {
+  VocabTable table;
+  std::unordered_map<std::string, int32_t> want;
+  std::mt19937 rng(7);
+  std::vector<std::string> keys = {"", "a", "##", "##a", "the", "the"};  // "the" twice: the first id stays
+  for (int i = 0; i < 5000; ++i) {
+    std::string k(1 + rng() % 8, ' ');
+    for (char& c : k) c = static_cast<char>('a' + rng() % 4);  // few letters: many equal hashes' neighbours
+    keys.push_back(k);
+  }
+  for (size_t id = 0; id < keys.size(); ++id) {
+    table.Insert(keys[id], static_cast<int32_t>(id));
+    want.emplace(keys[id], static_cast<int32_t>(id));
+  }
+  for (const auto& [key, id] : want) CHECK(table.Find(key) == id);
+  CHECK(table.Find("the") == 4);
+  for (const char* absent : {"zzz", "aaaaaaaaa", "the ", "##b"}) CHECK(table.Find(absent) == (want.count(absent) ? want[absent] : -1));
+  CHECK(VocabTable().Find("x") == -1);
+
+  // A token listed twice keeps its first id, before and after the continuing prefix.
+  std::vector<std::string> vocab = {"[UNK]", "run", "##s", "run", "##s"};
+  std::unique_ptr<WordPieceTokenizer> t;
+  CHECK(WordPieceTokenizer::Create(vocab, WordPieceConfig(), &t).ok());
+  if (!t) return;
+  std::vector<int32_t> ids;
+  t->Encode("runs", &ids);
+  CHECK(ids == (std::vector<int32_t>{1, 2}));
+}
+
 // A tiny Qwen3 decoder with seeded weights (transformers' names), as safetensors bytes.
 static std::vector<uint8_t> TinyQwen3(const DecoderConfig& c) {
   TensorSpecs specs = {{"model.embed_tokens.weight", {c.vocab_size, c.hidden_size}}};
@@ -457,6 +491,7 @@ int main(int argc, char** argv) {
   TestDecoderConfigFromJson();
   TestEncoderForward();
   TestWordPieceHostileInput();
+  TestVocabTable();
   TestJson();
   TestSafetensorsParse();
   TestThreadPool();

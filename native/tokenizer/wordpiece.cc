@@ -14,17 +14,19 @@ Status WordPieceTokenizer::Create(std::vector<std::string> vocab, WordPieceConfi
   if (vocab.empty()) return Status::InvalidArgument("tokenizer vocabulary is empty");
   if (config.max_input_chars_per_word < 1) return Status::InvalidArgument("max_input_chars_per_word must be >= 1");
   std::unique_ptr<WordPieceTokenizer> t(new WordPieceTokenizer());
-  t->vocab_.reserve(vocab.size() * 2);
+  const std::string& prefix = config.continuing_subword_prefix;
   for (size_t id = 0; id < vocab.size(); ++id) {
-    if (vocab[id].empty()) continue;
-    t->vocab_.emplace(std::move(vocab[id]), static_cast<int32_t>(id));  // first id wins, as in vocab.txt
+    const std::string& token = vocab[id];
+    if (token.empty()) continue;
+    t->vocab_.Insert(token, static_cast<int32_t>(id));  // first id wins, as in vocab.txt
+    // "##ing" is also found as "ing" after a word's first piece (no key built per probe).
+    if (token.compare(0, prefix.size(), prefix) == 0) {
+      t->continuation_.Insert(std::string_view(token).substr(prefix.size()), static_cast<int32_t>(id));
+    }
   }
   t->vocab_size_ = vocab.size();
-  auto unk = t->vocab_.find(config.unk_token);
-  if (unk == t->vocab_.end()) {
-    return Status::InvalidArgument("unknown token " + config.unk_token + " is not in the vocabulary");
-  }
-  t->unk_id_ = unk->second;
+  t->unk_id_ = t->vocab_.Find(config.unk_token);
+  if (t->unk_id_ < 0) return Status::InvalidArgument("unknown token " + config.unk_token + " is not in the vocabulary");
   for (const AddedToken& a : config.added_tokens) {
     if (a.content.empty()) return Status::InvalidArgument("an added token has empty content");
     if (a.id < 0) return Status::InvalidArgument("added token " + a.content + " has a negative id");
@@ -32,6 +34,7 @@ Status WordPieceTokenizer::Create(std::vector<std::string> vocab, WordPieceConfi
   // Longest first, so that at one position the longest added token wins.
   std::stable_sort(config.added_tokens.begin(), config.added_tokens.end(),
                    [](const AddedToken& a, const AddedToken& b) { return a.content.size() > b.content.size(); });
+  for (const AddedToken& a : config.added_tokens) t->added_first_byte_[static_cast<unsigned char>(a.content[0])] = true;
   t->config_ = std::move(config);
   *out = std::move(t);
   return Status::Ok();
@@ -73,6 +76,10 @@ void WordPieceTokenizer::Encode(std::string_view text, std::vector<int32_t>* ids
   size_t segment_start = 0;
   size_t pos = 0;
   while (pos < text.size() && !added.empty()) {
+    if (!added_first_byte_[static_cast<unsigned char>(text[pos])]) {  // no added token starts here
+      ++pos;
+      continue;
+    }
     const AddedToken* match = nullptr;
     for (const AddedToken& a : added) {  // sorted longest first
       if (a.content.size() > text.size() - pos || std::memcmp(text.data() + pos, a.content.data(), a.content.size()) != 0) {
@@ -232,21 +239,16 @@ void WordPieceTokenizer::WordPieceUtf8(std::string_view utf8, const std::vector<
   }
   auto offset = [&](size_t i) { return boundary ? (*boundary)[i] : i; };
   const size_t first = ids->size();
-  const std::string& prefix = config_.continuing_subword_prefix;
-  std::string key;
   size_t start = 0;
   while (start < n) {
+    // Pieces after the first are looked up without the prefix: the same as prefix + piece in
+    // the whole vocabulary.
+    const VocabTable& table = start > 0 ? continuation_ : vocab_;
     size_t end = n;
     int32_t found = -1;
     while (start < end) {
-      key.clear();
-      if (start > 0) key.append(prefix);
-      key.append(utf8.substr(offset(start), offset(end) - offset(start)));
-      auto it = vocab_.find(key);
-      if (it != vocab_.end()) {
-        found = it->second;
-        break;
-      }
+      found = table.Find(utf8.substr(offset(start), offset(end) - offset(start)));
+      if (found >= 0) break;
       --end;
     }
     if (found < 0) {  // one unmatchable piece makes the whole word unknown

@@ -8,14 +8,15 @@
 // this code receives plain values only.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "crossrank/status.h"
+#include "crossrank/vocab_table.h"
 
 namespace crossrank {
 
@@ -64,7 +65,9 @@ class WordPieceTokenizer {
   void WordPieceUtf8(std::string_view utf8, const std::vector<size_t>* boundary, std::vector<int32_t>* ids) const;
 
   WordPieceConfig config_;
-  std::unordered_map<std::string, int32_t> vocab_;
+  std::array<bool, 256> added_first_byte_{};  // bytes an added token starts with
+  VocabTable vocab_;         // every token
+  VocabTable continuation_;  // tokens starting with the continuing-subword prefix, without it
   size_t vocab_size_ = 0;
   int32_t unk_id_ = 0;
 };
