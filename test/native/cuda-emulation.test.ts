@@ -120,6 +120,15 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
     }
   });
 
+  it('crossrank bench names the linear-layer engine it was asked for', () => {
+    const args = ['bench', '--preset', 'tiny', '--tokenizer', bertTokenizerDir, '--backend', 'native', '--device', 'cuda', '--docs', '4', '--queries', '2', '--warmup', '1'];
+    const run = runCli(args, { CROSSRANK_CUDA_LIBRARY: emulation, ...withCublasLt });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^preset:tiny on native\/cuda \(fp16, linear layers: cublaslt\)/m);
+    const json = runCli([...args, '--json'], { CROSSRANK_CUDA_LIBRARY: emulation, ...withCublasLt });
+    expect(JSON.parse(json.stdout)).toMatchObject({ device: 'cuda', precision: 'fp16', linearLayers: 'cublaslt' });
+  });
+
   it('crossrank doctor reports whether cuBLASLt opens, and how it is used', () => {
     const found = runCli(['doctor'], { CROSSRANK_CUDA_LIBRARY: emulation, CROSSRANK_CUBLASLT: fakeCublasLt });
     expect(found.status, found.stderr).toBe(0);

@@ -96,6 +96,8 @@ export function registerBench(program: Command): void {
           backend: model.info.backend,
           device: model.info.device,
           ...(model.info.precision ? { precision: model.info.precision } : {}),
+          // The linear-layer engine when one other than the default was asked for (CROSSRANK_CUDA_GEMM).
+          ...(model.info.device === 'cuda' && process.env.CROSSRANK_CUDA_GEMM ? { linearLayers: process.env.CROSSRANK_CUDA_GEMM } : {}),
           queries: o.queries,
           docsPerQuery: o.docs,
           pairsPerSecond: pairs / total,
@@ -108,7 +110,8 @@ export function registerBench(program: Command): void {
         if (o.json) {
           console.log(JSON.stringify(result, null, 2));
         } else {
-          const where = `${result.backend}/${result.device}${model.info.precision ? ` (${model.info.precision})` : ''}`;
+          const details = [model.info.precision, result.linearLayers && `linear layers: ${result.linearLayers}`].filter(Boolean);
+          const where = `${result.backend}/${result.device}${details.length ? ` (${details.join(', ')})` : ''}`;
           console.log(`${result.model} on ${where}: ${o.queries} queries x ${o.docs} docs (TREC DL lengths)`);
           console.log('| pairs/s | tokens/s | p50 ms | p95 ms | p99 ms |');
           console.log('|---:|---:|---:|---:|---:|');
