@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 
 import { loadDataset, readRun } from '../../dist/index.js';
+import { native } from '../../dist/native/load.js';
 import { defaultTokenizeThreads, NativeWordPieceTokenizer } from '../../dist/tokenizer/pair-tokenizer.js';
 import { readTokenizerSpec } from '../../dist/tokenizer/tokenizer-spec.js';
 
@@ -46,13 +47,15 @@ const work = [...runs.entries()].slice(0, Number(args.queries)).map(([qid, docs]
 const threads = args.threads ? Number(args.threads) : defaultTokenizeThreads();
 const options = { maxLength: 512, truncation: 'longest_first' };
 // A build's bare text tokenizer (query and passages in one native call), for --against.
-function buildTokenizer(name, addonPath) {
-  const addon = createRequire(import.meta.url)(resolve(addonPath));
+function buildTokenizer(name, addon) {
   const raw = new addon.NativeTokenizer(spec.vocab, spec.config);
   return { name, times: [], ids: [], encode: ({ query, docs }) => raw.encode([query, ...docs]) };
 }
 const contenders = args.against
-  ? [buildTokenizer('this build, one call', join(root, 'build', 'Release', 'crossrank.node')), buildTokenizer(`--against, one call`, args.against)]
+  ? [
+      buildTokenizer('this build, one call', native()),
+      buildTokenizer('--against, one call', createRequire(import.meta.url)(resolve(args.against))),
+    ]
   : [
       { name: 'one call', tokenizer: new NativeWordPieceTokenizer(spec, { threads: 1 }), times: [], ids: [] },
       { name: `${threads} concurrent calls`, tokenizer: new NativeWordPieceTokenizer(spec, { threads }), times: [], ids: [] },
