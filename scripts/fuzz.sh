@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang, ASan + UBSan) and runs each for a fixed time.
 #   bash scripts/fuzz.sh [seconds per target, default 60] [target ...]
-# Targets: safetensors (header parser + tensor reads), json (the header's JSON reader),
+# Targets: safetensors (header parser + tensor reads), shard_index (a sharded checkpoint's
+# index), json (the header's JSON reader),
 # wordpiece (tokenizer built from fuzzed vocab/config, then pair assembly). Corpora are
 # seeded from real files (the shared tokenizer, a synthetic safetensors header) and kept in
 # build-fuzz/corpus/<target>; a crash leaves its input in build-fuzz/ and fails the script.
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(safetensors json wordpiece)
+[ ${#targets[@]} -gt 0 ] || targets=(safetensors shard_index json wordpiece)
 command -v clang++ >/dev/null || { echo "fuzz: clang++ not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
 
 generator=()
@@ -24,6 +25,7 @@ seed() {  # seed corpora from real inputs
   mkdir -p "$dir"
   case $1 in
     json) printf '{"a":[1,2.5e3,"x\\u00e9"],"b":{"c":null,"d":true}}' >"$dir/seed.json" ;;
+    shard_index) printf '{"metadata":{"total_size":16},"weight_map":{"a.weight":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors"}}' >"$dir/seed.json" ;;
     safetensors)
       node -e '
         const h = JSON.stringify({__metadata__: {format: "pt"}, w: {dtype: "F16", shape: [2, 2], data_offsets: [0, 8]}, b: {dtype: "BF16", shape: [2], data_offsets: [8, 12]}});

@@ -33,7 +33,7 @@ export interface RequestLog {
   authorization?: string;
 }
 
-const isLfs = (path: string) => /\.(onnx|safetensors|bin)$/.test(path);
+const isLfs = (path: string) => /\.(onnx|onnx_data|safetensors|bin)$/.test(path);
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const gitSha1 = (b: Buffer) => createHash('sha1').update(`blob ${b.length}\0`).update(b).digest('hex');
 

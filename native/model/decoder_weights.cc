@@ -70,11 +70,11 @@ Status LoadDecoderGlobals(TensorReader& r, const DecoderConfig& c, const std::ve
 
 }  // namespace
 
-Status LoadDecoderWeights(const SafetensorsFile& file, const DecoderConfig& c, const std::vector<int32_t>& answer_ids,
+Status LoadDecoderWeights(const TensorSource& source, const DecoderConfig& c, const std::vector<int32_t>& answer_ids,
                           DecoderWeights* w, const LoadProgress& progress) {
   RETURN_IF_ERROR(c.Validate());
   RETURN_IF_ERROR(CheckAnswerIds(c, answer_ids));
-  TensorReader r(file);
+  TensorReader r(source);
   RETURN_IF_ERROR(LoadDecoderGlobals(r, c, answer_ids, w));
   w->layers.resize(static_cast<size_t>(c.num_layers));
   for (int32_t l = 0; l < c.num_layers; ++l) {
@@ -145,8 +145,8 @@ Status DecoderModel::Load(const std::string& path, const DecoderConfig& config, 
                           int threads, int device, CudaElementType element_type,
                           std::unique_ptr<DecoderModel>* out, const LoadProgress& progress) {
   if (device >= 0) RETURN_IF_ERROR(CudaLibrary::Instance().CheckDevice(device));  // fail before reading weights
-  std::unique_ptr<SafetensorsFile> file;
-  RETURN_IF_ERROR(SafetensorsFile::Open(path, &file));
+  std::unique_ptr<TensorSource> file;
+  RETURN_IF_ERROR(OpenTensorSource(path, &file));
   std::unique_ptr<DecoderModel> model(new DecoderModel());
   model->config_ = config;
   model->num_answers_ = static_cast<int32_t>(answer_ids.size());

@@ -73,10 +73,10 @@ crossrank_cuda_layer CudaEncoderLayer(const EncoderLayerWeights& w) {
 
 }  // namespace
 
-Status LoadEncoderWeights(const SafetensorsFile& file, const EncoderConfig& c, EncoderWeights* w,
+Status LoadEncoderWeights(const TensorSource& source, const EncoderConfig& c, EncoderWeights* w,
                           const LoadProgress& progress) {
   RETURN_IF_ERROR(c.Validate());
-  TensorReader r(file);
+  TensorReader r(source);
   RETURN_IF_ERROR(LoadEncoderGlobals(r, c, w));
   w->layers.resize(c.num_layers);
   for (int32_t l = 0; l < c.num_layers; ++l) {
@@ -93,8 +93,8 @@ Status EncoderModel::Load(const std::string& path, const EncoderConfig& config, 
     return Status::BackendUnavailable("the CUDA backend runs cross-encoders only; embed on the CPU (device 'cpu')");
   }
   if (device >= 0) RETURN_IF_ERROR(CudaLibrary::Instance().CheckDevice(device));  // fail before reading weights
-  std::unique_ptr<SafetensorsFile> file;
-  RETURN_IF_ERROR(SafetensorsFile::Open(path, &file));
+  std::unique_ptr<TensorSource> file;
+  RETURN_IF_ERROR(OpenTensorSource(path, &file));
   std::unique_ptr<EncoderModel> model(new EncoderModel());
   model->config_ = config;
   if (device < 0) {

@@ -83,6 +83,7 @@ Status SafetensorsFile::Parse(const uint8_t* bytes, size_t size, const std::stri
   const size_t data_size = size - 8 - header_len;
 
   std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
+  file->name_ = source.substr(source.find_last_of('/') + 1);
   std::vector<std::pair<std::pair<size_t, size_t>, std::string>> spans;
   for (const auto& [name, entry] : root.object) {
     if (name == "__metadata__") continue;

@@ -1,4 +1,4 @@
-// Reads named tensors out of a safetensors file with the shape a config implies, converting
+// Reads named tensors out of a safetensors file (or a sharded checkpoint) with the shape a config implies, converting
 // F32/F16/BF16 to fp32; every mismatch is a ModelLoad status naming the tensor. Shared by the
 // encoder and decoder weight loaders.
 #pragma once
@@ -26,7 +26,7 @@ inline std::string ShapeText(const std::vector<int64_t>& shape) {
 
 class TensorReader {
  public:
-  explicit TensorReader(const SafetensorsFile& file) : file_(file) {}
+  explicit TensorReader(const TensorSource& source) : source_(source) {}
 
   Status Tensor(const std::string& name, std::vector<int64_t> shape, std::vector<float>* out) {
     const TensorView* t = nullptr;
@@ -47,7 +47,7 @@ class TensorReader {
     const size_t row_bytes = t->bytes / static_cast<size_t>(rows);
     out->resize(ids.size() * static_cast<size_t>(cols));
     for (size_t i = 0; i < ids.size(); ++i) {
-      if (ids[i] < 0 || ids[i] >= rows) return Status::ModelLoad("model.safetensors: row " + std::to_string(ids[i]) + " of " + name + " does not exist");
+      if (ids[i] < 0 || ids[i] >= rows) return Status::ModelLoad(source_.FileOf(name) + ": row " + std::to_string(ids[i]) + " of " + name + " does not exist");
       TensorView row = *t;
       row.shape = {cols};
       row.data = t->data + static_cast<size_t>(ids[i]) * row_bytes;
@@ -72,21 +72,21 @@ class TensorReader {
  private:
   // The tensor exists, has `shape` and a floating-point dtype.
   Status Check(const std::string& name, const std::vector<int64_t>& shape, const TensorView** out) {
-    const TensorView* t = file_.Find(name);
-    if (!t) return Status::ModelLoad("model.safetensors: missing tensor " + name);
+    const TensorView* t = source_.Find(name);
+    if (!t) return Status::ModelLoad(source_.FileOf(name) + ": missing tensor " + name);
     if (t->shape != shape) {
-      return Status::ModelLoad("model.safetensors: tensor " + name + " has shape " + ShapeText(t->shape) +
+      return Status::ModelLoad(source_.FileOf(name) + ": tensor " + name + " has shape " + ShapeText(t->shape) +
                                ", config.json implies " + ShapeText(shape));
     }
     if (t->dtype != DType::kF32 && t->dtype != DType::kF16 && t->dtype != DType::kBF16) {
-      return Status::ModelLoad("model.safetensors: tensor " + name + " has dtype " + DTypeName(t->dtype) +
+      return Status::ModelLoad(source_.FileOf(name) + ": tensor " + name + " has dtype " + DTypeName(t->dtype) +
                                "; weights must be F32, F16 or BF16");
     }
     *out = t;
     return Status::Ok();
   }
 
-  const SafetensorsFile& file_;
+  const TensorSource& source_;
 };
 
 }  // namespace crossrank

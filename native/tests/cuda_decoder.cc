@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "crossrank/decoder.h"
+#include "crossrank/safetensors.h"
 #include "model/json.h"
 #include "tests/cuda_harness.h"
 
@@ -120,8 +121,8 @@ int RunDecoder(const std::string& dir, const std::string& prompts_path, const st
   }
   std::unique_ptr<DecoderModel> cpu, gpu;
   const int threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  s = DecoderModel::Load(dir + "/model.safetensors", config, answers, threads, -1, element_type, &cpu);
-  if (s.ok()) s = DecoderModel::Load(dir + "/model.safetensors", config, answers, threads, 0, element_type, &gpu);
+  s = DecoderModel::Load(WeightsPathIn(dir), config, answers, threads, -1, element_type, &cpu);
+  if (s.ok()) s = DecoderModel::Load(WeightsPathIn(dir), config, answers, threads, 0, element_type, &gpu);
   if (!s.ok()) {
     std::printf("load: %s\n", s.message().c_str());
     return 2;

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "crossrank/safetensors.h"
 #include "crossrank/encoder.h"
 #include "model/json.h"
 #include "tests/cuda_harness.h"
@@ -102,8 +103,8 @@ int RunModel(const std::string& dir, const std::string& dump, const std::string&
     return 2;
   }
   const CudaElementType element_type = element == "bf16" ? CudaElementType::kBf16 : CudaElementType::kFp16;
-  Status s = EncoderModel::Load(dir + "/model.safetensors", config, 0, -1, element_type, &cpu);
-  if (s.ok()) s = EncoderModel::Load(dir + "/model.safetensors", config, 0, 0, element_type, &gpu);
+  Status s = EncoderModel::Load(WeightsPathIn(dir), config, 0, -1, element_type, &cpu);
+  if (s.ok()) s = EncoderModel::Load(WeightsPathIn(dir), config, 0, 0, element_type, &gpu);
   if (!s.ok()) {
     std::printf("load: %s\n", s.message().c_str());
     return 2;

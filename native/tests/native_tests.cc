@@ -105,6 +105,33 @@ static void TestSafetensorsParse() {
   CHECK(SafetensorsFile::Parse(lying.data(), lying.size(), "t", &f).code() == StatusCode::kModelLoad);
 }
 
+static void TestShardIndexParse() {
+  std::vector<std::pair<std::string, std::string>> map;
+  const std::string ok = R"({"metadata":{"total_size":8},"weight_map":{"a":"model-00001-of-00002.safetensors","b":"model-00002-of-00002.safetensors"}})";
+  CHECK(ShardedSafetensors::ParseIndex(ok.data(), ok.size(), "i", &map).ok());
+  CHECK(map.size() == 2 && map[0].first == "a" && map[1].second == "model-00002-of-00002.safetensors");
+  const char* bad[] = {
+      R"({"weight_map":{}})",                                  // nothing mapped
+      R"({"metadata":{}})",                                    // no weight_map
+      R"({"weight_map":["a"]})",                               // not an object
+      R"({"weight_map":{"a":1}})",                             // shard not a name
+      R"({"weight_map":{"a":"../model.safetensors"}})",        // outside the directory
+      R"({"weight_map":{"a":"/etc/model.safetensors"}})",      // absolute
+      R"({"weight_map":{"a":"sub\\x.safetensors"}})",        // a backslash
+      R"({"weight_map":{"a":".safetensors"}})",                // hidden, no name
+      R"({"weight_map":{"a":"model.bin"}})",                   // not safetensors
+      R"({"weight_map":{"a":"x.safetensors","a":"y.safetensors"}})",  // duplicate key
+      R"([1])",
+      R"({"weight_map":)",
+  };
+  for (const char* text : bad) {
+    Status s = ShardedSafetensors::ParseIndex(text, std::strlen(text), "i", &map);
+    CHECK(s.code() == StatusCode::kModelLoad);
+  }
+  const std::string nul(R"({"weight_map":{"a":"x\u0000.safetensors"}})");  // an embedded NUL
+  CHECK(ShardedSafetensors::ParseIndex(nul.data(), nul.size(), "i", &map).code() == StatusCode::kModelLoad);
+}
+
 static void TestThreadPool() {
   ThreadPool pool(4);
   for (size_t n : {0, 1, 3, 10, 17, 1000}) {
@@ -494,6 +521,7 @@ int main(int argc, char** argv) {
   TestVocabTable();
   TestJson();
   TestSafetensorsParse();
+  TestShardIndexParse();
   TestThreadPool();
   TestTruncation();
   TestScoreHeadSigmoid();

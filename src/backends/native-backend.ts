@@ -9,6 +9,7 @@ import { join } from 'node:path';
 
 import { nativeEncoderConfig } from '../model/encoder-config.js';
 import type { ModelConfig } from '../model/model-config.js';
+import { weightsPath } from '../model/model-files.js';
 import type { CudaElementType, NativeEncoderInstance } from '../native/binding.js';
 import { native } from '../native/load.js';
 import { parseDevice } from '../score-head.js';
@@ -53,7 +54,7 @@ export class NativeBackend implements Backend {
     const deviceIndex = parseDevice(device);
     const encoderConfig = nativeEncoderConfig(config, join(dir, 'config.json'));
     const encoder = await native().loadEncoder(
-      join(dir, 'model.safetensors'),
+      weightsPath(dir),
       encoderConfig,
       options.threads ?? availableParallelism(),
       deviceIndex,

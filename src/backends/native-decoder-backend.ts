@@ -10,6 +10,7 @@ import { join } from 'node:path';
 
 import { ModelLoadError } from '../errors.js';
 import type { ModelConfig } from '../model/model-config.js';
+import { weightsPath } from '../model/model-files.js';
 import type { CudaElementType, NativeDecoderConfig, NativeDecoderInstance } from '../native/binding.js';
 import { native } from '../native/load.js';
 import { parseDevice } from '../score-head.js';
@@ -80,7 +81,7 @@ export class NativeDecoderBackend implements Backend {
   ): Promise<NativeDecoderBackend> {
     const device = options.device ?? 'cpu';
     const decoder = await native().loadDecoder(
-      join(dir, 'model.safetensors'),
+      weightsPath(dir),
       decoderConfig(config, join(dir, 'config.json')),
       Int32Array.from(answerIds),
       options.threads ?? availableParallelism(),

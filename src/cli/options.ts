@@ -11,6 +11,19 @@ export function integer(name: string, min = 0) {
   };
 }
 
+/** A size in bytes: 123, or with a unit as transformers' max_shard_size takes it: 500MB, 5GB (powers of 1000), 2GiB (of 1024). */
+export function byteSize(name: string) {
+  const units: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+  return (value: string): number => {
+    const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(value.trim());
+    const bytes = m && units[m[2].toLowerCase()] !== undefined ? Math.floor(Number(m[1]) * units[m[2].toLowerCase()]) : NaN;
+    if (!(bytes >= 1 && Number.isSafeInteger(bytes))) {
+      throw new InvalidArgumentError(`${name} must be a size such as 2000000, 500MB or 5GB, got ${JSON.stringify(value)}`);
+    }
+    return bytes;
+  };
+}
+
 export function number(name: string) {
   return (value: string): number => {
     const n = Number(value);

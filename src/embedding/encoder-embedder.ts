@@ -21,7 +21,7 @@ import { resolveModel, type ResolveOptions } from '../hub/resolve.js';
 import { isBareEncoder, nativeEncoderConfig } from '../model/encoder-config.js';
 import { modelMaxLength, readModelConfig, type ModelConfig } from '../model/model-config.js';
 import type { NativeEncoderInstance } from '../native/binding.js';
-import { onnxModelPath } from '../model/model-files.js';
+import { onnxModelPath, weightsPath } from '../model/model-files.js';
 import type { Pooling } from '../model/presets.js';
 import { native } from '../native/load.js';
 import { createPairTokenizer, type PairEncodings, type PairTokenizer } from '../tokenizer/pair-tokenizer.js';
@@ -218,7 +218,7 @@ class NativeHiddenStates implements HiddenStates {
       throw new ModelLoadError(`${dir}: ${config.architecture} is not an embedding model (BertModel, XLMRobertaModel)`);
     }
     const encoder = await native().loadEncoder(
-      join(dir, 'model.safetensors'),
+      weightsPath(dir),
       nativeEncoderConfig(config, join(dir, 'config.json')),
       options.threads ?? availableParallelism(),
       -1,

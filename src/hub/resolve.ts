@@ -9,6 +9,7 @@ import { join, resolve as resolvePath } from 'node:path';
 import { InvalidArgumentError, ModelLoadError } from '../errors.js';
 import { modelFiles } from '../model/model-files.js';
 import { hubCacheDir, isCommitHash, isRepoId, repoFolder } from './cache-layout.js';
+import { companionFiles } from './companion-files.js';
 import { downloadFile, FileNotOnHub, headFile, type HubRequestOptions } from './download.js';
 import { downloadProgress } from './progress.js';
 
@@ -47,8 +48,16 @@ function cachedSnapshot(folder: string, revision: string): string | undefined {
   return existsSync(dir) ? dir : undefined;
 }
 
-function hasFiles(dir: string, kind: 'onnx' | 'safetensors'): boolean {
-  return modelFiles(kind).required.every((alternatives) => alternatives.some((f) => existsSync(join(dir, f))));
+/** A snapshot has one of each required group's files, and the files that one names (shards, external weights). */
+function hasFiles(dir: string, kind: 'onnx' | 'safetensors', quantized?: boolean): boolean {
+  return modelFiles(kind, quantized).required.every((alternatives) => {
+    const file = alternatives.find((f) => existsSync(join(dir, f)));
+    try {
+      return file !== undefined && companionFiles(file, join(dir, file)).every((c) => existsSync(join(dir, c)));
+    } catch {
+      return false; // an index or graph that cannot be read: not a usable snapshot
+    }
+  });
 }
 
 export async function resolveModel(
@@ -72,7 +81,7 @@ export async function resolveModel(
   const cached = cachedSnapshot(folder, revision);
   const offline = options.offline ?? truthy(process.env.HF_HUB_OFFLINE);
   if (offline) {
-    if (cached && hasFiles(cached, kind)) return { dir: cached, repoId: idOrDir, revision };
+    if (cached && hasFiles(cached, kind, options.quantized)) return { dir: cached, repoId: idOrDir, revision };
     throw new ModelLoadError(
       `${idOrDir}@${revision} is not in the hub cache (${folder}) with the files the ${kind} backend needs, and HF_HUB_OFFLINE is set`,
     );
@@ -86,27 +95,36 @@ export async function resolveModel(
   };
   const { required, optional } = modelFiles(kind, options.quantized);
   let commit: string | undefined;
-  const fetchOne = async (file: string): Promise<boolean> => {
+  /** The file's path in the snapshot, or undefined when the hub does not have it. */
+  const fetchOne = async (file: string): Promise<string | undefined> => {
     try {
       const remote = await headFile(request, idOrDir, commit ?? revision, file);
       commit ??= remote.commit;
-      await downloadFile(request, folder, idOrDir, revision, file, remote);
-      return true;
+      return await downloadFile(request, folder, idOrDir, revision, file, remote);
     } catch (error) {
-      if (error instanceof FileNotOnHub) return false;
+      if (error instanceof FileNotOnHub) return undefined;
       throw error;
     }
   };
   try {
     for (const alternatives of required) {
-      let found = false;
-      for (const file of alternatives) if ((found = await fetchOne(file))) break;
+      let found: { file: string; path: string } | undefined;
+      for (const file of alternatives) {
+        const path = await fetchOne(file);
+        if (path) {
+          found = { file, path };
+          break;
+        }
+      }
       if (!found) throw new ModelLoadError(`${idOrDir}@${revision} has none of ${alternatives.join(', ')} on the hub`);
+      for (const companion of companionFiles(found.file, found.path)) {
+        if (!(await fetchOne(companion))) throw new ModelLoadError(`${idOrDir}@${revision}: ${found.file} names ${companion}, which is not on the hub`);
+      }
     }
     for (const file of optional) await fetchOne(file);
   } catch (error) {
     // Unreachable hub but a complete cached snapshot: use it, as huggingface_hub does.
-    if (cached && hasFiles(cached, kind) && error instanceof ModelLoadError && /cannot reach/.test(error.message)) {
+    if (cached && hasFiles(cached, kind, options.quantized) && error instanceof ModelLoadError && /cannot reach/.test(error.message)) {
       return { dir: cached, repoId: idOrDir, revision };
     }
     throw error;

@@ -15,7 +15,7 @@ import { encoderParameters, type EncoderDims, type ParameterSpec } from './encod
 import { encoderConfig, type WeightDtype } from './hf-config.js';
 import { presetNames, presets, type PresetName } from './presets.js';
 import { isQwen3Preset, makeQwen3Model } from './qwen3.js';
-import { writeSafetensors, type SafetensorsDtype } from './safetensors.js';
+import { writeCheckpoint, type SafetensorsDtype } from './safetensors.js';
 import { defaultTokenizerDir, readTokenizerFacts, TOKENIZER_FILES } from './tokenizer-files.js';
 
 export interface MakeModelOptions {
@@ -29,6 +29,8 @@ export interface MakeModelOptions {
   numLabels?: number;
   /** Replace an existing output directory. */
   force?: boolean;
+  /** Shard the weights over files of at most this many bytes with an index, as transformers saves large models (default: one file). */
+  maxShardBytes?: number;
   /** Called as weights are generated: fraction done in [0, 1]. */
   onProgress?: (fraction: number, stage: string) => void;
 }
@@ -83,13 +85,23 @@ function validate(options: MakeModelOptions): { preset: PresetName; dtype: Weigh
 }
 
 export function makeModel(options: MakeModelOptions): MakeModelResult {
+  const shard = options.maxShardBytes;
+  if (shard !== undefined && !(Number.isSafeInteger(shard) && shard > 0)) {
+    throw new InvalidArgumentError(`maxShardBytes must be a positive integer, got ${shard}`);
+  }
   if (isQwen3Preset(options.preset)) {
     // Decoder rerankers (Qwen3-Reranker layout): fp32, their own tokenizer family.
     if (options.dtype !== undefined && options.dtype !== 'fp32') throw new InvalidArgumentError(`${options.preset} is written in fp32 only`);
     if (options.numLabels !== undefined) throw new InvalidArgumentError(`${options.preset} scores with its yes/no tokens; numLabels does not apply`);
     const out = resolve(options.out);
     if (existsSync(out) && readdirSync(out).length > 0 && !options.force) throw new InvalidArgumentError(`${out} exists and is not empty; pass --force to replace it`);
-    const r = makeQwen3Model({ preset: options.preset, seed: options.seed, out, tokenizer: resolve(options.tokenizer ?? defaultTokenizerDir('qwen3')) });
+    const r = makeQwen3Model({
+      preset: options.preset,
+      seed: options.seed,
+      out,
+      tokenizer: resolve(options.tokenizer ?? defaultTokenizerDir('qwen3')),
+      maxShardBytes: options.maxShardBytes,
+    });
     return { dir: r.dir, files: listFiles(r.dir), parameters: r.parameters };
   }
   const { preset, dtype } = validate(options);
@@ -126,10 +138,11 @@ export function makeModel(options: MakeModelOptions): MakeModelResult {
     });
     writeFileSync(join(temp, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
     progress(1, 'safetensors');
-    writeSafetensors(
-      join(temp, 'model.safetensors'),
+    writeCheckpoint(
+      temp,
       specs.map((s) => ({ name: s.name, shape: s.shape, data: weights.get(s.name)! })),
       safetensorsDtype[dtype],
+      options.maxShardBytes,
     );
     progress(1, 'onnx');
     const onnx = buildEncoderGraph(dims, weights, { padTokenId: facts.padTokenId, producerVersion: packageVersion });

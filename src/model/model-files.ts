@@ -16,10 +16,26 @@ export function onnxModelPath(dir: string, quantized = false): string {
   );
 }
 
-/** Files a model needs for a backend: hub downloads fetch these. */
+/** A sharded checkpoint's index (tensor name → shard file), as Hugging Face saves models past a few GB. */
+export const SHARD_INDEX = 'model.safetensors.index.json';
+
+/**
+ * The weights the native engine reads: model.safetensors, or else the index of a checkpoint
+ * sharded over several safetensors files (Qwen3-Reranker-4B/8B); the native loader opens
+ * and validates every shard the index names.
+ */
+export function weightsPath(dir: string): string {
+  for (const candidate of ['model.safetensors', SHARD_INDEX]) if (existsSync(join(dir, candidate))) return join(dir, candidate);
+  throw new ModelLoadError(`${dir} has no model.safetensors or ${SHARD_INDEX}; the native engine reads the weights from them`);
+}
+
+/**
+ * Files a model needs for a backend: hub downloads fetch these (and then whatever an
+ * index or an ONNX graph names: the shards, external weights).
+ */
 export function modelFiles(kind: 'onnx' | 'safetensors', quantized = false): { required: string[][]; optional: string[] } {
   return {
-    required: [['config.json'], kind === 'onnx' ? onnxCandidates(quantized) : ['model.safetensors'], ['tokenizer.json', 'vocab.txt']],
+    required: [['config.json'], kind === 'onnx' ? onnxCandidates(quantized) : ['model.safetensors', SHARD_INDEX], ['tokenizer.json', 'vocab.txt']],
     // sentence-transformers' files: how a bi-encoder pools (absent from cross-encoders: skipped).
     optional: ['tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt', 'modules.json', 'sentence_bert_config.json', '1_Pooling/config.json'],
   };

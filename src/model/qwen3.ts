@@ -13,7 +13,7 @@ import type { NativeDecoderConfig } from '../native/binding.js';
 import { buildQwen3Graph } from '../onnx/qwen3-graph.js';
 import { packageVersion } from '../package-info.js';
 import { hashString, Rng } from '../util/rng.js';
-import { writeSafetensors } from './safetensors.js';
+import { writeCheckpoint } from './safetensors.js';
 
 /** A Qwen3 decoder's shape: the same fields the native engine takes. */
 export type Qwen3Dims = NativeDecoderConfig;
@@ -103,7 +103,7 @@ function initialise(spec: Spec, seed: number): Float32Array {
   return values;
 }
 
-/** Writes config.json, model.safetensors, onnx/model.onnx (when under 2 GB) and the tokenizer into `out`. */
+/** Writes config.json, model.safetensors (or shards and their index), onnx/model.onnx (when under 2 GB) and the tokenizer into `out`. */
 export function makeQwen3Model(options: {
   preset: Qwen3PresetName;
   seed: number;
@@ -111,6 +111,8 @@ export function makeQwen3Model(options: {
   tokenizer: string;
   /** The ONNX graph's output: the two answer rows (default) or the whole vocabulary, as public exports. */
   onnxOutput?: 'yes-no' | 'vocabulary';
+  /** Shard model.safetensors over files of at most this many bytes (as Qwen3-Reranker-4B/8B ship). */
+  maxShardBytes?: number;
 }): { dir: string; parameters: number } {
   const dims = qwen3Presets[options.preset];
   const tokenizerJson = join(options.tokenizer, 'tokenizer.json');
@@ -124,7 +126,7 @@ export function makeQwen3Model(options: {
     const specs = qwen3Parameters(dims);
     const weights = new Map(specs.map((s) => [s.name, initialise(s, options.seed)]));
     writeFileSync(join(temp, 'config.json'), `${JSON.stringify(qwen3Config(dims, `crossrank-synthetic/${options.preset}-seed${options.seed}`), null, 2)}\n`);
-    writeSafetensors(join(temp, 'model.safetensors'), specs.map((s) => ({ name: s.name, shape: s.shape, data: weights.get(s.name)! })), 'F32');
+    writeCheckpoint(temp, specs.map((s) => ({ name: s.name, shape: s.shape, data: weights.get(s.name)! })), 'F32', options.maxShardBytes);
     const parameters = specs.reduce((n, spec) => n + spec.shape.reduce((a, b) => a * b, 1), 0);
     // One protobuf holds at most 2 GB: larger presets (qwen3-0.6b, for the native engine and
     // the GPU check) are written without an ONNX graph.

@@ -2,13 +2,16 @@
  * The safetensors format (https://huggingface.co/docs/safetensors): an 8-byte little-endian
  * header length, a JSON header {name: {dtype, shape, data_offsets}}, then the raw tensor
  * bytes. This file writes it (for synthetic models) and parses headers with the checks a
- * loader needs; the native engine reads the data itself with mmap.
+ * loader needs; the native engine reads the data itself with mmap. Models past a few GB
+ * are sharded over several files with an index (writeCheckpoint).
  */
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
+import { join } from 'node:path';
 
-import { ModelLoadError } from '../errors.js';
+import { InvalidArgumentError, ModelLoadError } from '../errors.js';
 import { floatToBfloat16Bits, floatToFloat16Bits } from '../util/half.js';
+import { SHARD_INDEX } from './model-files.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 
@@ -88,6 +91,42 @@ export function writeSafetensors(
     closeSync(fd);
   }
   renameSync(temp, path);
+}
+
+/**
+ * Writes a model's weights into `dir` as transformers saves them: one model.safetensors, or,
+ * when they exceed `maxShardBytes`, shards model-0000i-of-0000n.safetensors filled in the
+ * given tensor order (a tensor larger than the limit gets a shard of its own) and a
+ * model.safetensors.index.json mapping each tensor to its shard. Returns the files written.
+ */
+export function writeCheckpoint(dir: string, tensors: NamedTensor[], dtype: SafetensorsDtype, maxShardBytes = Infinity): string[] {
+  const sizeOf = (t: NamedTensor) => t.data.length * bytesPerElement[dtype];
+  const total = tensors.reduce((n, t) => n + sizeOf(t), 0);
+  if (!(maxShardBytes > 0)) throw new InvalidArgumentError(`the shard size limit must be positive, got ${maxShardBytes}`);
+  if (total <= maxShardBytes) {
+    writeSafetensors(join(dir, 'model.safetensors'), tensors, dtype);
+    return ['model.safetensors'];
+  }
+  const shards: NamedTensor[][] = [[]];
+  let size = 0;
+  for (const t of tensors) {
+    if (size > 0 && size + sizeOf(t) > maxShardBytes) {
+      shards.push([]);
+      size = 0;
+    }
+    shards[shards.length - 1].push(t);
+    size += sizeOf(t);
+  }
+  const width = (n: number) => String(n).padStart(5, '0');
+  const names = shards.map((_, i) => `model-${width(i + 1)}-of-${width(shards.length)}.safetensors`);
+  const weightMap: Record<string, string> = {};
+  shards.forEach((shard, i) => {
+    writeSafetensors(join(dir, names[i]), shard, dtype);
+    for (const t of shard) weightMap[t.name] = names[i];
+  });
+  const sortedMap = Object.fromEntries(Object.keys(weightMap).sort().map((name) => [name, weightMap[name]]));
+  writeFileSync(join(dir, SHARD_INDEX), `${JSON.stringify({ metadata: { total_size: total }, weight_map: sortedMap }, null, 2)}\n`);
+  return [...names, SHARD_INDEX];
 }
 
 /** Upper bound on the JSON header, as the reference implementation enforces (100 MB). */

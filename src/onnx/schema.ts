@@ -1,5 +1,6 @@
 /**
- * The subset of the ONNX protobuf schema crossrank writes, described for protobufjs.
+ * The subset of the ONNX protobuf schema crossrank writes (and reads: where a downloaded
+ * graph keeps its external weights), described for protobufjs.
  * Field numbers follow the ONNX IR specification (onnx.proto3); only the messages and
  * fields needed to write an inference graph with initializers are listed.
  */
@@ -68,6 +69,10 @@ const schema = {
             dataType: { type: 'int32', id: 2 },
             name: { type: 'string', id: 8 },
             rawData: { type: 'bytes', id: 9 },
+            // Weights stored outside the graph (exports past protobuf's 2 GB): key/value pairs
+            // "location" (a file relative to the graph's), "offset", "length".
+            externalData: { rule: 'repeated', type: 'StringStringEntryProto', id: 13 },
+            dataLocation: { type: 'int32', id: 14 },
           },
         },
         ValueInfoProto: {
@@ -94,6 +99,9 @@ const schema = {
 const root = protobuf.Root.fromJSON(schema);
 
 export const ModelProto = root.lookupType('onnx.ModelProto');
+
+/** TensorProto.DataLocation: where a tensor's bytes are. */
+export const DataLocation = { DEFAULT: 0, EXTERNAL: 1 } as const;
 
 /** TensorProto.DataType values used here. */
 export const DataType = { FLOAT: 1, INT64: 7, BOOL: 9 } as const;

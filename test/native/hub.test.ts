@@ -1,10 +1,12 @@
 /**
  * Model download and the Hugging Face cache, against a hub mock on loopback (real HTTP):
  * cache layout, redirects, 404, 401 and HF_TOKEN, truncated and interrupted transfers
- * (resumed with Range), checksum mismatches, offline mode and the unreachable-hub fallback.
+ * (resumed with Range), checksum mismatches, offline mode and the unreachable-hub fallback;
+ * and the files a downloaded file names: a sharded checkpoint's shards, an ONNX graph's
+ * external weights.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 
@@ -14,12 +16,15 @@ import { resolveModel } from '../../src/hub/resolve.js';
 import { makeModel } from '../../src/model/make-model.js';
 import { HubMock, repoFromDirectory } from '../hub-mock.js';
 import { bertTokenizerDir, cliPath, repoRoot, tempDir } from '../helpers.js';
+import { externalizeOnnx } from '../onnx-external.js';
 
 const COMMIT = 'a'.repeat(40);
 const REPO = 'crossrank-test/tiny-reranker';
 const dir = tempDir();
 const hub = new HubMock();
 const modelDir = join(dir.path, 'model');
+const shardedDir = join(dir.path, 'sharded');
+const externalDir = join(dir.path, 'external');
 let cacheCount = 0;
 let cache: string;
 
@@ -27,6 +32,11 @@ beforeAll(async () => {
   makeModel({ preset: 'tiny', seed: 4, out: modelDir, tokenizer: bertTokenizerDir });
   hub.repos.set(REPO, repoFromDirectory(modelDir, COMMIT));
   hub.repos.set('crossrank-test/private', { ...repoFromDirectory(modelDir, COMMIT), private: true });
+  makeModel({ preset: 'tiny', seed: 4, out: shardedDir, tokenizer: bertTokenizerDir, maxShardBytes: 200_000 });
+  hub.repos.set('crossrank-test/sharded', repoFromDirectory(shardedDir, COMMIT));
+  cpSync(modelDir, externalDir, { recursive: true });
+  expect(externalizeOnnx(join(externalDir, 'onnx', 'model.onnx'), 'model.onnx_data')).toBeGreaterThan(10);
+  hub.repos.set('crossrank-test/external', repoFromDirectory(externalDir, COMMIT));
   await hub.start();
 });
 afterAll(async () => {
@@ -150,5 +160,61 @@ describe('hub download', () => {
     const resolved = await resolveModel(REPO, { ...opts(), revision: COMMIT });
     expect(resolved.dir).toBe(join(repoFolder(), 'snapshots', COMMIT));
     await expect(resolveModel(REPO, { ...opts(), revision: 'b'.repeat(40) })).rejects.toThrow(ModelLoadError);
+  });
+});
+
+describe('hub download: files that a file names', () => {
+  const shardNames = () => readdirSync(shardedDir).filter((f) => /^model-\d{5}-of-\d{5}\.safetensors$/.test(f));
+
+  it("fetches every shard a sharded checkpoint's index names, and the native engine scores it like the local model", async () => {
+    const repo = 'crossrank-test/sharded';
+    const resolved = await resolveModel(repo, { ...opts(), files: 'safetensors' });
+    expect(shardNames().length).toBeGreaterThan(1);
+    for (const file of ['model.safetensors.index.json', ...shardNames()]) {
+      expect(readFileSync(join(resolved.dir, file)).equals(readFileSync(join(shardedDir, file))), file).toBe(true);
+    }
+    const fromHub = await CrossEncoder.load(repo, { ...opts(), backend: 'native' });
+    const local = await CrossEncoder.load(modelDir, { backend: 'native' });
+    expect(Array.from(await fromHub.score('q', ['a', 'b']))).toEqual(Array.from(await local.score('q', ['a', 'b'])));
+    await Promise.all([fromHub.dispose(), local.dispose()]);
+    // Complete in the cache: offline works; a shard gone from the snapshot is a cache miss, not a late load error.
+    hub.log.length = 0;
+    await resolveModel(repo, { ...opts(), files: 'safetensors', offline: true });
+    expect(hub.log).toEqual([]);
+    rmSync(join(resolved.dir, shardNames()[1]));
+    await expect(resolveModel(repo, { ...opts(), files: 'safetensors', offline: true })).rejects.toThrow(/not in the hub cache/);
+  });
+
+  it('a shard the index names but the hub lacks is a ModelLoadError naming it', async () => {
+    const repo = repoFromDirectory(shardedDir, COMMIT);
+    const missing = shardNames()[0];
+    repo.files.delete(missing);
+    hub.repos.set('crossrank-test/sharded-incomplete', repo);
+    await expect(resolveModel('crossrank-test/sharded-incomplete', { ...opts(), files: 'safetensors' })).rejects.toThrow(
+      new RegExp(`model.safetensors.index.json names ${missing}, which is not on the hub`),
+    );
+  });
+
+  it('an index pointing outside the repository is refused before any request for it', async () => {
+    const repo = repoFromDirectory(shardedDir, COMMIT);
+    repo.files.set('model.safetensors.index.json', Buffer.from(JSON.stringify({ weight_map: { a: '../../etc/x.safetensors' } })));
+    hub.repos.set('crossrank-test/sharded-hostile', repo);
+    await expect(resolveModel('crossrank-test/sharded-hostile', { ...opts(), files: 'safetensors' })).rejects.toThrow(/not a .safetensors file beside the index/);
+    expect(hub.log.some((r) => r.url.includes('etc'))).toBe(false);
+  });
+
+  it("fetches an ONNX graph's external weights, and ONNX Runtime scores it like the local model", async () => {
+    const resolved = await resolveModel('crossrank-test/external', opts());
+    expect(readFileSync(join(resolved.dir, 'onnx', 'model.onnx_data')).equals(readFileSync(join(externalDir, 'onnx', 'model.onnx_data')))).toBe(true);
+    const fromHub = await CrossEncoder.load('crossrank-test/external', opts());
+    const local = await CrossEncoder.load(modelDir);
+    const [a, b] = [await fromHub.score('q', ['a', 'b']), await local.score('q', ['a', 'b'])];
+    for (let i = 0; i < 2; i++) expect(a[i]).toBeCloseTo(b[i], 6);
+    await Promise.all([fromHub.dispose(), local.dispose()]);
+
+    const repo = repoFromDirectory(externalDir, COMMIT);
+    repo.files.delete('onnx/model.onnx_data');
+    hub.repos.set('crossrank-test/external-incomplete', repo);
+    await expect(resolveModel('crossrank-test/external-incomplete', opts())).rejects.toThrow(/onnx\/model.onnx names onnx\/model.onnx_data, which is not on the hub/);
   });
 });

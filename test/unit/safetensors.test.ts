@@ -1,9 +1,12 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { ModelLoadError } from '../../src/errors.js';
-import { parseSafetensorsHeader, writeSafetensors } from '../../src/model/safetensors.js';
+import { byteSize } from '../../src/cli/options.js';
+import { InvalidArgumentError, ModelLoadError } from '../../src/errors.js';
+import { onnxExternalFiles, shardFiles } from '../../src/hub/companion-files.js';
+import { parseSafetensorsHeader, writeCheckpoint, writeSafetensors } from '../../src/model/safetensors.js';
+import { DataLocation, ModelProto } from '../../src/onnx/schema.js';
 import { float16BitsToFloat } from '../../src/util/half.js';
 import { tempDir } from '../helpers.js';
 
@@ -97,5 +100,74 @@ describe('safetensors header validation', () => {
       ),
       /a and b overlap/,
     );
+  });
+});
+
+describe('sharded checkpoints', () => {
+  const tensor = (name: string, n: number) => ({ name, shape: [n], data: new Float32Array(n) });
+
+  it('fills shards in tensor order; a tensor past the limit gets its own; the index maps each', () => {
+    const out = join(dir.path, 'sharded');
+    mkdirSync(out);
+    // F32 sizes 400, 400, 2000, 40 bytes with a 1000-byte limit: [a b] [big] [c].
+    const files = writeCheckpoint(out, [tensor('a', 100), tensor('b', 100), tensor('big', 500), tensor('c', 10)], 'F32', 1000);
+    const shards = ['model-00001-of-00003.safetensors', 'model-00002-of-00003.safetensors', 'model-00003-of-00003.safetensors'];
+    expect(files).toEqual([...shards, 'model.safetensors.index.json']);
+    expect(readdirSync(out).sort()).toEqual([...shards, 'model.safetensors.index.json'].sort());
+    const index = JSON.parse(readFileSync(join(out, 'model.safetensors.index.json'), 'utf8'));
+    expect(index).toEqual({ metadata: { total_size: 2840 }, weight_map: { a: shards[0], b: shards[0], big: shards[1], c: shards[2] } });
+    const header = parseSafetensorsHeader(readFileSync(join(out, shards[0])), readFileSync(join(out, shards[0])).length);
+    expect([...header.tensors.keys()]).toEqual(['a', 'b']);
+    expect(shardFiles(JSON.stringify(index))).toEqual(shards);
+  });
+
+  it('writes one model.safetensors when the weights fit, and refuses a limit that is not positive', () => {
+    const out = join(dir.path, 'single');
+    mkdirSync(out);
+    expect(writeCheckpoint(out, [tensor('a', 100)], 'F16', 200)).toEqual(['model.safetensors']);
+    expect(() => writeCheckpoint(out, [tensor('a', 100)], 'F16', 0)).toThrow(InvalidArgumentError);
+  });
+
+  it('an index names shards beside it only', () => {
+    for (const bad of ['{', '{}', '{"weight_map":{}}', '{"weight_map":{"a":"../x.safetensors"}}', '{"weight_map":{"a":"sub/x.safetensors"}}', '{"weight_map":{"a":"x.bin"}}', '{"weight_map":{"a":".safetensors"}}', '{"weight_map":{"a":7}}']) {
+      expect(() => shardFiles(bad), bad).toThrow(ModelLoadError);
+    }
+  });
+
+  it('--max-shard-size reads sizes as transformers writes them', () => {
+    const parse = byteSize('--max-shard-size');
+    expect(parse('123')).toBe(123);
+    expect(parse('500MB')).toBe(500e6);
+    expect(parse('5GB')).toBe(5e9);
+    expect(parse('2GiB')).toBe(2 * 1024 ** 3);
+    expect(parse('1.5kb')).toBe(1500);
+    for (const bad of ['', '0', '-5', '5XB', 'GB', '1e3']) expect(() => parse(bad), bad).toThrow(InvalidArgumentError);
+  });
+});
+
+describe("an ONNX graph's external weights", () => {
+  const graph = (locations: (string | undefined)[]) =>
+    ModelProto.encode(
+      ModelProto.fromObject({
+        graph: {
+          initializer: locations.map((location, i) =>
+            location === undefined
+              ? { name: `inline${i}`, rawData: new Uint8Array(4) }
+              : { name: `w${i}`, dataLocation: DataLocation.EXTERNAL, externalData: [{ key: 'location', value: location }, { key: 'offset', value: '0' }] },
+          ),
+        },
+      }),
+    ).finish();
+
+  it('are the distinct files its initializers name, relative to the graph', () => {
+    expect(onnxExternalFiles(graph(['model.onnx_data', undefined, 'model.onnx_data', 'extra.bin']), 'onnx/model.onnx')).toEqual(['onnx/extra.bin', 'onnx/model.onnx_data']);
+    expect(onnxExternalFiles(graph([undefined]), 'model.onnx')).toEqual([]);
+  });
+
+  it('never point outside the repository', () => {
+    for (const bad of ['../../secret', '/etc/passwd', '..\\x', '']) {
+      expect(() => onnxExternalFiles(graph([bad]), 'onnx/model.onnx'), bad).toThrow(ModelLoadError);
+    }
+    expect(() => onnxExternalFiles(Buffer.from('not a protobuf at all'), 'onnx/model.onnx')).toThrow(ModelLoadError);
   });
 });

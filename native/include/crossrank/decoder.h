@@ -19,7 +19,7 @@
 
 namespace crossrank {
 
-class SafetensorsFile;
+class TensorSource;
 class ThreadPool;
 
 struct DecoderConfig {
@@ -49,7 +49,7 @@ struct DecoderWeights {
 
 // Reads every tensor the config implies (transformers' names) and keeps, of the output layer,
 // only the rows of `answer_ids` (lm_head, or the embeddings when tied).
-Status LoadDecoderWeights(const SafetensorsFile& file, const DecoderConfig& config, const std::vector<int32_t>& answer_ids,
+Status LoadDecoderWeights(const TensorSource& source, const DecoderConfig& config, const std::vector<int32_t>& answer_ids,
                           DecoderWeights* out, const LoadProgress& progress = LoadProgress());
 
 // Key/value cache of the tokens run so far: per layer [tokens x kv_heads x head_dim].
@@ -87,6 +87,7 @@ Status DecoderScoreReference(const DecoderConfig& config, const DecoderWeights& 
 
 class DecoderModel {
  public:
+  // safetensors_path: model.safetensors, or a sharded checkpoint's model.safetensors.index.json.
   // device -1: the CPU reference with `threads` threads; device >= 0: the CUDA backend on that
   // GPU in `element_type` (weights uploaded once, host copies released).
   static Status Load(const std::string& safetensors_path, const DecoderConfig& config,

@@ -16,7 +16,7 @@
 
 namespace crossrank {
 
-class SafetensorsFile;
+class TensorSource;
 class ThreadPool;
 
 enum class EncoderArch : int32_t { kBert = 0, kRoberta = 1 };
@@ -74,7 +74,7 @@ struct EncoderWeights {
 
 // Reads and converts (F32/F16/BF16 -> fp32) every tensor the config implies, checking names
 // and shapes; a missing tensor or a wrong shape is kModelLoad naming the tensor.
-Status LoadEncoderWeights(const SafetensorsFile& file, const EncoderConfig& config, EncoderWeights* out,
+Status LoadEncoderWeights(const TensorSource& source, const EncoderConfig& config, EncoderWeights* out,
                           const LoadProgress& progress = LoadProgress());
 
 // Position ids per token, as transformers computes them: BERT 0, 1, 2, ... per sequence;
@@ -89,6 +89,7 @@ Status EncoderForwardReference(const EncoderConfig& config, const EncoderWeights
 
 class EncoderModel {
  public:
+  // safetensors_path: model.safetensors, or a sharded checkpoint's model.safetensors.index.json.
   // device -1: the CPU reference with `threads` threads; device >= 0: the CUDA backend on
   // that GPU in `element_type` (weights uploaded once, host copies released).
   static Status Load(const std::string& safetensors_path, const EncoderConfig& config, int threads, int device,

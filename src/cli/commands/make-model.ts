@@ -4,7 +4,7 @@ import { makeModel } from '../../model/make-model.js';
 import type { WeightDtype } from '../../model/hf-config.js';
 import { presetNames } from '../../model/presets.js';
 import { qwen3Presets } from '../../model/qwen3.js';
-import { integer } from '../options.js';
+import { byteSize, integer } from '../options.js';
 import { progressLine } from '../progress.js';
 
 export function registerMakeModel(program: Command): void {
@@ -17,6 +17,7 @@ export function registerMakeModel(program: Command): void {
     .option('--tokenizer <dir>', 'tokenizer directory to copy (default: the shared bert-base-uncased tokenizer)')
     .option('--dtype <dtype>', 'safetensors dtype: fp32, fp16 or bf16', 'fp32')
     .option('--num-labels <n>', "override the preset's number of labels", integer('--num-labels', 1))
+    .option('--max-shard-size <size>', 'shard the weights over files of at most this size with model.safetensors.index.json, as transformers saves large models (e.g. 500MB, 5GB)', byteSize('--max-shard-size'))
     .option('--force', 'replace the output directory if it exists')
     .option('--json', 'print the result as JSON')
     .action((options: {
@@ -26,6 +27,7 @@ export function registerMakeModel(program: Command): void {
       tokenizer?: string;
       dtype: string;
       numLabels?: number;
+      maxShardSize?: number;
       force?: boolean;
       json?: boolean;
     }) => {
@@ -38,6 +40,7 @@ export function registerMakeModel(program: Command): void {
         dtype: options.dtype as WeightDtype,
         numLabels: options.numLabels,
         force: options.force,
+        maxShardBytes: options.maxShardSize,
         onProgress: progress.update,
       });
       progress.done();
