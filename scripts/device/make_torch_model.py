@@ -14,6 +14,8 @@ import math
 import torch
 from transformers import BertConfig, BertForSequenceClassification, Qwen3Config, Qwen3ForCausalLM
 
+from hf_compat import save_safetensors
+
 PRESETS = {
     "tiny": dict(num_hidden_layers=2, hidden_size=32, num_attention_heads=2, intermediate_size=64),
     "minilm-l6": dict(num_hidden_layers=6, hidden_size=384, num_attention_heads=12, intermediate_size=1536),
@@ -47,7 +49,7 @@ def make_qwen3(preset, out):
                 param.normal_(0.0, 1.0 / math.sqrt(param.shape[1]))
             else:  # RMSNorm weights
                 param.normal_(1.0, 0.1)
-    model.save_pretrained(out, safe_serialization=True)
+    save_safetensors(model, out)
 
 
 def main():
@@ -71,7 +73,7 @@ def main():
             elif isinstance(module, torch.nn.LayerNorm):
                 module.weight.normal_(1.0, 0.1)
                 module.bias.normal_(0.0, 0.05)
-    model.save_pretrained(args.out, safe_serialization=True)
+    save_safetensors(model, args.out)
     print(f"wrote {args.out}")
 
 

@@ -22,6 +22,7 @@ import time
 import torch
 from transformers import Qwen3ForCausalLM
 
+from hf_compat import dtype_kwargs
 from ranking import compare_top_k, describe
 
 
@@ -88,7 +89,7 @@ def main():
     prompts = json.load(open(prompts_path))
     device = "cuda"
     answers = prompts["answer_ids"]
-    model = Qwen3ForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32, attn_implementation="sdpa").to(device).eval()
+    model = Qwen3ForCausalLM.from_pretrained(model_dir, attn_implementation="sdpa", **dtype_kwargs(torch.float32)).to(device).eval()
     rows32 = model.lm_head.weight[answers].detach()
 
     ok = True

@@ -18,6 +18,7 @@ import time
 import torch
 from transformers import AutoModelForSequenceClassification
 
+from hf_compat import dtype_kwargs
 from ranking import TIES, compare_top_k, describe
 
 
@@ -72,7 +73,7 @@ def main():
     labels = dump["num_labels"]
     ours = torch.tensor(dump["logits_cuda"]).view(-1, labels)
 
-    ref = AutoModelForSequenceClassification.from_pretrained(model_dir, torch_dtype=torch.float32).cuda().eval()
+    ref = AutoModelForSequenceClassification.from_pretrained(model_dir, **dtype_kwargs(torch.float32)).cuda().eval()
     with torch.no_grad():
         want = ref(**padded(dump["token_ids"], dump["type_ids"], dump["cu_seqlens"], "cuda")).logits.float().cpu()
     diff = (want - ours).abs().max().item()
@@ -82,7 +83,7 @@ def main():
         return 0 if diff <= 2e-2 and up_to_ties else 1
 
     fast = AutoModelForSequenceClassification.from_pretrained(
-        model_dir, torch_dtype=torch.float16, attn_implementation="sdpa"
+        model_dir, attn_implementation="sdpa", **dtype_kwargs(torch.float16)
     ).cuda().eval()
     gen = torch.Generator().manual_seed(0)
     peak = matrix_rate()

@@ -26,7 +26,12 @@ export const SHARD_INDEX = 'model.safetensors.index.json';
  */
 export function weightsPath(dir: string): string {
   for (const candidate of ['model.safetensors', SHARD_INDEX]) if (existsSync(join(dir, candidate))) return join(dir, candidate);
-  throw new ModelLoadError(`${dir} has no model.safetensors or ${SHARD_INDEX}; the native engine reads the weights from them`);
+  // PyTorch pickles can run code when loaded: the engine never reads them; say how to convert.
+  const pickle = ['pytorch_model.bin', 'pytorch_model.bin.index.json'].find((f) => existsSync(join(dir, f)));
+  const hint = pickle
+    ? ` (it has ${pickle}, a PyTorch pickle, which crossrank does not read: save the model again with transformers' save_pretrained, which writes safetensors, or use backend 'onnx' with an ONNX export)`
+    : '';
+  throw new ModelLoadError(`${dir} has no model.safetensors or ${SHARD_INDEX}; the native engine reads the weights from them${hint}`);
 }
 
 /**

@@ -4,7 +4,7 @@
  * harness reads its inputs and then says CUDA is missing (a typed exit, not a crash).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from 'tokenizers';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -25,9 +25,47 @@ describe('device check scripts', () => {
       const r = spawnSync('bash', ['-n', join(repoRoot, 'scripts', 'device', script)], { encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
     }
-    for (const script of ['make_torch_model.py', 'torch_compare.py', 'qwen3_compare.py', 'ranking.py']) {
+    for (const script of ['make_torch_model.py', 'torch_compare.py', 'qwen3_compare.py', 'ranking.py', 'hf_compat.py']) {
       const r = spawnSync('python3', ['-m', 'py_compile', join(repoRoot, 'scripts', 'device', script)], { encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
+    }
+  });
+
+  it('the Python steps pass transformers only arguments its installed version takes (4.4x to 5.x)', () => {
+    // transformers 5 rejects save_pretrained(safe_serialization=...) and 4.56 renamed torch_dtype:
+    // the scripts go through hf_compat, checked here against stand-ins for each version.
+    for (const script of ['make_torch_model.py', 'torch_compare.py', 'qwen3_compare.py']) {
+      const source = readFileSync(join(repoRoot, 'scripts', 'device', script), 'utf8');
+      expect(source, script).not.toMatch(/torch_dtype\s*=|safe_serialization/);
+    }
+    const probe = `
+import json, os, sys, tempfile
+import hf_compat
+class Model:
+    def __init__(self, file): self.file = file
+    def save_pretrained(self, out, **kwargs):
+        if kwargs: raise TypeError(f"save_pretrained() got an unexpected keyword argument {next(iter(kwargs))!r}")
+        open(os.path.join(out, self.file), "w").close()
+ok = tempfile.mkdtemp(); hf_compat.save_safetensors(Model("model.safetensors"), ok)
+bad = tempfile.mkdtemp()
+try:
+    hf_compat.save_safetensors(Model("pytorch_model.bin"), bad); refused = ""
+except SystemExit as e:
+    refused = str(e)
+print(json.dumps({"kwargs": list(hf_compat.dtype_kwargs("fp32")), "refused": refused}))
+`;
+    for (const [version, keyword] of [['4.44.2', 'torch_dtype'], ['4.56.0', 'dtype'], ['5.2.0', 'dtype'], ['5.0.0rc1', 'dtype']]) {
+      const stub = join(dir.path, `transformers-${version}`);
+      mkdirSync(join(stub, 'transformers'), { recursive: true });
+      writeFileSync(join(stub, 'transformers', '__init__.py'), `__version__ = ${JSON.stringify(version)}\n`);
+      const r = spawnSync('python3', ['-c', probe], {
+        encoding: 'utf8',
+        env: { ...process.env, PYTHONPATH: `${stub}:${join(repoRoot, 'scripts', 'device')}`, PYTHONDONTWRITEBYTECODE: '1' },
+      });
+      expect(r.status, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expect(out.kwargs, version).toEqual([keyword]);
+      expect(out.refused).toMatch(new RegExp(`transformers ${version.replace(/\./g, '\\.')} wrote no safetensors .*pytorch_model.bin`));
     }
   });
 

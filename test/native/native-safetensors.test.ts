@@ -130,6 +130,8 @@ describe('native loader: corrupt safetensors', () => {
   it('a missing model.safetensors', async () => {
     const out = modelWith(original);
     (await import('node:fs')).rmSync(join(out, 'model.safetensors'));
-    await expect(CrossEncoder.load(out, { backend: 'native' })).rejects.toThrow(/has no model.safetensors or model.safetensors.index.json/);
+    await expect(CrossEncoder.load(out, { backend: 'native' })).rejects.toThrow(/has no model.safetensors or model.safetensors.index.json; the native engine/);
+    writeFileSync(join(out, 'pytorch_model.bin'), 'a pickle');
+    await expect(CrossEncoder.load(out, { backend: 'native' })).rejects.toThrow(/it has pytorch_model.bin, a PyTorch pickle, which crossrank does not read: .*save_pretrained/);
   });
 });
