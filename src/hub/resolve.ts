@@ -106,6 +106,19 @@ export async function resolveModel(
       throw error;
     }
   };
+  // A repository with PyTorch pickles only (older checkpoints): say why they are not used.
+  const pickleHint = async (alternatives: string[]): Promise<string> => {
+    if (!alternatives.includes('model.safetensors')) return '';
+    for (const pickle of ['pytorch_model.bin', 'pytorch_model.bin.index.json']) {
+      try {
+        await headFile(request, idOrDir, commit ?? revision, pickle);
+        return ` (it has ${pickle}, a PyTorch pickle, which crossrank does not read; its ONNX export, if any, runs with backend 'onnx')`;
+      } catch {
+        // not there either, or the hub cannot say: no hint
+      }
+    }
+    return '';
+  };
   try {
     for (const alternatives of required) {
       let found: { file: string; path: string } | undefined;
@@ -116,7 +129,7 @@ export async function resolveModel(
           break;
         }
       }
-      if (!found) throw new ModelLoadError(`${idOrDir}@${revision} has none of ${alternatives.join(', ')} on the hub`);
+      if (!found) throw new ModelLoadError(`${idOrDir}@${revision} has none of ${alternatives.join(', ')} on the hub${await pickleHint(alternatives)}`);
       for (const companion of companionFiles(found.file, found.path)) {
         if (!(await fetchOne(companion))) throw new ModelLoadError(`${idOrDir}@${revision}: ${found.file} names ${companion}, which is not on the hub`);
       }

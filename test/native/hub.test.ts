@@ -185,6 +185,18 @@ describe('hub download: files that a file names', () => {
     await expect(resolveModel(repo, { ...opts(), files: 'safetensors', offline: true })).rejects.toThrow(/not in the hub cache/);
   });
 
+  it('a repository with PyTorch pickles only says so for the native engine', async () => {
+    const repo = repoFromDirectory(modelDir, COMMIT);
+    repo.files.set('pytorch_model.bin', repo.files.get('model.safetensors')!);
+    repo.files.delete('model.safetensors');
+    hub.repos.set('crossrank-test/pickle-only', repo);
+    await expect(resolveModel('crossrank-test/pickle-only', { ...opts(), files: 'safetensors' })).rejects.toThrow(
+      /has none of model.safetensors, model.safetensors.index.json on the hub \(it has pytorch_model.bin, a PyTorch pickle/,
+    );
+    // The ONNX backend does not need the weights file at all.
+    await expect(resolveModel('crossrank-test/pickle-only', opts())).resolves.toBeDefined();
+  });
+
   it('a shard the index names but the hub lacks is a ModelLoadError naming it', async () => {
     const repo = repoFromDirectory(shardedDir, COMMIT);
     const missing = shardNames()[0];
