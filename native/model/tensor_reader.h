@@ -1,6 +1,6 @@
-// Reads named tensors out of a safetensors file (or a sharded checkpoint) with the shape a config implies, converting
-// F32/F16/BF16 to fp32; every mismatch is a ModelLoad status naming the tensor. Shared by the
-// encoder and decoder weight loaders.
+// Reads named tensors out of a safetensors file or a sharded checkpoint with the shape a
+// config implies, converting F32/F16/BF16 to fp32; every mismatch is a ModelLoad status
+// naming the file and the tensor. Shared by the encoder and decoder weight loaders.
 #pragma once
 
 #include <string>

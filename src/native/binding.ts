@@ -178,7 +178,8 @@ export interface NativeBinding {
   /** Pads the selected pairs to their longest: ONNX Runtime's int64 inputs. */
   padBatch(ids: Int32Array, typeIds: Int32Array, offsets: Int32Array, rows: Int32Array, padId: number): NativePaddedBatch;
   /**
-   * Maps and validates model.safetensors and converts the weights, off the JS thread.
+   * Maps and validates model.safetensors (or every shard a model.safetensors.index.json
+   * names) and converts the weights, off the JS thread.
    * device -1: the CPU reference forward pass; device >= 0: the CUDA backend on that GPU in
    * `element` (ignored on the CPU, which computes in fp32). `onProgress` after each layer is read.
    */
