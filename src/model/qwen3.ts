@@ -10,6 +10,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import { Qwen3PromptTokenizer } from '../llm/qwen3-reranker-prompt.js';
 import type { NativeDecoderConfig } from '../native/binding.js';
+import { withExternalDataFile, type ExternalData } from '../onnx/graph-builder.js';
 import { buildQwen3Graph } from '../onnx/qwen3-graph.js';
 import { packageVersion } from '../package-info.js';
 import { hashString, Rng } from '../util/rng.js';
@@ -103,7 +104,10 @@ function initialise(spec: Spec, seed: number): Float32Array {
   return values;
 }
 
-/** Writes config.json, model.safetensors (or shards and their index), onnx/model.onnx (when under 2 GB) and the tokenizer into `out`. */
+/**
+ * Writes config.json, model.safetensors (or shards and their index), onnx/model.onnx (with its
+ * weights in onnx/model.onnx_data past 2 GB) and the tokenizer into `out`.
+ */
 export function makeQwen3Model(options: {
   preset: Qwen3PresetName;
   seed: number;
@@ -113,6 +117,8 @@ export function makeQwen3Model(options: {
   onnxOutput?: 'yes-no' | 'vocabulary';
   /** Shard model.safetensors over files of at most this many bytes (as Qwen3-Reranker-4B/8B ship). */
   maxShardBytes?: number;
+  /** Keep the ONNX graph's weights in onnx/model.onnx_data (default: when the graph would pass protobuf's 2 GB). */
+  onnxExternalData?: boolean;
 }): { dir: string; parameters: number } {
   const dims = qwen3Presets[options.preset];
   const tokenizerJson = join(options.tokenizer, 'tokenizer.json');
@@ -128,10 +134,12 @@ export function makeQwen3Model(options: {
     writeFileSync(join(temp, 'config.json'), `${JSON.stringify(qwen3Config(dims, `crossrank-synthetic/${options.preset}-seed${options.seed}`), null, 2)}\n`);
     writeCheckpoint(temp, specs.map((s) => ({ name: s.name, shape: s.shape, data: weights.get(s.name)! })), 'F32', options.maxShardBytes);
     const parameters = specs.reduce((n, spec) => n + spec.shape.reduce((a, b) => a * b, 1), 0);
-    // One protobuf holds at most 2 GB: larger presets (qwen3-0.6b, for the native engine and
-    // the GPU check) are written without an ONNX graph.
-    if (parameters * 4 < 1.9e9) writeFileSync(join(temp, 'onnx', 'model.onnx'), buildQwen3Graph(dims, weights, [prompt.yesId, prompt.noId], packageVersion, options.onnxOutput));
-    else rmSync(join(temp, 'onnx'), { recursive: true });
+    // One protobuf holds at most 2 GB: past that (qwen3-0.6b) the weights go to
+    // onnx/model.onnx_data beside the graph, as the public exports of such models have them.
+    const build = (external?: ExternalData) => buildQwen3Graph(dims, weights, [prompt.yesId, prompt.noId], packageVersion, options.onnxOutput, external);
+    const externalData = options.onnxExternalData ?? parameters * 4 >= 1.9e9;
+    const graph = externalData ? withExternalDataFile(join(temp, 'onnx', 'model.onnx_data'), build) : build();
+    writeFileSync(join(temp, 'onnx', 'model.onnx'), graph);
     for (const file of ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt']) {
       if (!existsSync(join(options.tokenizer, file))) continue;
       copyFileSync(join(options.tokenizer, file), join(temp, file));

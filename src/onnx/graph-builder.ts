@@ -1,11 +1,35 @@
 /**
  * A small builder for ONNX graphs: add initializers, constants and nodes by name, then
  * serialise a ModelProto. Names are generated deterministically so the same model always
- * gives the same bytes.
+ * gives the same bytes. Models past protobuf's 2 GB keep their large initializers in a
+ * file beside the graph (ONNX external data), as the public exports of large models do.
  */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { basename } from 'node:path';
 import { endianness } from 'node:os';
 
-import { AttributeType, DataType, ModelProto } from './schema.js';
+import { AttributeType, DataLocation, DataType, ModelProto } from './schema.js';
+
+/** Where encode() puts initializers of at least `minBytes`: appended to one file. */
+export interface ExternalData {
+  /** The file's name as the graph records it (relative to the graph's directory). */
+  location: string;
+  minBytes: number;
+  append(bytes: Uint8Array): void;
+}
+
+/** Each tensor starts on a page boundary, so a runtime can map it in place. */
+const EXTERNAL_ALIGNMENT = 4096;
+
+/** Runs `build` with an ExternalData sink writing to `path` (its base name is the recorded location). */
+export function withExternalDataFile<T>(path: string, build: (external: ExternalData) => T, minBytes = 1024): T {
+  const fd = openSync(path, 'w');
+  try {
+    return build({ location: basename(path), minBytes, append: (bytes) => void writeSync(fd, bytes) });
+  } finally {
+    closeSync(fd);
+  }
+}
 
 type AttributeValue = number | number[] | { int: number } | { ints: number[] } | { float: number };
 
@@ -94,16 +118,23 @@ export class GraphBuilder {
     return output;
   }
 
-  /** Serialises the graph as an ONNX ModelProto. */
-  encode(options: {
-    graphName: string;
-    inputs: ValueInfo[];
-    outputs: ValueInfo[];
-    opset: number;
-    irVersion: number;
-    producerName: string;
-    producerVersion: string;
-  }): Uint8Array {
+  /**
+   * Serialises the graph as an ONNX ModelProto; with `external`, initializers of at least
+   * `external.minBytes` go to its file (page-aligned, in graph order) and the graph records
+   * their location, offset and length.
+   */
+  encode(
+    options: {
+      graphName: string;
+      inputs: ValueInfo[];
+      outputs: ValueInfo[];
+      opset: number;
+      irVersion: number;
+      producerName: string;
+      producerVersion: string;
+    },
+    external?: ExternalData,
+  ): Uint8Array {
     const valueInfo = (v: ValueInfo) => ({
       name: v.name,
       type: {
@@ -121,12 +152,36 @@ export class GraphBuilder {
       graph: {
         name: options.graphName,
         node: this.#nodes,
-        initializer: this.#initializers,
+        initializer: external ? this.#externalize(external) : this.#initializers,
         input: options.inputs.map(valueInfo),
         output: options.outputs.map(valueInfo),
       },
     });
     return ModelProto.encode(message).finish();
+  }
+
+  #externalize(external: ExternalData): object[] {
+    let offset = 0;
+    return this.#initializers.map((t) => {
+      if (t.rawData.length < external.minBytes) return t;
+      const padding = (EXTERNAL_ALIGNMENT - (offset % EXTERNAL_ALIGNMENT)) % EXTERNAL_ALIGNMENT;
+      if (padding > 0) external.append(new Uint8Array(padding));
+      offset += padding;
+      external.append(t.rawData);
+      const entry = {
+        name: t.name,
+        dims: t.dims,
+        dataType: t.dataType,
+        dataLocation: DataLocation.EXTERNAL,
+        externalData: [
+          { key: 'location', value: external.location },
+          { key: 'offset', value: String(offset) },
+          { key: 'length', value: String(t.rawData.length) },
+        ],
+      };
+      offset += t.rawData.length;
+      return entry;
+    });
   }
 }
 

@@ -7,7 +7,7 @@
  * RMSNorm, rotary embeddings from position_ids, grouped-query causal attention with per-head
  * q/k RMSNorm, SwiGLU. Opset 17.
  */
-import { DataType, GraphBuilder } from './graph-builder.js';
+import { DataType, GraphBuilder, type ExternalData } from './graph-builder.js';
 import { ONNX_IR_VERSION, ONNX_OPSET, transpose } from './encoder-graph.js';
 import type { Qwen3Dims } from '../model/qwen3.js';
 
@@ -20,6 +20,7 @@ export function buildQwen3Graph(
   answerIds: [number, number],
   producerVersion: string,
   output: 'yes-no' | 'vocabulary' = 'yes-no',
+  external?: ExternalData,
 ): Uint8Array {
   const g = new GraphBuilder();
   const { hiddenSize: H, numHeads: nH, numKvHeads: nKV, headDim: hd, intermediateSize: I } = dims;
@@ -109,5 +110,5 @@ export function buildQwen3Graph(
     irVersion: ONNX_IR_VERSION,
     producerName: 'crossrank',
     producerVersion,
-  });
+  }, external);
 }

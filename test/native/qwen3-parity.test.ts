@@ -5,11 +5,12 @@
  * position, on real TREC DL prompts built with the real Qwen3 tokenizer.
  */
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { onnxExternalFiles } from '../../src/hub/companion-files.js';
 import { Qwen3PromptTokenizer } from '../../src/llm/qwen3-reranker-prompt.js';
 import { makeQwen3Model } from '../../src/model/qwen3.js';
 import { bm25Pairs, loadTrecDl } from '../fixtures/trec-dl.js';
@@ -35,8 +36,8 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => dir.cleanup());
 
-async function onnxLastLogits(left: boolean): Promise<number[][]> {
-  const session = await ort.InferenceSession.create(join(model, 'onnx', 'model.onnx'));
+async function onnxLastLogits(left: boolean, modelDir = model): Promise<number[][]> {
+  const session = await ort.InferenceSession.create(join(modelDir, 'onnx', 'model.onnx'));
   const S = Math.max(...sequences.map((s) => s.length));
   const B = sequences.length;
   const ids = new BigInt64Array(B * S).fill(151643n); // <|endoftext|> pads
@@ -68,6 +69,19 @@ describe('make-model --preset qwen3-tiny', () => {
     expect(JSON.parse(r.stdout).files).toEqual(['config.json', 'model.safetensors', 'onnx/model.onnx', 'tokenizer.json', 'tokenizer_config.json']);
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))).toMatchObject({ architectures: ['Qwen3ForCausalLM'], num_key_value_heads: 2, head_dim: 16 });
     expect(runCli(['make-model', '--preset', 'qwen3-tiny', '--out', join(dir.path, 'x'), '--dtype', 'fp16', '--tokenizer', qwenTokenizer]).status).toBe(2);
+  });
+
+  it("keeps the graph's weights in onnx/model.onnx_data when asked (as past 2 GB: qwen3-0.6b), and ONNX Runtime reads the same model", async () => {
+    const out = join(dir.path, 'qwen3-external');
+    makeQwen3Model({ preset: 'qwen3-tiny', seed: 7, out, tokenizer: qwenTokenizer, onnxExternalData: true });
+    const inline = statSync(join(model, 'onnx', 'model.onnx')).size;
+    const graph = statSync(join(out, 'onnx', 'model.onnx')).size;
+    const data = statSync(join(out, 'onnx', 'model.onnx_data')).size;
+    expect(graph).toBeLessThan(inline / 10); // the weights moved out
+    expect(data).toBeGreaterThan(inline * 0.9);
+    expect(onnxExternalFiles(readFileSync(join(out, 'onnx', 'model.onnx')), 'onnx/model.onnx')).toEqual(['onnx/model.onnx_data']);
+    // The same values, read from the side file: bit-identical logits.
+    expect(await onnxLastLogits(false, out)).toEqual(await onnxLastLogits(false));
   });
 });
 
