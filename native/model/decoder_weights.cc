@@ -5,6 +5,7 @@
 
 #include "crossrank/cuda_library.h"
 #include "crossrank/decoder.h"
+#include "crossrank/host_memory.h"
 #include "crossrank/safetensors.h"
 #include "crossrank/thread_pool.h"
 #include "cuda/api.h"
@@ -141,6 +142,16 @@ crossrank_cuda_decoder_layer CudaDecoderLayer(const DecoderLayerWeights& w) {
 
 }  // namespace
 
+uint64_t DecoderConfig::HostWeightBytes(size_t answers) const {
+  const uint64_t H = hidden_size, I = intermediate_size, q_dim = static_cast<uint64_t>(num_heads) * head_dim,
+                 kv_dim = static_cast<uint64_t>(num_kv_heads) * head_dim;
+  // Each linear layer carries a zero bias vector (the reference's Linear has one).
+  const uint64_t layer = 2 * H + 2 * static_cast<uint64_t>(head_dim) + (q_dim * H + q_dim) + 2 * (kv_dim * H + kv_dim) +
+                         (H * q_dim + H) + 2 * (I * H + I) + (H * I + H);
+  const uint64_t globals = static_cast<uint64_t>(vocab_size) * H + H + answers * (H + 1);
+  return 4 * (globals + static_cast<uint64_t>(num_layers) * layer);
+}
+
 Status DecoderModel::Load(const std::string& path, const DecoderConfig& config, const std::vector<int32_t>& answer_ids,
                           int threads, int device, CudaElementType element_type,
                           std::unique_ptr<DecoderModel>* out, const LoadProgress& progress) {
@@ -151,6 +162,10 @@ Status DecoderModel::Load(const std::string& path, const DecoderConfig& config, 
   model->config_ = config;
   model->num_answers_ = static_cast<int32_t>(answer_ids.size());
   if (device < 0) {
+    RETURN_IF_ERROR(config.Validate());
+    RETURN_IF_ERROR(CheckHostMemory(config.HostWeightBytes(answer_ids.size()), "the CPU reference's weights of this model (fp32)",
+                                    "Run it on a GPU (device 'cuda': weights go up one layer at a time), or its ONNX export "
+                                    "(backend 'onnx', which can run a quantized one)."));
     RETURN_IF_ERROR(LoadDecoderWeights(*file, config, answer_ids, &model->weights_, progress));
     model->pool_ = std::make_unique<ThreadPool>(threads);
     *out = std::move(model);

@@ -4,6 +4,7 @@
 
 #include "crossrank/cuda_library.h"
 #include "crossrank/encoder.h"
+#include "crossrank/host_memory.h"
 #include "crossrank/safetensors.h"
 #include "crossrank/thread_pool.h"
 #include "cuda/api.h"
@@ -86,6 +87,15 @@ Status LoadEncoderWeights(const TensorSource& source, const EncoderConfig& c, En
   return Status::Ok();
 }
 
+uint64_t EncoderConfig::HostWeightBytes() const {
+  const uint64_t H = hidden_size, I = intermediate_size;
+  const uint64_t linear_hh = H * H + H, norm = 2 * H;
+  const uint64_t layer = 4 * linear_hh + norm + (I * H + I) + (H * I + H) + norm;
+  const uint64_t embeddings = H * (static_cast<uint64_t>(vocab_size) + max_positions + type_vocab_size) + norm;
+  const uint64_t head = bare ? 0 : linear_hh + static_cast<uint64_t>(num_labels) * (H + 1);
+  return 4 * (embeddings + static_cast<uint64_t>(num_layers) * layer + head);
+}
+
 Status EncoderModel::Load(const std::string& path, const EncoderConfig& config, int threads, int device,
                           CudaElementType element_type, std::unique_ptr<EncoderModel>* out,
                           const LoadProgress& progress) {
@@ -98,6 +108,9 @@ Status EncoderModel::Load(const std::string& path, const EncoderConfig& config, 
   std::unique_ptr<EncoderModel> model(new EncoderModel());
   model->config_ = config;
   if (device < 0) {
+    RETURN_IF_ERROR(config.Validate());
+    RETURN_IF_ERROR(CheckHostMemory(config.HostWeightBytes(), "the CPU reference's weights of this model (fp32)",
+                                    "Run it on a GPU (device 'cuda'), or its ONNX export (backend 'onnx')."));
     RETURN_IF_ERROR(LoadEncoderWeights(*file, config, &model->weights_, progress));
     model->pool_ = std::make_unique<ThreadPool>(threads);
     *out = std::move(model);

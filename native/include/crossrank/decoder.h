@@ -30,6 +30,9 @@ struct DecoderConfig {
   bool tie_word_embeddings = true;
 
   Status Validate() const;
+  // The weights as the CPU reference holds them (fp32, the output layer's `answers` rows only),
+  // in bytes: what loading it takes.
+  uint64_t HostWeightBytes(size_t answers) const;
 };
 
 // Reads a Qwen3 config.json's fields (transformers' names and defaults), then validates.

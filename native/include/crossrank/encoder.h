@@ -40,6 +40,8 @@ struct EncoderConfig {
   bool bare = false;
 
   Status Validate() const;
+  // The weights as the CPU reference holds them (fp32), in bytes: what loading it takes.
+  uint64_t HostWeightBytes() const;
   // Longest sequence the position table allows (RoBERTa positions start past the padding id).
   int32_t max_sequence_length() const {
     return arch == EncoderArch::kRoberta ? max_positions - pad_token_id - 1 : max_positions;
