@@ -10,7 +10,7 @@ namespace {
 constexpr uint64_t kUnknown = 0;
 
 // The first number in a file ("max" or a missing file: kUnknown).
-uint64_t ReadNumber(const char* path) {
+uint64_t ReadNumber(const std::string& path) {
   std::ifstream in(path);
   std::string word;
   if (!(in >> word) || word.empty() || word[0] < '0' || word[0] > '9') return kUnknown;
@@ -27,18 +27,35 @@ uint64_t MemAvailable() {
   return kUnknown;
 }
 
-// Room left under the process's cgroup limit (the container's, usually); kUnknown if none.
-uint64_t CgroupRoom() {
-  uint64_t limit = ReadNumber("/sys/fs/cgroup/memory.max");
-  uint64_t used = ReadNumber("/sys/fs/cgroup/memory.current");
+// A field of a cgroup memory.stat file ("inactive_file 123"), 0 when absent.
+uint64_t StatField(const std::string& path, const std::string& field) {
+  std::ifstream in(path);
+  std::string name;
+  uint64_t value = 0;
+  while (in >> name >> value) if (name == field) return value;
+  return 0;
+}
+
+}  // namespace
+
+// The cgroup is charged for page cache too: inactive file pages are reclaimed before the
+// OOM killer acts, so they count as room (as container runtimes' "working set" does).
+uint64_t CgroupMemoryRoom(const std::string& root) {
+  uint64_t limit = ReadNumber(root + "/memory.max");
+  uint64_t used = ReadNumber(root + "/memory.current");
+  uint64_t reclaimable = StatField(root + "/memory.stat", "inactive_file");
   if (limit == kUnknown) {
-    limit = ReadNumber("/sys/fs/cgroup/memory/memory.limit_in_bytes");
-    used = ReadNumber("/sys/fs/cgroup/memory/memory.usage_in_bytes");
+    limit = ReadNumber(root + "/memory/memory.limit_in_bytes");
+    used = ReadNumber(root + "/memory/memory.usage_in_bytes");
+    reclaimable = StatField(root + "/memory/memory.stat", "total_inactive_file");
     if (limit >= (uint64_t{1} << 60)) return kUnknown;  // v1's "no limit" is a huge number
   }
   if (limit == kUnknown) return kUnknown;
-  return limit > used ? limit - used : 1;
+  const uint64_t working_set = used > reclaimable ? used - reclaimable : 0;
+  return limit > working_set ? limit - working_set : 1;
 }
+
+namespace {
 
 std::string Readable(uint64_t bytes) {
   char text[32];
@@ -54,7 +71,7 @@ uint64_t AvailableHostMemory() {
     return std::strtoull(forced, nullptr, 10);
   }
   const uint64_t available = MemAvailable();
-  const uint64_t room = CgroupRoom();
+  const uint64_t room = CgroupMemoryRoom("/sys/fs/cgroup");
   if (available == kUnknown) return room;
   return room == kUnknown || available < room ? available : room;
 }

@@ -2,7 +2,10 @@
 #include <cfloat>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -13,6 +16,7 @@
 #include "check.h"
 #include "crossrank/decoder.h"
 #include "crossrank/encoder.h"
+#include "crossrank/host_memory.h"
 #include "crossrank/score_head.h"
 #include "crossrank/safetensors.h"
 #include "crossrank/status.h"
@@ -130,6 +134,37 @@ static void TestShardIndexParse() {
   }
   const std::string nul(R"({"weight_map":{"a":"x\u0000.safetensors"}})");  // an embedded NUL
   CHECK(ShardedSafetensors::ParseIndex(nul.data(), nul.size(), "i", &map).code() == StatusCode::kModelLoad);
+}
+
+static void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+// A container's memory limit: room = limit - (usage - inactive file pages), v2 and v1.
+static void TestCgroupMemoryRoom() {
+  char v2[] = "/tmp/crossrank-cgroup-XXXXXX";
+  CHECK(mkdtemp(v2) != nullptr);
+  CHECK(CgroupMemoryRoom(v2) == 0);  // no files: no limit known
+  WriteText(std::string(v2) + "/memory.max", "max\n");
+  WriteText(std::string(v2) + "/memory.current", "5000\n");
+  CHECK(CgroupMemoryRoom(v2) == 0);  // "max": no limit
+  WriteText(std::string(v2) + "/memory.max", "8000\n");
+  CHECK(CgroupMemoryRoom(v2) == 3000);
+  WriteText(std::string(v2) + "/memory.stat", "anon 3000\nfile 2000\nactive_file 500\ninactive_file 1500\n");
+  CHECK(CgroupMemoryRoom(v2) == 4500);  // the inactive page cache is reclaimable
+  WriteText(std::string(v2) + "/memory.current", "9000\n");
+  WriteText(std::string(v2) + "/memory.stat", "inactive_file 0\n");
+  CHECK(CgroupMemoryRoom(v2) == 1);  // over the limit: no room, but known
+  char v1[] = "/tmp/crossrank-cgroup-XXXXXX";
+  CHECK(mkdtemp(v1) != nullptr);
+  CHECK(std::filesystem::create_directory(std::string(v1) + "/memory"));
+  WriteText(std::string(v1) + "/memory/memory.limit_in_bytes", "9223372036854771712\n");  // v1: unlimited
+  WriteText(std::string(v1) + "/memory/memory.usage_in_bytes", "100\n");
+  CHECK(CgroupMemoryRoom(v1) == 0);
+  WriteText(std::string(v1) + "/memory/memory.limit_in_bytes", "1000\n");
+  WriteText(std::string(v1) + "/memory/memory.stat", "cache 50\ntotal_inactive_file 40\n");
+  CHECK(CgroupMemoryRoom(v1) == 940);
+  for (const char* d : {v1, v2}) std::filesystem::remove_all(d);
 }
 
 static void TestThreadPool() {
@@ -522,6 +557,7 @@ int main(int argc, char** argv) {
   TestJson();
   TestSafetensorsParse();
   TestShardIndexParse();
+  TestCgroupMemoryRoom();
   TestThreadPool();
   TestTruncation();
   TestScoreHeadSigmoid();

@@ -15,6 +15,10 @@ namespace crossrank {
 // systems): callers then skip their check. CROSSRANK_AVAILABLE_MEMORY=<bytes> overrides it.
 uint64_t AvailableHostMemory();
 
+// The room a cgroup's memory limit leaves, from its files under `root` (/sys/fs/cgroup:
+// v2's memory.max/current/stat, else v1's memory/ directory); 0 when there is no limit.
+uint64_t CgroupMemoryRoom(const std::string& root);
+
 // kOutOfMemory when `bytes` exceed AvailableHostMemory(), saying what needs them, both
 // numbers, and `remedy`.
 Status CheckHostMemory(uint64_t bytes, const std::string& what, const std::string& remedy);
