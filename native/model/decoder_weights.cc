@@ -116,6 +116,19 @@ Status DecoderConfigFromJson(const std::string& text, DecoderConfig* c) {
   }
   const json::Value* tie = v.Get("tie_word_embeddings");
   c->tie_word_embeddings = tie && tie->kind == json::Value::Kind::kBool && tie->boolean;
+  // Sliding-window layers (transformers: layer_types, or use_sliding_window from
+  // max_window_layers on) would be computed wrongly past the window: refused, unless the
+  // window covers every position (the same rule as the JavaScript loader).
+  bool windowed = false;
+  if (const json::Value* types = v.Get("layer_types"); types && types->kind == json::Value::Kind::kArray) {
+    for (const json::Value& t : types->array) windowed |= t.kind == json::Value::Kind::kString && t.string == "sliding_attention";
+  } else if (const json::Value* use = v.Get("use_sliding_window"); use && use->kind == json::Value::Kind::kBool && use->boolean) {
+    windowed = num("max_window_layers", c->num_layers) < c->num_layers;
+  }
+  const json::Value* window = v.Get("sliding_window");
+  if (windowed && !(window && window->kind == json::Value::Kind::kNumber && window->number >= c->max_positions)) {
+    return Status::ModelLoad("config.json: sliding-window attention is not supported (the decoder attends to every earlier token)");
+  }
   return c->Validate();
 }
 

@@ -484,6 +484,15 @@ static void TestDecoderConfigFromJson() {
   Status yarn = DecoderConfigFromJson("{" + sizes + R"(, "rope_scaling": {"rope_type": "yarn", "factor": 4}})", &c);
   CHECK(yarn.code() == StatusCode::kModelLoad && yarn.message().find("yarn") != std::string::npos);
   CHECK(DecoderConfigFromJson(R"({"vocab_size": 50})", &c).code() == StatusCode::kModelLoad);
+  // Sliding windows: refused where a layer uses one shorter than the positions.
+  auto parses = [&](const std::string& extra) { return DecoderConfigFromJson("{" + sizes + ", " + extra + "}", &c).ok(); };
+  CHECK(!parses(R"("use_sliding_window": true, "sliding_window": 16, "max_window_layers": 1)"));
+  CHECK(parses(R"("use_sliding_window": true, "sliding_window": 16, "max_window_layers": 2)"));   // no layer from 2 on
+  CHECK(parses(R"("use_sliding_window": false, "sliding_window": 16, "max_window_layers": 0)"));  // off
+  CHECK(parses(R"("use_sliding_window": true, "sliding_window": 64, "max_window_layers": 0)"));   // covers all 64
+  CHECK(!parses(R"("layer_types": ["full_attention", "sliding_attention"], "sliding_window": 16)"));
+  CHECK(!parses(R"("layer_types": ["full_attention", "sliding_attention"], "sliding_window": null)"));
+  CHECK(parses(R"("layer_types": ["full_attention", "full_attention"], "use_sliding_window": true, "sliding_window": 16, "max_window_layers": 0)"));
 }
 
 // `crossrank_native_tests --qwen3 <model_dir>`: the decoder reference on a real model

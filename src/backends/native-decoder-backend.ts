@@ -28,6 +28,7 @@ function decoderConfig(config: ModelConfig, source: string): NativeDecoderConfig
   };
   const hidden = int('hidden_size');
   const heads = int('num_attention_heads');
+  refuseSlidingWindow(raw, source);
   return {
     vocabSize: int('vocab_size'),
     hiddenSize: hidden,
@@ -41,6 +42,26 @@ function decoderConfig(config: ModelConfig, source: string): NativeDecoderConfig
     ropeTheta: ropeTheta(raw, source),
     tieWordEmbeddings: raw.tie_word_embeddings === true,
   };
+}
+
+/**
+ * The native decoder attends to every earlier token. A config whose layers use a sliding
+ * window (transformers: `layer_types` with "sliding_attention", or `use_sliding_window` with
+ * layers from `max_window_layers` on) would be computed wrongly past the window: refused,
+ * unless the window covers every position anyway. Qwen3-Reranker's configs use none.
+ */
+function refuseSlidingWindow(raw: Record<string, unknown>, source: string): void {
+  const layers = Number(raw.num_hidden_layers);
+  const types = Array.isArray(raw.layer_types) ? raw.layer_types : undefined;
+  const windowed = types
+    ? types.includes('sliding_attention')
+    : raw.use_sliding_window === true && Number(raw.max_window_layers ?? layers) < layers;
+  const window = raw.sliding_window;
+  if (windowed && !(typeof window === 'number' && window >= Number(raw.max_position_embeddings))) {
+    throw new ModelLoadError(
+      `${source}: sliding-window attention (sliding_window ${JSON.stringify(window)}) is not supported by the native engine, which attends to every earlier token; use backend 'onnx'`,
+    );
+  }
 }
 
 /**

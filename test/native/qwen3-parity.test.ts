@@ -126,6 +126,29 @@ describe('config.json variants the native decoder reads', () => {
     const yarn = await withConfig((c) => (c.rope_scaling = { rope_type: 'yarn', factor: 4 }), 'qwen3-yarn');
     await expect(CrossEncoder.load(yarn, { backend: 'native' })).rejects.toMatchObject({ code: 'CROSSRANK_MODEL_LOAD' });
   });
+
+  it('sliding-window layers are refused (the engine attends to every earlier token), unless none applies or the window covers every position', async () => {
+    const { CrossEncoder } = await import('../../src/cross-encoder.js');
+    const variant = (name: string, edit: Record<string, unknown>) => {
+      const copy = join(dir.path, name);
+      cpSync(model, copy, { recursive: true });
+      const config = JSON.parse(readFileSync(join(copy, 'config.json'), 'utf8')) as Record<string, unknown>;
+      writeFileSync(join(copy, 'config.json'), JSON.stringify({ ...config, ...edit }));
+      return copy;
+    };
+    const windowed = variant('qwen3-windowed', { use_sliding_window: true, sliding_window: 64, max_window_layers: 1 });
+    await expect(CrossEncoder.load(windowed, { backend: 'native' })).rejects.toThrow(/sliding-window attention \(sliding_window 64\) is not supported by the native engine.*backend 'onnx'/);
+    const typed = variant('qwen3-layer-types', { layer_types: ['full_attention', 'sliding_attention'], sliding_window: 64 });
+    await expect(CrossEncoder.load(typed, { backend: 'native' })).rejects.toMatchObject({ code: 'CROSSRANK_MODEL_LOAD' });
+    for (const [name, edit] of [
+      ['qwen3-window-unused', { use_sliding_window: true, sliding_window: 64, max_window_layers: 2 }],
+      ['qwen3-window-off', { use_sliding_window: false, sliding_window: 64, max_window_layers: 0 }],
+      ['qwen3-window-wide', { layer_types: ['sliding_attention', 'sliding_attention'], sliding_window: 1e6 }],
+    ] as const) {
+      const encoder = await CrossEncoder.load(variant(name, edit), { backend: 'native' });
+      await encoder.dispose();
+    }
+  });
 });
 
 describe.skipIf(!hasTorch)('the native decoder reference (C++) on the same model', () => {
