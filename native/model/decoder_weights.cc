@@ -125,6 +125,13 @@ Status DecoderConfigFromJson(const std::string& text, DecoderConfig* c) {
   } else if (const json::Value* use = v.Get("use_sliding_window"); use && use->kind == json::Value::Kind::kBool && use->boolean) {
     windowed = num("max_window_layers", c->num_layers) < c->num_layers;
   }
+  // What the engine computes: SwiGLU with SiLU, projections without biases (Qwen3's defaults).
+  if (const json::Value* act = v.Get("hidden_act"); act && !(act->kind == json::Value::Kind::kString && act->string == "silu")) {
+    return Status::ModelLoad("config.json: hidden_act must be silu");
+  }
+  if (const json::Value* bias = v.Get("attention_bias"); bias && bias->kind == json::Value::Kind::kBool && bias->boolean) {
+    return Status::ModelLoad("config.json: attention_bias (biases on q/k/v/o) is not supported");
+  }
   const json::Value* window = v.Get("sliding_window");
   if (windowed && !(window && window->kind == json::Value::Kind::kNumber && window->number >= c->max_positions)) {
     return Status::ModelLoad("config.json: sliding-window attention is not supported (the decoder attends to every earlier token)");

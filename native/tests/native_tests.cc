@@ -493,6 +493,9 @@ static void TestDecoderConfigFromJson() {
   CHECK(!parses(R"("layer_types": ["full_attention", "sliding_attention"], "sliding_window": 16)"));
   CHECK(!parses(R"("layer_types": ["full_attention", "sliding_attention"], "sliding_window": null)"));
   CHECK(parses(R"("layer_types": ["full_attention", "full_attention"], "use_sliding_window": true, "sliding_window": 16, "max_window_layers": 0)"));
+  CHECK(parses(R"("hidden_act": "silu", "attention_bias": false)"));
+  CHECK(!parses(R"("hidden_act": "gelu")"));
+  CHECK(!parses(R"("attention_bias": true)"));
 }
 
 // `crossrank_native_tests --qwen3 <model_dir>`: the decoder reference on a real model

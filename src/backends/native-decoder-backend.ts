@@ -29,6 +29,13 @@ function decoderConfig(config: ModelConfig, source: string): NativeDecoderConfig
   const hidden = int('hidden_size');
   const heads = int('num_attention_heads');
   refuseSlidingWindow(raw, source);
+  // What the engine computes: SwiGLU with SiLU, projections without biases (Qwen3's defaults).
+  if ((raw.hidden_act ?? 'silu') !== 'silu') {
+    throw new ModelLoadError(`${source}: hidden_act ${JSON.stringify(raw.hidden_act)} is not supported by the native engine (silu only); use backend 'onnx'`);
+  }
+  if (raw.attention_bias === true) {
+    throw new ModelLoadError(`${source}: attention_bias (biases on q/k/v/o) is not supported by the native engine; use backend 'onnx'`);
+  }
   return {
     vocabSize: int('vocab_size'),
     hiddenSize: hidden,

@@ -127,7 +127,7 @@ describe('config.json variants the native decoder reads', () => {
     await expect(CrossEncoder.load(yarn, { backend: 'native' })).rejects.toMatchObject({ code: 'CROSSRANK_MODEL_LOAD' });
   });
 
-  it('sliding-window layers are refused (the engine attends to every earlier token), unless none applies or the window covers every position', async () => {
+  it('sliding-window layers, another activation or attention biases are refused; a window that no layer uses or that covers every position is not', async () => {
     const { CrossEncoder } = await import('../../src/cross-encoder.js');
     const variant = (name: string, edit: Record<string, unknown>) => {
       const copy = join(dir.path, name);
@@ -140,6 +140,8 @@ describe('config.json variants the native decoder reads', () => {
     await expect(CrossEncoder.load(windowed, { backend: 'native' })).rejects.toThrow(/sliding-window attention \(sliding_window 64\) is not supported by the native engine.*backend 'onnx'/);
     const typed = variant('qwen3-layer-types', { layer_types: ['full_attention', 'sliding_attention'], sliding_window: 64 });
     await expect(CrossEncoder.load(typed, { backend: 'native' })).rejects.toMatchObject({ code: 'CROSSRANK_MODEL_LOAD' });
+    await expect(CrossEncoder.load(variant('qwen3-gelu', { hidden_act: 'gelu' }), { backend: 'native' })).rejects.toThrow(/hidden_act "gelu" is not supported/);
+    await expect(CrossEncoder.load(variant('qwen3-biased', { attention_bias: true }), { backend: 'native' })).rejects.toThrow(/attention_bias/);
     for (const [name, edit] of [
       ['qwen3-window-unused', { use_sliding_window: true, sliding_window: 64, max_window_layers: 2 }],
       ['qwen3-window-off', { use_sliding_window: false, sliding_window: 64, max_window_layers: 0 }],
