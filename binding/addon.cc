@@ -13,7 +13,7 @@ namespace crossrank::binding {
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new AddonData());
-  exports.Set("abiVersion", Napi::Number::New(env, 7));  // keep in step with NATIVE_ABI_VERSION (src/native/binding.ts)
+  exports.Set("abiVersion", Napi::Number::New(env, 8));  // keep in step with NATIVE_ABI_VERSION (src/native/binding.ts)
   exports.Set("version", Napi::String::New(env, CROSSRANK_VERSION));
 #ifdef CROSSRANK_BUILT_WITH_CUDA
   exports.Set("builtWithCuda", Napi::Boolean::New(env, true));
@@ -22,6 +22,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #endif
   exports.Set("setErrorFactory", Napi::Function::New(env, SetErrorFactory, "setErrorFactory"));
   exports.Set("cpuFeatures", Napi::Function::New(env, CpuFeaturesList, "cpuFeatures"));
+  exports.Set("availableMemory", Napi::Function::New(env, AvailableMemory, "availableMemory"));
   exports.Set("cudaInfo", Napi::Function::New(env, CudaInfo, "cudaInfo"));
   exports.Set("cublasLtInfo", Napi::Function::New(env, CublasLtInfo, "cublasLtInfo"));
   exports.Set("scoreHead", Napi::Function::New(env, ScoreHead, "scoreHead"));

@@ -9,6 +9,7 @@ Napi::Value ScoreHead(const Napi::CallbackInfo& info);   // score_head.cc
 Napi::Value CudaInfo(const Napi::CallbackInfo& info);    // system_info.cc
 Napi::Value CublasLtInfo(const Napi::CallbackInfo& info);  // system_info.cc
 Napi::Value CpuFeaturesList(const Napi::CallbackInfo& info);
+Napi::Value AvailableMemory(const Napi::CallbackInfo& info);
 Napi::Function DefineNativeTokenizer(Napi::Env env);           // tokenizer_wrap.cc
 Napi::Value EncodePairs(const Napi::CallbackInfo& info);
 Napi::Value PadBatch(const Napi::CallbackInfo& info);

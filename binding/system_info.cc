@@ -1,6 +1,8 @@
-// version(), cpuFeatures(), cudaInfo(), cublasLtInfo(): what `crossrank doctor` reports from native code.
+// version(), cpuFeatures(), availableMemory(), cudaInfo(), cublasLtInfo(): what `crossrank doctor`
+// reports from native code.
 #include "crossrank/cpu_features.h"
 #include "crossrank/cuda_library.h"
+#include "crossrank/host_memory.h"
 #include "errors.h"
 #include "exports.h"
 
@@ -95,6 +97,11 @@ Napi::Value CpuFeaturesList(const Napi::CallbackInfo& info) {
   Napi::Array out = Napi::Array::New(info.Env(), features.size());
   for (size_t i = 0; i < features.size(); ++i) out.Set(i, features[i]);
   return out;
+}
+
+// The figure the CPU reference's load checks against (0: unknown on this system).
+Napi::Value AvailableMemory(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(AvailableHostMemory()));
 }
 
 }  // namespace crossrank::binding

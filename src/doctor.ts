@@ -15,7 +15,8 @@ export interface DoctorReport {
   version: string;
   platform: string;
   node: string;
-  os: { release: string; totalMemory: number };
+  /** availableMemory: what a CPU-reference load may take (MemAvailable within a cgroup limit); null when unknown. */
+  os: { release: string; totalMemory: number; availableMemory: number | null };
   cpu: { model: string; cores: number; features: string[] };
   native: { loaded: boolean; kind: NativeKind | null; path: string | null; builtWithCuda: boolean | null; error: string | null };
   cuda: {
@@ -57,7 +58,7 @@ export async function doctorReport(): Promise<DoctorReport> {
     version: packageVersion,
     platform: `${process.platform}-${process.arch}`,
     node: process.version,
-    os: { release: release(), totalMemory: totalmem() },
+    os: { release: release(), totalMemory: totalmem(), availableMemory: null },
     cpu: { model: cpuList[0]?.model.trim() ?? 'unknown', cores: cpuList.length, features: [] },
     native: { loaded: status.loaded, kind: status.kind, path: status.path, builtWithCuda: null, error: status.error },
     cuda: {
@@ -75,6 +76,7 @@ export async function doctorReport(): Promise<DoctorReport> {
   if (status.loaded) {
     const binding = native();
     report.cpu.features = binding.cpuFeatures();
+    report.os.availableMemory = binding.availableMemory() || null;
     report.native.builtWithCuda = binding.builtWithCuda;
     const cuda = await binding.cudaInfo();
     report.cuda = {
@@ -98,7 +100,7 @@ export function formatDoctorReport(r: DoctorReport): string {
   const yes = (ok: boolean) => (ok ? 'yes' : 'no');
   const lines = [
     `crossrank ${r.version}`,
-    `platform     ${r.platform} (kernel ${r.os.release}, ${gib(r.os.totalMemory)} RAM), Node ${r.node}`,
+    `platform     ${r.platform} (kernel ${r.os.release}, ${gib(r.os.totalMemory)} RAM${r.os.availableMemory ? `, ${gib(r.os.availableMemory)} available` : ''}), Node ${r.node}`,
     `cpu          ${r.cpu.model}, ${r.cpu.cores} cores${r.cpu.features.length ? `, ${r.cpu.features.join(' ')}` : ''}`,
     `native       ${r.native.loaded ? `loaded, ${r.native.kind === 'prebuilt' ? 'prebuilt binary' : r.native.kind === 'source' ? 'built from source' : 'from $CROSSRANK_NATIVE'}` : 'NOT LOADED'}`,
   ];

@@ -153,6 +153,8 @@ export interface NativeBinding {
   readonly builtWithCuda: boolean;
   setErrorFactory(factory: (code: string, message: string) => Error): void;
   cpuFeatures(): string[];
+  /** Bytes the process can still take (MemAvailable, within a cgroup limit), as the CPU reference's load checks; 0 if unknown. */
+  availableMemory(): number;
   /** Opens and probes the CUDA backend library on first call; never rejects for "no CUDA". */
   cudaInfo(): Promise<NativeCudaInfo>;
   /** Whether cuBLASLt opens for the CUDA backend (CROSSRANK_CUDA_GEMM=cublaslt); opens it, so only on request. */
@@ -210,4 +212,4 @@ export interface NativeBinding {
   ): Promise<NativeDecoderInstance>;
 }
 
-export const NATIVE_ABI_VERSION = 7; // 2: bare encoders (embeddings); 3: the decoder (Qwen3 rerankers); 4: decoder on CUDA, one batched score(); 5: the CUDA decoder's element type; 6: the CUDA encoder's; 7: cublasLtInfo()
+export const NATIVE_ABI_VERSION = 8; // 2: bare encoders (embeddings); 3: the decoder (Qwen3 rerankers); 4: decoder on CUDA, one batched score(); 5: the CUDA decoder's element type; 6: the CUDA encoder's; 7: cublasLtInfo(); 8: availableMemory()

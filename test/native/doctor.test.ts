@@ -18,6 +18,13 @@ describe('crossrank doctor', () => {
     expect(report.native.loaded).toBe(true);
     expect(['prebuilt', 'source']).toContain(report.native.kind);
     expect(report.native.path).toMatch(/crossrank\.node$|\.node$/);
+    // The figure a CPU-reference load checks against: on Linux, at most the machine's memory.
+    if (process.platform === 'linux') {
+      expect(report.os.availableMemory).toBeGreaterThan(0);
+      expect(report.os.availableMemory).toBeLessThanOrEqual(report.os.totalMemory);
+    }
+    const forced = JSON.parse(runCli(['doctor', '--json'], { CROSSRANK_AVAILABLE_MEMORY: '5000000000' }).stdout);
+    expect(forced.os.availableMemory).toBe(5e9);
     expect(typeof report.cuda.available).toBe('boolean');
     expect(typeof report.cuda.reason).toBe('string');
     expect(report.cuda.reason.length).toBeGreaterThan(0);
