@@ -24,7 +24,7 @@ import { isBareEncoder } from './model/encoder-config.js';
 import { headSpec, parseActivation, resolveHead, trueFalseHead, type Activation, type Head } from './model/head.js';
 import { modelMaxLength, readModelConfig, type ModelConfig } from './model/model-config.js';
 import type { CudaElementType } from './native/binding.js';
-import { onnxModelPath } from './model/model-files.js';
+import { defaultBackend, onnxModelPath } from './model/model-files.js';
 import { resolveModel, type ResolveOptions } from './hub/resolve.js';
 import { applyScoreHead } from './score-head.js';
 import { createPairTokenizer, parseTruncation, type PairTokenizer, type TruncationStrategy } from './tokenizer/pair-tokenizer.js';
@@ -32,7 +32,11 @@ import { readTokenizerSpec } from './tokenizer/tokenizer-spec.js';
 import { withLoadProgress, type LoadProgressCallback } from './util/load-progress.js';
 
 export interface CrossEncoderOptions extends ResolveOptions {
-  /** 'onnx' (ONNX Runtime, default) or 'native' (crossrank's own engine, model.safetensors). */
+  /**
+   * 'onnx' (ONNX Runtime) or 'native' (crossrank's own engine, model.safetensors). Default:
+   * 'onnx' where the model has an ONNX export, else 'native' where it has safetensors weights
+   * (e.g. the official Qwen3-Reranker repositories).
+   */
   backend?: 'onnx' | 'native';
   /** 'cpu' (default), 'cuda' or 'cuda:N'. */
   device?: string;
@@ -186,9 +190,9 @@ export class CrossEncoder {
 
   static async load(idOrDir: string, options: CrossEncoderOptions = {}): Promise<CrossEncoder> {
     if (typeof idOrDir !== 'string' || idOrDir.length === 0) throw new InvalidArgumentError('model must be a hub id or a directory');
-    const backendName = options.backend ?? 'onnx';
-    if (backendName !== 'onnx' && backendName !== 'native') {
-      throw new InvalidArgumentError(`backend must be 'onnx' or 'native', got ${JSON.stringify(backendName)}`);
+    const explicitBackend = options.backend;
+    if (explicitBackend !== undefined && explicitBackend !== 'onnx' && explicitBackend !== 'native') {
+      throw new InvalidArgumentError(`backend must be 'onnx' or 'native', got ${JSON.stringify(explicitBackend)}`);
     }
     const truncation = parseTruncation(options.truncation);
     const activation = parseActivation(options.activation);
@@ -207,7 +211,9 @@ export class CrossEncoder {
 
     const calibration = typeof options.calibration === 'string' ? loadProfile(options.calibration) : options.calibration;
 
-    const resolved = await resolveModel(idOrDir, { ...options, files: backendName === 'onnx' ? 'onnx' : 'safetensors' });
+    const files = explicitBackend === 'native' ? 'safetensors' : explicitBackend === 'onnx' || options.quantized ? 'onnx' : 'any';
+    const resolved = await resolveModel(idOrDir, { ...options, files });
+    const backendName = explicitBackend ?? defaultBackend(resolved.dir, options.quantized);
     const config = readModelConfig(resolved.dir);
     if (/ForCausalLM$/.test(config.architecture)) {
       return CrossEncoder.#loadDecoder(idOrDir, resolved, config, options, { backendName, activation, batchTokens, requestedMax, maxWaitMs, calibration });

@@ -32,6 +32,9 @@ export function number(name: string) {
   };
 }
 
+/** --backend: left out, the model decides (defaultBackend in model/model-files.ts). */
+export const BACKEND_HELP = 'backend: onnx or native (default: onnx where the model has an ONNX export, else native)';
+
 /** --precision: the native CUDA engine's 16-bit type (where it applies is CrossEncoder.load's to say). */
 export const PRECISION_HELP =
   'native CUDA engine: the 16-bit type of weights and activations, fp16 or bf16 (default: fp16 for cross-encoders, bf16 for LLM rerankers)';

@@ -21,7 +21,7 @@ import { resolveModel, type ResolveOptions } from '../hub/resolve.js';
 import { isBareEncoder, nativeEncoderConfig } from '../model/encoder-config.js';
 import { modelMaxLength, readModelConfig, type ModelConfig } from '../model/model-config.js';
 import type { NativeEncoderInstance } from '../native/binding.js';
-import { onnxModelPath, weightsPath } from '../model/model-files.js';
+import { defaultBackend, onnxModelPath, weightsPath } from '../model/model-files.js';
 import type { Pooling } from '../model/presets.js';
 import { native } from '../native/load.js';
 import { createPairTokenizer, type PairEncodings, type PairTokenizer } from '../tokenizer/pair-tokenizer.js';
@@ -29,7 +29,7 @@ import { readTokenizerSpec } from '../tokenizer/tokenizer-spec.js';
 import { normalize, type Embedder } from './embedder.js';
 
 export interface EncoderEmbedderOptions extends ResolveOptions {
-  /** 'onnx' (ONNX Runtime, default) or 'native' (crossrank's engine on the CPU, model.safetensors). */
+  /** 'onnx' (ONNX Runtime) or 'native' (crossrank's engine on the CPU, model.safetensors); default as CrossEncoder's: ONNX where there is an export. */
   backend?: 'onnx' | 'native';
   /** Longest text in tokens, special tokens included (default: sentence_bert_config.json's max_seq_length, else the model's limit). */
   maxLength?: number;
@@ -105,9 +105,12 @@ export class EncoderEmbedder implements Embedder {
     }
     const batchTokens = options.batchTokens ?? 8192;
     if (!Number.isInteger(batchTokens) || batchTokens < 1) throw new InvalidArgumentError(`batchTokens must be a positive integer, got ${batchTokens}`);
-    const backend = options.backend ?? 'onnx';
-    if (backend !== 'onnx' && backend !== 'native') throw new InvalidArgumentError(`backend must be 'onnx' or 'native', got ${JSON.stringify(backend)}`);
-    const resolved = await resolveModel(idOrDir, { ...options, files: backend === 'native' ? 'safetensors' : 'onnx' });
+    const explicit = options.backend;
+    if (explicit !== undefined && explicit !== 'onnx' && explicit !== 'native') {
+      throw new InvalidArgumentError(`backend must be 'onnx' or 'native', got ${JSON.stringify(explicit)}`);
+    }
+    const resolved = await resolveModel(idOrDir, { ...options, files: explicit === 'native' ? 'safetensors' : explicit === 'onnx' ? 'onnx' : 'any' });
+    const backend = explicit ?? defaultBackend(resolved.dir);
     const config = readModelConfig(resolved.dir);
     const hidden = config.raw.hidden_size;
     if (typeof hidden !== 'number' || !Number.isInteger(hidden) || hidden < 1) throw new ModelLoadError(`${resolved.dir}/config.json has no valid hidden_size`);

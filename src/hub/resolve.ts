@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join, resolve as resolvePath } from 'node:path';
 
 import { InvalidArgumentError, ModelLoadError } from '../errors.js';
-import { modelFiles } from '../model/model-files.js';
+import { modelFiles, type WeightFiles } from '../model/model-files.js';
 import { hubCacheDir, isCommitHash, isRepoId, repoFolder } from './cache-layout.js';
 import { companionFiles } from './companion-files.js';
 import { downloadFile, FileNotOnHub, headFile, type HubRequestOptions } from './download.js';
@@ -49,7 +49,7 @@ function cachedSnapshot(folder: string, revision: string): string | undefined {
 }
 
 /** A snapshot has one of each required group's files, and the files that one names (shards, external weights). */
-function hasFiles(dir: string, kind: 'onnx' | 'safetensors', quantized?: boolean): boolean {
+function hasFiles(dir: string, kind: WeightFiles, quantized?: boolean): boolean {
   return modelFiles(kind, quantized).required.every((alternatives) => {
     const file = alternatives.find((f) => existsSync(join(dir, f)));
     try {
@@ -62,7 +62,7 @@ function hasFiles(dir: string, kind: 'onnx' | 'safetensors', quantized?: boolean
 
 export async function resolveModel(
   idOrDir: string,
-  options: ResolveOptions & { files?: 'onnx' | 'safetensors'; quantized?: boolean } = {},
+  options: ResolveOptions & { files?: WeightFiles; quantized?: boolean } = {},
 ): Promise<ResolvedModel> {
   const local = resolvePath(idOrDir);
   if (existsSync(local)) {
@@ -83,7 +83,7 @@ export async function resolveModel(
   if (offline) {
     if (cached && hasFiles(cached, kind, options.quantized)) return { dir: cached, repoId: idOrDir, revision };
     throw new ModelLoadError(
-      `${idOrDir}@${revision} is not in the hub cache (${folder}) with the files the ${kind} backend needs, and HF_HUB_OFFLINE is set`,
+      `${idOrDir}@${revision} is not in the hub cache (${folder}) with ${kind === 'any' ? 'an ONNX export or safetensors weights' : `the files the ${kind} backend needs`}, and HF_HUB_OFFLINE is set`,
     );
   }
 

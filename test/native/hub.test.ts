@@ -185,6 +185,19 @@ describe('hub download: files that a file names', () => {
     await expect(resolveModel(repo, { ...opts(), files: 'safetensors', offline: true })).rejects.toThrow(/not in the hub cache/);
   });
 
+  it('with no backend named, a repository without an ONNX export is fetched as safetensors and runs on the native engine', async () => {
+    const repo = repoFromDirectory(shardedDir, COMMIT);
+    repo.files.delete('onnx/model.onnx');
+    hub.repos.set('crossrank-test/no-onnx', repo);
+    const model = await CrossEncoder.load('crossrank-test/no-onnx', opts());
+    expect(model.info.backend).toBe('native');
+    const local = await CrossEncoder.load(modelDir, { backend: 'native' });
+    expect(Array.from(await model.score('q', ['a', 'b']))).toEqual(Array.from(await local.score('q', ['a', 'b'])));
+    await Promise.all([model.dispose(), local.dispose()]);
+    // Where the export exists, only it is fetched (the first test: no model.safetensors).
+    expect(existsSync(join(model.info.dir, 'onnx'))).toBe(false);
+  });
+
   it('a repository with PyTorch pickles only says so for the native engine', async () => {
     const repo = repoFromDirectory(modelDir, COMMIT);
     repo.files.set('pytorch_model.bin', repo.files.get('model.safetensors')!);

@@ -10,13 +10,13 @@ import { InvalidArgumentError } from '../../errors.js';
 import { makeModel } from '../../model/make-model.js';
 import { presetNames } from '../../model/presets.js';
 import type { CudaElementType } from '../../native/binding.js';
-import { integer, precision, PRECISION_HELP } from '../options.js';
+import { BACKEND_HELP, integer, precision, PRECISION_HELP } from '../options.js';
 
 interface BenchOptions {
   model?: string;
   preset?: string;
   tokenizer?: string;
-  backend: 'onnx' | 'native';
+  backend?: 'onnx' | 'native';
   device: string;
   docs: number;
   queries: number;
@@ -37,7 +37,7 @@ export function registerBench(program: Command): void {
     .option('--model <id|dir>', 'hub id or model directory')
     .option('--preset <name>', `or a synthetic model: ${presetNames.join(', ')}`)
     .option('--tokenizer <dir>', 'tokenizer for --preset (default: the shared bert-base-uncased)')
-    .option('--backend <name>', 'onnx or native', 'onnx')
+    .option('--backend <name>', BACKEND_HELP)
     .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
     .option('--docs <n>', 'documents per query', integer('--docs', 1), 100)
     .option('--queries <n>', 'timed queries', integer('--queries', 1), 20)

@@ -8,7 +8,7 @@ import { evaluatePipeline, type PipelineReport } from '../../eval/pipeline-eval.
 import { renderReportHtml } from '../../eval/report-html.js';
 import { readRun } from '../../eval/trec-files.js';
 import { InvalidArgumentError } from '../../errors.js';
-import { integer } from '../options.js';
+import { BACKEND_HELP, integer } from '../options.js';
 import { addFirstStageOptions, runFirstStage, type FirstStageCliOptions } from '../first-stage-options.js';
 import { progressLine } from '../progress.js';
 
@@ -42,12 +42,12 @@ export function registerEvalPipeline(program: Command): void {
     .option('--top-k <n>', 'candidates reranked per query', integer('--top-k', 1), 100)
     .option('--rel-level <n>', 'grade at or above which a document is relevant', integer('--rel-level', 0), 1)
     .option('--queries <n>', 'evaluate only the first N queries', integer('--queries', 1))
-    .option('--backend <name>', 'reranker backend: onnx or native', 'onnx')
+    .option('--backend <name>', `reranker ${BACKEND_HELP}`)
     .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
     .option('--report <file.html>', 'also write a self-contained HTML report with charts')
     .option('--json', 'print the whole report as JSON');
   addFirstStageOptions(command)
-    .action(async (o: FirstStageCliOptions & { data: string; run?: string; reranker?: string; rerankerRun?: string; topK: number; relLevel: number; queries?: number; backend: 'onnx' | 'native'; device: string; json?: boolean; report?: string }) => {
+    .action(async (o: FirstStageCliOptions & { data: string; run?: string; reranker?: string; rerankerRun?: string; topK: number; relLevel: number; queries?: number; backend?: 'onnx' | 'native'; device: string; json?: boolean; report?: string }) => {
       if (!o.reranker === !o.rerankerRun) throw new InvalidArgumentError('give exactly one of --reranker and --reranker-run');
       const dataset = await loadDataset(o.data);
       const firstStage = o.run ? undefined : await runFirstStage(o, dataset.corpus, dataset.queries, o.topK);

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { CrossEncoder } from '../../cross-encoder.js';
 import { parseActivation } from '../../model/head.js';
 import type { CudaElementType } from '../../native/binding.js';
-import { integer, number, precision, PRECISION_HELP } from '../options.js';
+import { BACKEND_HELP, integer, number, precision, PRECISION_HELP } from '../options.js';
 import { readDocuments } from '../read-input.js';
 
 interface RerankOptions {
@@ -12,7 +12,7 @@ interface RerankOptions {
   input: string;
   topN?: number;
   threshold?: number;
-  backend: 'onnx' | 'native';
+  backend?: 'onnx' | 'native';
   device: string;
   activation?: string;
   maxLength?: number;
@@ -34,7 +34,7 @@ export function registerRerank(program: Command): void {
     .requiredOption('--input <file>', 'documents: a text file (one a line), JSONL with "text", or - for stdin')
     .option('--top-n <n>', 'print only the best N', integer('--top-n', 1))
     .option('--threshold <score>', 'print only scores >= this', number('--threshold'))
-    .option('--backend <name>', 'onnx or native', 'onnx')
+    .option('--backend <name>', BACKEND_HELP)
     .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
     .option('--activation <name>', 'none, sigmoid or softmax (default: from the model)')
     .option('--max-length <n>', 'longest pair in tokens (default: the model limit)', integer('--max-length', 4))

@@ -11,7 +11,7 @@ import { Pipeline, type SearchResponse } from '../../pipeline/pipeline.js';
 import type { DocumentFilter } from '../../retrieval/document-store.js';
 import { SearchIndex, type RetrieverKind } from '../../retrieval/search-index.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
-import { integer, number } from '../options.js';
+import { BACKEND_HELP, integer, number } from '../options.js';
 import { progressLine } from '../progress.js';
 
 interface SearchOptions {
@@ -29,7 +29,7 @@ interface SearchOptions {
   costProfile?: string;
   passages?: boolean;
   filter?: string;
-  backend: 'onnx' | 'native';
+  backend?: 'onnx' | 'native';
   device: string;
   tag: string;
   json?: boolean;
@@ -66,7 +66,7 @@ export function registerSearch(program: Command): void {
     .option('--cost-profile <file>', "with --budget-ms: the reranker's measured cost, read if the file exists, else measured and saved there")
     .option('--passages', 'split long documents into passages and take the best passage score (MaxP)')
     .option('--filter <json>', 'metadata filter, e.g. \'{"lang": "en", "year": {"$gte": 2020}}\'')
-    .option('--backend <name>', 'reranker backend: onnx or native', 'onnx')
+    .option('--backend <name>', `reranker ${BACKEND_HELP}`)
     .option('--device <device>', 'reranker device: cpu, cuda or cuda:N', 'cpu')
     .option('--tag <tag>', 'run tag for --queries', 'crossrank')
     .option('--json', 'print the full response as JSON (with --query)')

@@ -7,13 +7,13 @@ import { Pipeline } from '../../pipeline/pipeline.js';
 import { SearchIndex } from '../../retrieval/search-index.js';
 import { RerankServer, type ModelSpec } from '../../server/server.js';
 import { defaultLimits } from '../../server/validate.js';
-import { integer, number, precision, PRECISION_HELP } from '../options.js';
+import { BACKEND_HELP, integer, number, precision, PRECISION_HELP } from '../options.js';
 
 interface ServeOptions {
   model: string[];
   port: number;
   host: string;
-  backend: 'onnx' | 'native';
+  backend?: 'onnx' | 'native';
   device: string;
   precision?: CudaElementType;
   batchTokens?: number;
@@ -46,7 +46,7 @@ export function registerServe(program: Command): void {
     .option('--model <id|dir|name=id|dir>', 'a cross-encoder to serve (repeat for several; the first is the default)', (v: string, all: string[]) => [...all, v], [])
     .option('--port <n>', 'port', integer('--port', 0), 8080)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--backend <name>', 'onnx or native', 'onnx')
+    .option('--backend <name>', BACKEND_HELP)
     .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
     .option('--precision <type>', PRECISION_HELP, precision)
     .option('--batch-tokens <n>', 'padded tokens per backend batch', integer('--batch-tokens', 1))
