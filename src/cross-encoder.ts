@@ -24,7 +24,7 @@ import { isBareEncoder } from './model/encoder-config.js';
 import { headSpec, parseActivation, resolveHead, trueFalseHead, type Activation, type Head } from './model/head.js';
 import { modelMaxLength, readModelConfig, type ModelConfig } from './model/model-config.js';
 import type { CudaElementType } from './native/binding.js';
-import { defaultBackend, onnxModelPath } from './model/model-files.js';
+import { defaultBackend, onnxModelPath, weightFilesFor } from './model/model-files.js';
 import { resolveModel, type ResolveOptions } from './hub/resolve.js';
 import { applyScoreHead } from './score-head.js';
 import { createPairTokenizer, parseTruncation, type PairTokenizer, type TruncationStrategy } from './tokenizer/pair-tokenizer.js';
@@ -211,8 +211,7 @@ export class CrossEncoder {
 
     const calibration = typeof options.calibration === 'string' ? loadProfile(options.calibration) : options.calibration;
 
-    const files = explicitBackend === 'native' ? 'safetensors' : explicitBackend === 'onnx' || options.quantized ? 'onnx' : 'any';
-    const resolved = await resolveModel(idOrDir, { ...options, files });
+    const resolved = await resolveModel(idOrDir, { ...options, files: weightFilesFor(explicitBackend, options.quantized) });
     const backendName = explicitBackend ?? defaultBackend(resolved.dir, options.quantized);
     const config = readModelConfig(resolved.dir);
     if (/ForCausalLM$/.test(config.architecture)) {

@@ -21,7 +21,7 @@ import { resolveModel, type ResolveOptions } from '../hub/resolve.js';
 import { isBareEncoder, nativeEncoderConfig } from '../model/encoder-config.js';
 import { modelMaxLength, readModelConfig, type ModelConfig } from '../model/model-config.js';
 import type { NativeEncoderInstance } from '../native/binding.js';
-import { defaultBackend, onnxModelPath, weightsPath } from '../model/model-files.js';
+import { defaultBackend, onnxModelPath, weightFilesFor, weightsPath } from '../model/model-files.js';
 import type { Pooling } from '../model/presets.js';
 import { native } from '../native/load.js';
 import { createPairTokenizer, type PairEncodings, type PairTokenizer } from '../tokenizer/pair-tokenizer.js';
@@ -109,7 +109,7 @@ export class EncoderEmbedder implements Embedder {
     if (explicit !== undefined && explicit !== 'onnx' && explicit !== 'native') {
       throw new InvalidArgumentError(`backend must be 'onnx' or 'native', got ${JSON.stringify(explicit)}`);
     }
-    const resolved = await resolveModel(idOrDir, { ...options, files: explicit === 'native' ? 'safetensors' : explicit === 'onnx' ? 'onnx' : 'any' });
+    const resolved = await resolveModel(idOrDir, { ...options, files: weightFilesFor(explicit) });
     const backend = explicit ?? defaultBackend(resolved.dir);
     const config = readModelConfig(resolved.dir);
     const hidden = config.raw.hidden_size;

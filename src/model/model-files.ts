@@ -48,6 +48,12 @@ export function weightsPath(dir: string): string {
 /** Which weights a load needs: an ONNX graph, safetensors, or either (ONNX first: no backend was named). */
 export type WeightFiles = 'onnx' | 'safetensors' | 'any';
 
+/** The weights to fetch for a backend, or for the default one (a quantized graph is ONNX). */
+export function weightFilesFor(backend: 'onnx' | 'native' | undefined, quantized = false): WeightFiles {
+  if (backend === 'native') return 'safetensors';
+  return backend === 'onnx' || quantized ? 'onnx' : 'any';
+}
+
 /**
  * Files a model needs for a backend: hub downloads fetch these (the first of each group
  * found, and then whatever an index or an ONNX graph names: the shards, external weights).
