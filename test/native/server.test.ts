@@ -216,7 +216,10 @@ describe('overload and shutdown', () => {
     await s.load();
     const many = Array.from({ length: 30 }, (_, i) => `${'text '.repeat(50)} ${i}`);
     const inFlight = Array.from({ length: 8 }, () => postAlone(url, { query: 'q', documents: many }));
-    await new Promise((r) => setTimeout(r, 20)); // the requests have reached the server
+    // Close only once all eight are being served (a fixed wait lost the race on a busy machine:
+    // a connection not yet accepted is refused by the closing server).
+    const deadline = Date.now() + 10_000;
+    while ((await s.metrics.inFlight.get()).values[0]?.value !== 8 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
     const closing = s.close();
     const responses = await Promise.all(inFlight);
     await closing;
