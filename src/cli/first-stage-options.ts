@@ -14,6 +14,7 @@ import { HnswRetriever } from '../retrieval/hnsw.js';
 import { HybridRetriever } from '../retrieval/hybrid.js';
 import type { Retriever } from '../retrieval/retriever.js';
 import { SearchIndex, type RetrieverKind } from '../retrieval/search-index.js';
+import { BACKEND_HELP } from './options.js';
 
 export interface FirstStageCliOptions {
   retriever: string;
@@ -26,7 +27,7 @@ export function addFirstStageOptions(command: Command): Command {
   return command
     .option('--retriever <kind>', 'first stage when no --run is given: bm25 (k1 0.9, b 0.4), hnsw or hybrid (RRF of both)', 'bm25')
     .option('--embedder <id|dir>', 'bi-encoder for --retriever hnsw/hybrid')
-    .option('--embedder-backend <name>', 'bi-encoder backend: onnx or native', 'onnx')
+    .option('--embedder-backend <name>', `bi-encoder ${BACKEND_HELP}`)
     .option('--index <dir>', 'search a saved index (crossrank index) instead of indexing the corpus');
 }
 

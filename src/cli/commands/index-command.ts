@@ -7,7 +7,7 @@ import { EncoderEmbedder } from '../../embedding/encoder-embedder.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { readDocumentsJsonl } from '../../retrieval/document-store.js';
 import { MANIFEST_FILE, SearchIndex } from '../../retrieval/search-index.js';
-import { integer, number } from '../options.js';
+import { BACKEND_HELP, integer, number } from '../options.js';
 import { progressLine } from '../progress.js';
 
 interface IndexOptions {
@@ -40,7 +40,7 @@ export function registerIndex(program: Command): void {
     .option('--bm25', 'build a BM25 index (the default when neither --bm25 nor --hnsw is given)')
     .option('--hnsw', 'build an HNSW index over embeddings (needs --embedder)')
     .option('--embedder <id|dir>', 'bi-encoder (sentence-transformers layout) for --hnsw')
-    .option('--embedder-backend <name>', "bi-encoder backend: onnx or native (crossrank's engine, model.safetensors)", 'onnx')
+    .option('--embedder-backend <name>', `bi-encoder ${BACKEND_HELP}`)
     .option('--k1 <n>', 'BM25 k1', number('--k1'), 0.9)
     .option('--b <n>', 'BM25 b', number('--b'), 0.4)
     .option('--m <n>', 'HNSW graph degree', integer('--m', 2), 16)

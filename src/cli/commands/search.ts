@@ -59,7 +59,7 @@ export function registerSearch(program: Command): void {
     .option('--rerank <id|dir>', 'cross-encoder to rerank the candidates with')
     .option('--retriever <kind>', 'bm25, hnsw or hybrid (default: hybrid when the index has both)')
     .option('--embedder <id|dir>', 'the bi-encoder for the HNSW part (default: the one the index names)')
-    .option('--embedder-backend <name>', 'bi-encoder backend: onnx or native', 'onnx')
+    .option('--embedder-backend <name>', `bi-encoder ${BACKEND_HELP}`)
     .option('--candidates <n>', 'stage-1 candidates (default: 100, or --top-k if larger)', integer('--candidates', 1))
     .option('--top-k <n>', 'results per query (default 10)', integer('--top-k', 1))
     .option('--budget-ms <n>', 'latency budget per search in milliseconds', number('--budget-ms'))
