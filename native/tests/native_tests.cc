@@ -141,30 +141,34 @@ static void WriteText(const std::string& path, const std::string& text) {
 }
 
 // A container's memory limit: room = limit - (usage - inactive file pages), v2 and v1.
+static std::string TempDir() {
+  std::string path = (std::filesystem::temp_directory_path() / "crossrank-cgroup-XXXXXX").string();
+  CHECK(mkdtemp(path.data()) != nullptr);
+  return path;
+}
+
 static void TestCgroupMemoryRoom() {
-  char v2[] = "/tmp/crossrank-cgroup-XXXXXX";
-  CHECK(mkdtemp(v2) != nullptr);
+  const std::string v2 = TempDir();
   CHECK(CgroupMemoryRoom(v2) == 0);  // no files: no limit known
-  WriteText(std::string(v2) + "/memory.max", "max\n");
-  WriteText(std::string(v2) + "/memory.current", "5000\n");
+  WriteText(v2 + "/memory.max", "max\n");
+  WriteText(v2 + "/memory.current", "5000\n");
   CHECK(CgroupMemoryRoom(v2) == 0);  // "max": no limit
-  WriteText(std::string(v2) + "/memory.max", "8000\n");
+  WriteText(v2 + "/memory.max", "8000\n");
   CHECK(CgroupMemoryRoom(v2) == 3000);
-  WriteText(std::string(v2) + "/memory.stat", "anon 3000\nfile 2000\nactive_file 500\ninactive_file 1500\n");
+  WriteText(v2 + "/memory.stat", "anon 3000\nfile 2000\nactive_file 500\ninactive_file 1500\n");
   CHECK(CgroupMemoryRoom(v2) == 4500);  // the inactive page cache is reclaimable
-  WriteText(std::string(v2) + "/memory.current", "9000\n");
-  WriteText(std::string(v2) + "/memory.stat", "inactive_file 0\n");
+  WriteText(v2 + "/memory.current", "9000\n");
+  WriteText(v2 + "/memory.stat", "inactive_file 0\n");
   CHECK(CgroupMemoryRoom(v2) == 1);  // over the limit: no room, but known
-  char v1[] = "/tmp/crossrank-cgroup-XXXXXX";
-  CHECK(mkdtemp(v1) != nullptr);
-  CHECK(std::filesystem::create_directory(std::string(v1) + "/memory"));
-  WriteText(std::string(v1) + "/memory/memory.limit_in_bytes", "9223372036854771712\n");  // v1: unlimited
-  WriteText(std::string(v1) + "/memory/memory.usage_in_bytes", "100\n");
+  const std::string v1 = TempDir();
+  CHECK(std::filesystem::create_directory(v1 + "/memory"));
+  WriteText(v1 + "/memory/memory.limit_in_bytes", "9223372036854771712\n");  // v1: unlimited
+  WriteText(v1 + "/memory/memory.usage_in_bytes", "100\n");
   CHECK(CgroupMemoryRoom(v1) == 0);
-  WriteText(std::string(v1) + "/memory/memory.limit_in_bytes", "1000\n");
-  WriteText(std::string(v1) + "/memory/memory.stat", "cache 50\ntotal_inactive_file 40\n");
+  WriteText(v1 + "/memory/memory.limit_in_bytes", "1000\n");
+  WriteText(v1 + "/memory/memory.stat", "cache 50\ntotal_inactive_file 40\n");
   CHECK(CgroupMemoryRoom(v1) == 940);
-  for (const char* d : {v1, v2}) std::filesystem::remove_all(d);
+  for (const std::string& d : {v1, v2}) std::filesystem::remove_all(d);
 }
 
 static void TestThreadPool() {
