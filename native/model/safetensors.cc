@@ -1,8 +1,6 @@
 #include "crossrank/safetensors.h"
 
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +9,7 @@
 #include <cstring>
 
 #include "model/json.h"
+#include "model/regular_file.h"
 
 namespace crossrank {
 namespace {
@@ -139,14 +138,9 @@ Status SafetensorsFile::Parse(const uint8_t* bytes, size_t size, const std::stri
 }
 
 Status SafetensorsFile::Open(const std::string& path, std::unique_ptr<SafetensorsFile>* out) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::ModelLoad("cannot open " + path + ": " + std::strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return Status::ModelLoad(path + " is not a regular file");
-  }
-  const size_t size = static_cast<size_t>(st.st_size);
+  int fd = -1;
+  size_t size = 0;
+  if (Status opened = OpenRegularFile(path, &fd, &size); !opened.ok()) return opened;
   void* mapping = nullptr;
   if (size > 0) {
     mapping = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);

@@ -1,15 +1,14 @@
 // A checkpoint sharded over several safetensors files (model.safetensors.index.json), and
 // the one entry point the weight loaders open: a single file or an index.
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <set>
 
 #include "crossrank/safetensors.h"
 #include "model/json.h"
+#include "model/regular_file.h"
 
 namespace crossrank {
 namespace {
@@ -28,19 +27,15 @@ bool IsShardName(const std::string& name) {
 }
 
 Status ReadSmallFile(const std::string& path, size_t limit, std::string* out) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Status::ModelLoad("cannot open " + path + ": " + std::strerror(errno));
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  int fd = -1;
+  size_t size = 0;
+  if (Status opened = OpenRegularFile(path, &fd, &size); !opened.ok()) return opened;
+  if (size > limit) {
     ::close(fd);
-    return Status::ModelLoad(path + " is not a regular file");
-  }
-  if (static_cast<uint64_t>(st.st_size) > limit) {
-    ::close(fd);
-    return Status::ModelLoad(path + " is " + std::to_string(st.st_size) + " bytes, past the " + std::to_string(limit) +
+    return Status::ModelLoad(path + " is " + std::to_string(size) + " bytes, past the " + std::to_string(limit) +
                              "-byte limit for an index");
   }
-  out->resize(static_cast<size_t>(st.st_size));
+  out->resize(size);
   size_t done = 0;
   while (done < out->size()) {
     const ssize_t n = ::read(fd, &(*out)[done], out->size() - done);
