@@ -6,6 +6,7 @@
 # wordpiece (tokenizer built from fuzzed vocab/config, then pair assembly). Corpora are
 # seeded from real files (the shared tokenizer, a synthetic safetensors header) and kept in
 # build-fuzz/corpus/<target>; a crash leaves its input in build-fuzz/ and fails the script.
+# Keep such an input, once fixed, in native/fuzz/regressions/<target>/ (replayed on every run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
@@ -38,6 +39,14 @@ seed() {  # seed corpora from real inputs
 }
 
 for t in "${targets[@]}"; do
+  # Inputs that once found a problem are kept in native/fuzz/regressions/<target> and replayed
+  # first: libFuzzer runs files named on its command line once each, without mutating them.
+  regressions=(native/fuzz/regressions/"$t"/*)
+  if [ -e "${regressions[0]}" ]; then
+    (cd build-fuzz && ./fuzz_"$t" "${regressions[@]/#/../}" 2>"fuzz-$t-regressions.log") \
+      || { tail -20 "build-fuzz/fuzz-$t-regressions.log" >&2; echo "fuzz: $t FAILS A KEPT REGRESSION INPUT" >&2; exit 1; }
+    echo "fuzz: $t replays ${#regressions[@]} kept input(s)"
+  fi
   corpus=$(seed "$t")
   echo "fuzz: $t for ${seconds}s"
   (cd build-fuzz && ./fuzz_"$t" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \

@@ -171,6 +171,9 @@ const TensorView* SafetensorsFile::Find(const std::string& name) const {
 }
 
 void ToFloat32(const TensorView& t, float* out) {
+  // A tensor with a zero dimension is legal and holds nothing; its destination is then often an
+  // empty vector's data(), a null pointer, which memcpy may not be given even for zero bytes.
+  if (t.bytes == 0) return;
   const size_t n = t.bytes / (t.dtype == DType::kF32 ? 4 : 2);
   if (t.dtype == DType::kF32) {
     std::memcpy(out, t.data, t.bytes);  // little-endian hosts only (as every supported platform)

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <vector>
 
+#include "reference/attend_one.h"
+
 namespace crossrank::ref {
 
 void RmsNorm(float* x, size_t dim, const float* gamma, float eps) {
@@ -30,29 +32,12 @@ void CausalAttention(ThreadPool& pool, const float* q, const float* k, const flo
   const size_t group = nH / nKV;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   pool.ParallelFor(n * nH, 1, [&](size_t begin, size_t end) {
-    std::vector<float> scores;
+    std::vector<float> scores(start + n);
     for (size_t item = begin; item < end; ++item) {
       const size_t t = item / nH, j = item % nH, kv = j / group;
       const size_t visible = start + t + 1;  // the cache and the token itself
-      const float* qv = q + (t * nH + j) * hd;
-      scores.resize(visible);
-      float max = -INFINITY;
-      for (size_t s = 0; s < visible; ++s) {
-        const float* key = k + (s * nKV + kv) * hd;
-        float dot = 0;
-        for (size_t i = 0; i < hd; ++i) dot += qv[i] * key[i];
-        scores[s] = dot * scale;
-        max = std::max(max, scores[s]);
-      }
-      float sum = 0;
-      for (float& sc : scores) sum += (sc = std::exp(sc - max));
-      float* out = ctx + (t * nH + j) * hd;
-      std::fill_n(out, hd, 0.0f);
-      for (size_t s = 0; s < visible; ++s) {
-        const float p = scores[s] / sum;
-        const float* value = v + (s * nKV + kv) * hd;
-        for (size_t i = 0; i < hd; ++i) out[i] += p * value[i];
-      }
+      AttendOne(q + (t * nH + j) * hd, k + kv * hd, v + kv * hd, visible, nKV * hd, hd, scale, scores.data(),
+                ctx + (t * nH + j) * hd);
     }
   });
 }

@@ -5,28 +5,11 @@
 #include <cstring>
 #include <vector>
 
+#include "reference/attend_one.h"
+#include "reference/vector_math.h"
+
 namespace crossrank::ref {
 namespace {
-
-// Built for AVX2 and for the baseline; the loader picks the best the CPU has, so a
-// portable prebuilt binary still uses wide vectors where they exist. Not under
-// ThreadSanitizer, whose instrumented resolver would run before its runtime is up.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
-#define CROSSRANK_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define CROSSRANK_VECTOR_CLONES
-#endif
-
-__attribute__((always_inline)) inline float Dot(const float* a, const float* b, size_t n) {
-  float s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int k = 0; k < 8; ++k) s[k] += a[i + k] * b[i + k];
-  }
-  float total = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
-  for (; i < n; ++i) total += a[i] * b[i];
-  return total;
-}
 
 // y[r][j] = x[r] . w[j] + b[j] for j in [j0, j1) and a group of rows r at once: each weight row
 // is read once for all of them (the layer is bound by streaming weights, not by arithmetic).
@@ -125,22 +108,9 @@ void PackedAttention(ThreadPool& pool, const float* q, const float* k, const flo
       const size_t len = cu_seqlens[s + 1] - cu_seqlens[s];
       scores.resize(len);
       for (size_t i = 0; i < len; ++i) {
-        const float* qi = q + (start + i) * hidden + h * head_dim;
-        float max = -INFINITY;
-        for (size_t j = 0; j < len; ++j) {
-          scores[j] = Dot(qi, k + (start + j) * hidden + h * head_dim, head_dim) * scale;
-          max = std::max(max, scores[j]);
-        }
-        float sum = 0;
-        for (size_t j = 0; j < len; ++j) sum += scores[j] = std::exp(scores[j] - max);
-        const float inv = 1.0f / sum;
-        float* out = ctx + (start + i) * hidden + h * head_dim;
-        std::fill(out, out + head_dim, 0.0f);
-        for (size_t j = 0; j < len; ++j) {
-          const float pj = scores[j] * inv;
-          const float* vj = v + (start + j) * hidden + h * head_dim;
-          for (int32_t d = 0; d < head_dim; ++d) out[d] += pj * vj[d];
-        }
+        const size_t row = (start + i) * hidden + h * head_dim;
+        AttendOne(q + row, k + start * hidden + h * head_dim, v + start * hidden + h * head_dim, len, hidden,
+                  static_cast<size_t>(head_dim), scale, scores.data(), ctx + row);
       }
     }
   });
