@@ -50,6 +50,8 @@ describe('native hardening', () => {
     const run = spawnSync('bash', [join(repoRoot, 'scripts', 'fuzz.sh'), fuzzSeconds], { encoding: 'utf8', timeout: 900_000 });
     expect(run.status, run.stderr + run.stdout).toBe(0);
     expect(run.stdout).toContain('fuzz: no findings');
+    // Inputs that once found a problem (native/fuzz/regressions) are replayed before fuzzing.
+    expect(run.stdout).toMatch(/fuzz: safetensors replays [1-9]\d* kept input/);
     for (const target of ['safetensors', 'json', 'wordpiece']) expect(run.stdout).toContain(`fuzz: ${target}`);
   }, 900_000);
 
