@@ -20,6 +20,7 @@ export { nativeStatus, type NativeStatus } from './native/load.js';
 export { doctorReport, formatDoctorReport, type DoctorReport } from './doctor.js';
 export { applyScoreHead, parseDevice, type ScoreActivation, type ScoreHeadOptions, type ScoreHeadSpec } from './score-head.js';
 export { makeModel, type MakeModelOptions, type MakeModelResult } from './model/make-model.js';
+export { exportOnnx, type ExportOnnxOptions, type ExportOnnxResult } from './onnx/export-onnx.js';
 export { presetNames, presets, type EncoderShape, type PresetName } from './model/presets.js';
 export { parseSafetensorsHeader, writeSafetensors, type SafetensorsHeader } from './model/safetensors.js';
 export { packageVersion } from './package-info.js';

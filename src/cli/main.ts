@@ -9,6 +9,7 @@ import { registerCalibrate } from './commands/calibrate.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerEval } from './commands/eval.js';
 import { registerEvalPipeline } from './commands/eval-pipeline.js';
+import { registerExportOnnx } from './commands/export-onnx.js';
 import { registerFuse } from './commands/fuse.js';
 import { registerIndex } from './commands/index-command.js';
 import { registerSearch } from './commands/search.js';
@@ -27,6 +28,7 @@ const program = new Command('crossrank')
 
 registerDoctor(program);
 registerMakeModel(program);
+registerExportOnnx(program);
 registerRerank(program);
 registerTokenize(program);
 registerBench(program);

@@ -8,6 +8,7 @@ import { posix } from 'node:path';
 
 import { ModelLoadError } from '../errors.js';
 import { SHARD_INDEX } from '../model/model-files.js';
+import { parseShardIndex } from '../model/shard-index.js';
 import { DataLocation, ModelProto } from '../onnx/schema.js';
 
 /**
@@ -31,24 +32,7 @@ export function companionFiles(repoPath: string, localPath: string): string[] {
 
 /** The distinct shard files of a model.safetensors.index.json, as the native loader accepts them. */
 export function shardFiles(indexText: string, source = SHARD_INDEX): string[] {
-  let index: unknown;
-  try {
-    index = JSON.parse(indexText);
-  } catch (error) {
-    throw new ModelLoadError(`${source} is not valid JSON (${(error as Error).message})`);
-  }
-  const map = (index as { weight_map?: unknown } | null)?.weight_map;
-  if (typeof map !== 'object' || map === null || Array.isArray(map) || Object.keys(map).length === 0) {
-    throw new ModelLoadError(`${source} has no "weight_map" (tensor name -> shard file)`);
-  }
-  const shards = new Set<string>();
-  for (const [tensor, shard] of Object.entries(map)) {
-    if (typeof shard !== 'string' || !/^[^./\\][^/\\]*\.safetensors$/.test(shard)) {
-      throw new ModelLoadError(`${source}: tensor ${tensor} is mapped to ${JSON.stringify(shard)}, not a .safetensors file beside the index`);
-    }
-    shards.add(shard);
-  }
-  return [...shards].sort();
+  return [...new Set(parseShardIndex(indexText, source).values())].sort();
 }
 
 /** Files an ONNX graph's external initializers live in, as repository paths. */

@@ -10,8 +10,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { InvalidArgumentError } from '../errors.js';
 import { Qwen3PromptTokenizer } from '../llm/qwen3-reranker-prompt.js';
 import type { NativeDecoderConfig } from '../native/binding.js';
-import { withExternalDataFile, type ExternalData } from '../onnx/graph-builder.js';
-import { buildQwen3Graph } from '../onnx/qwen3-graph.js';
+import { EXTERNAL_DATA_BYTES, writeQwen3Graph } from '../onnx/qwen3-graph.js';
 import { packageVersion } from '../package-info.js';
 import { hashString, Rng } from '../util/rng.js';
 import { writeCheckpoint } from './safetensors.js';
@@ -136,10 +135,8 @@ export function makeQwen3Model(options: {
     const parameters = specs.reduce((n, spec) => n + spec.shape.reduce((a, b) => a * b, 1), 0);
     // One protobuf holds at most 2 GB: past that (qwen3-0.6b) the weights go to
     // onnx/model.onnx_data beside the graph, as the public exports of such models have them.
-    const build = (external?: ExternalData) => buildQwen3Graph(dims, weights, [prompt.yesId, prompt.noId], packageVersion, options.onnxOutput, external);
-    const externalData = options.onnxExternalData ?? parameters * 4 >= 1.9e9;
-    const graph = externalData ? withExternalDataFile(join(temp, 'onnx', 'model.onnx_data'), build) : build();
-    writeFileSync(join(temp, 'onnx', 'model.onnx'), graph);
+    const externalData = options.onnxExternalData ?? parameters * 4 >= EXTERNAL_DATA_BYTES;
+    writeQwen3Graph(join(temp, 'onnx'), externalData, dims, weights, [prompt.yesId, prompt.noId], packageVersion, options.onnxOutput);
     for (const file of ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt']) {
       if (!existsSync(join(options.tokenizer, file))) continue;
       copyFileSync(join(options.tokenizer, file), join(temp, file));

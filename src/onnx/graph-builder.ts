@@ -10,7 +10,7 @@ import { endianness } from 'node:os';
 
 import { AttributeType, DataLocation, DataType, ModelProto } from './schema.js';
 
-/** Where encode() puts initializers of at least `minBytes`: appended to one file. */
+/** Where a builder puts initializers of at least `minBytes`: appended to one file. */
 export interface ExternalData {
   /** The file's name as the graph records it (relative to the graph's directory). */
   location: string;
@@ -45,7 +45,9 @@ interface TensorRecord {
   name: string;
   dims: number[];
   dataType: number;
-  rawData: Uint8Array;
+  rawData?: Uint8Array;
+  dataLocation?: number;
+  externalData?: { key: string; value: string }[];
 }
 
 export interface ValueInfo {
@@ -71,6 +73,17 @@ export class GraphBuilder {
   readonly #nodes: NodeRecord[] = [];
   readonly #initializers: TensorRecord[] = [];
   readonly #counts = new Map<string, number>();
+  readonly #external: ExternalData | undefined;
+  #externalOffset = 0;
+
+  /**
+   * With `external`, initializers of at least `external.minBytes` are written to its file as
+   * they are added (page-aligned, in graph order) and the graph records their location, offset
+   * and length: the builder never holds the weights, so a model larger than memory can be built.
+   */
+  constructor(external?: ExternalData) {
+    this.#external = external;
+  }
 
   /** A fresh tensor or node name with the given stem. */
   fresh(stem: string): string {
@@ -80,14 +93,38 @@ export class GraphBuilder {
   }
 
   floatInitializer(name: string, dims: number[], values: Float32Array): string {
-    this.#initializers.push({ name, dims, dataType: DataType.FLOAT, rawData: bytesOf(values) });
+    this.#addInitializer({ name, dims, dataType: DataType.FLOAT, rawData: bytesOf(values) });
     return name;
   }
 
   int64Initializer(name: string, dims: number[], values: number[]): string {
     const data = BigInt64Array.from(values, (v) => BigInt(v));
-    this.#initializers.push({ name, dims, dataType: DataType.INT64, rawData: bytesOf(data) });
+    this.#addInitializer({ name, dims, dataType: DataType.INT64, rawData: bytesOf(data) });
     return name;
+  }
+
+  #addInitializer(tensor: TensorRecord & { rawData: Uint8Array }): void {
+    const external = this.#external;
+    if (!external || tensor.rawData.length < external.minBytes) {
+      this.#initializers.push(tensor);
+      return;
+    }
+    const padding = (EXTERNAL_ALIGNMENT - (this.#externalOffset % EXTERNAL_ALIGNMENT)) % EXTERNAL_ALIGNMENT;
+    if (padding > 0) external.append(new Uint8Array(padding));
+    const offset = this.#externalOffset + padding;
+    external.append(tensor.rawData);
+    this.#externalOffset = offset + tensor.rawData.length;
+    this.#initializers.push({
+      name: tensor.name,
+      dims: tensor.dims,
+      dataType: tensor.dataType,
+      dataLocation: DataLocation.EXTERNAL,
+      externalData: [
+        { key: 'location', value: external.location },
+        { key: 'offset', value: String(offset) },
+        { key: 'length', value: String(tensor.rawData.length) },
+      ],
+    });
   }
 
   /** A float constant (scalar when dims is []), stored as an initializer. */
@@ -118,11 +155,7 @@ export class GraphBuilder {
     return output;
   }
 
-  /**
-   * Serialises the graph as an ONNX ModelProto; with `external`, initializers of at least
-   * `external.minBytes` go to its file (page-aligned, in graph order) and the graph records
-   * their location, offset and length.
-   */
+  /** Serialises the graph as an ONNX ModelProto (external initializers were written when added). */
   encode(
     options: {
       graphName: string;
@@ -133,7 +166,6 @@ export class GraphBuilder {
       producerName: string;
       producerVersion: string;
     },
-    external?: ExternalData,
   ): Uint8Array {
     const valueInfo = (v: ValueInfo) => ({
       name: v.name,
@@ -152,36 +184,12 @@ export class GraphBuilder {
       graph: {
         name: options.graphName,
         node: this.#nodes,
-        initializer: external ? this.#externalize(external) : this.#initializers,
+        initializer: this.#initializers,
         input: options.inputs.map(valueInfo),
         output: options.outputs.map(valueInfo),
       },
     });
     return ModelProto.encode(message).finish();
-  }
-
-  #externalize(external: ExternalData): object[] {
-    let offset = 0;
-    return this.#initializers.map((t) => {
-      if (t.rawData.length < external.minBytes) return t;
-      const padding = (EXTERNAL_ALIGNMENT - (offset % EXTERNAL_ALIGNMENT)) % EXTERNAL_ALIGNMENT;
-      if (padding > 0) external.append(new Uint8Array(padding));
-      offset += padding;
-      external.append(t.rawData);
-      const entry = {
-        name: t.name,
-        dims: t.dims,
-        dataType: t.dataType,
-        dataLocation: DataLocation.EXTERNAL,
-        externalData: [
-          { key: 'location', value: external.location },
-          { key: 'offset', value: String(offset) },
-          { key: 'length', value: String(t.rawData.length) },
-        ],
-      };
-      offset += t.rawData.length;
-      return entry;
-    });
   }
 }
 

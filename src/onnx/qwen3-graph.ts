@@ -7,22 +7,55 @@
  * RMSNorm, rotary embeddings from position_ids, grouped-query causal attention with per-head
  * q/k RMSNorm, SwiGLU. Opset 17.
  */
-import { DataType, GraphBuilder, type ExternalData } from './graph-builder.js';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { DataType, GraphBuilder, withExternalDataFile, type ExternalData } from './graph-builder.js';
 import { ONNX_IR_VERSION, ONNX_OPSET, transpose } from './encoder-graph.js';
 import type { Qwen3Dims } from '../model/qwen3.js';
 
 /** transformers' additive mask value: torch.finfo(torch.float32).min */
 const MASK_MIN = -3.4028234663852886e38;
 
+/** Where the graph's weights come from: a map, or a checkpoint read tensor by tensor. */
+export interface WeightSource {
+  get(name: string): Float32Array | undefined;
+}
+
+/**
+ * Graphs whose weights reach this many bytes keep them in model.onnx_data beside the graph:
+ * one protobuf holds at most 2 GB, and the nodes need some of it.
+ */
+export const EXTERNAL_DATA_BYTES = 1.9e9;
+
+/**
+ * Writes `onnxDir`/model.onnx, with its weights in `onnxDir`/model.onnx_data when
+ * `externalData`; returns the file names written.
+ */
+export function writeQwen3Graph(
+  onnxDir: string,
+  externalData: boolean,
+  dims: Qwen3Dims,
+  weights: WeightSource,
+  answerIds: [number, number],
+  producerVersion: string,
+  output: 'yes-no' | 'vocabulary' = 'yes-no',
+): string[] {
+  const build = (external?: ExternalData) => buildQwen3Graph(dims, weights, answerIds, producerVersion, output, external);
+  const graph = externalData ? withExternalDataFile(join(onnxDir, 'model.onnx_data'), build) : build();
+  writeFileSync(join(onnxDir, 'model.onnx'), graph);
+  return externalData ? ['model.onnx', 'model.onnx_data'] : ['model.onnx'];
+}
+
 export function buildQwen3Graph(
   dims: Qwen3Dims,
-  weights: Map<string, Float32Array>,
+  weights: WeightSource,
   answerIds: [number, number],
   producerVersion: string,
   output: 'yes-no' | 'vocabulary' = 'yes-no',
   external?: ExternalData,
 ): Uint8Array {
-  const g = new GraphBuilder();
+  const g = new GraphBuilder(external);
   const { hiddenSize: H, numHeads: nH, numKvHeads: nKV, headDim: hd, intermediateSize: I } = dims;
   const weight = (name: string) => {
     const w = weights.get(name);
@@ -110,5 +143,5 @@ export function buildQwen3Graph(
     irVersion: ONNX_IR_VERSION,
     producerName: 'crossrank',
     producerVersion,
-  }, external);
+  });
 }

@@ -1,13 +1,14 @@
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { byteSize } from '../../src/cli/options.js';
 import { InvalidArgumentError, ModelLoadError } from '../../src/errors.js';
 import { onnxExternalFiles, shardFiles } from '../../src/hub/companion-files.js';
+import { CheckpointReader } from '../../src/model/checkpoint-reader.js';
 import { parseSafetensorsHeader, writeCheckpoint, writeSafetensors } from '../../src/model/safetensors.js';
 import { DataLocation, ModelProto } from '../../src/onnx/schema.js';
-import { float16BitsToFloat } from '../../src/util/half.js';
+import { bfloat16BitsToFloat, float16BitsToFloat, floatToBfloat16Bits, floatToFloat16Bits } from '../../src/util/half.js';
 import { tempDir } from '../helpers.js';
 
 const dir = tempDir();
@@ -169,5 +170,42 @@ describe("an ONNX graph's external weights", () => {
       expect(() => onnxExternalFiles(graph([bad]), 'onnx/model.onnx'), bad).toThrow(ModelLoadError);
     }
     expect(() => onnxExternalFiles(Buffer.from('not a protobuf at all'), 'onnx/model.onnx')).toThrow(ModelLoadError);
+  });
+});
+
+describe('CheckpointReader', () => {
+  const values = Float32Array.from([0, 1.5, -2.25, 65504, 1e-7, -0, 3.140625]);
+
+  it('reads F32 exactly and F16 / BF16 as the values they store, from one file or shards', () => {
+    for (const [dtype, shard] of [['F32', Infinity], ['F16', 20], ['BF16', 20]] as const) {
+      const out = join(dir.path, `reader-${dtype}`);
+      mkdirSync(out);
+      writeCheckpoint(out, [{ name: 'w', shape: [7], data: values }, { name: 'v', shape: [1, 2], data: Float32Array.from([0.5, -8]) }], dtype, shard);
+      const reader = CheckpointReader.open(out);
+      expect(reader.names().sort()).toEqual(['v', 'w']);
+      expect(reader.shape('v')).toEqual([1, 2]);
+      const w = reader.read('w');
+      const stored = (x: number) =>
+        dtype === 'F32' ? Math.fround(x) : dtype === 'F16' ? float16BitsToFloat(floatToFloat16Bits(x)) : bfloat16BitsToFloat(floatToBfloat16Bits(x));
+      expect(Array.from(w)).toEqual(Array.from(values, stored));
+      expect(Array.from(reader.read('v'))).toEqual([0.5, -8]);
+      expect(() => reader.read('nope')).toThrow(/no tensor nope/);
+      reader.close();
+    }
+  });
+
+  it('a shard the index names must exist and hold what the index places there', () => {
+    const out = join(dir.path, 'reader-bad-index');
+    mkdirSync(out);
+    writeCheckpoint(out, [{ name: 'a', shape: [100], data: new Float32Array(100) }, { name: 'b', shape: [100], data: new Float32Array(100) }], 'F32', 500);
+    const indexPath = join(out, 'model.safetensors.index.json');
+    const index = JSON.parse(readFileSync(indexPath, 'utf8'));
+    const [first, second] = [index.weight_map.a, index.weight_map.b];
+    writeFileSync(indexPath, JSON.stringify({ weight_map: { a: second, b: first } }));
+    expect(() => CheckpointReader.open(out)).toThrow(/holds a, which model\.safetensors\.index\.json places in/);
+    writeFileSync(indexPath, JSON.stringify({ weight_map: { ...index.weight_map, c: first } }));
+    expect(() => CheckpointReader.open(out)).toThrow(/lacks c/);
+    writeFileSync(indexPath, JSON.stringify({ weight_map: { a: first, b: 'model-00009-of-00009.safetensors' } }));
+    expect(() => CheckpointReader.open(out)).toThrow(/model-00009-of-00009\.safetensors is missing/);
   });
 });
