@@ -5,7 +5,7 @@
  * (bench/RESULTS.md). The graph is the one crossrank writes for its synthetic Qwen3 models
  * (src/onnx/qwen3-graph.ts), checked against transformers by the device check.
  */
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { InvalidArgumentError, ModelLoadError, OutOfMemoryError } from '../errors.js';
@@ -53,6 +53,9 @@ export function exportOnnx(dir: string, options: ExportOnnxOptions = {}): Export
   const output = options.output ?? 'yes-no';
   if (output !== 'yes-no' && output !== 'vocabulary') {
     throw new InvalidArgumentError(`output must be 'yes-no' or 'vocabulary', got ${JSON.stringify(output)}`);
+  }
+  if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) {
+    throw new ModelLoadError(`${modelDir} is not a directory; export-onnx writes into a model's directory (a hub model: its snapshot in the hub cache, or a copy)`);
   }
   const config = readModelConfig(modelDir);
   if (!/ForCausalLM$/.test(config.architecture) || config.modelType !== 'qwen3') {

@@ -160,5 +160,6 @@ describe('exportOnnx', () => {
     mkdirSync(join(dir.path, 'empty'));
     const empty = runCli(['export-onnx', join(dir.path, 'empty')]);
     expect(empty.stderr).toMatch(/has no config\.json/);
+    expect(runCli(['export-onnx', 'Qwen/Qwen3-Reranker-0.6B']).stderr).toMatch(/is not a directory; export-onnx writes into a model's directory/);
   });
 });
