@@ -5,14 +5,15 @@
  * validates them; only the requested tensor's bytes are read, so a checkpoint larger than
  * memory can be walked tensor by tensor.
  */
-import { closeSync, fstatSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 
 import { ModelLoadError } from '../errors.js';
 import { SHARD_INDEX, weightsPath } from './model-files.js';
-import { parseSafetensorsHeader, type SafetensorsEntry } from './safetensors.js';
+import { MAX_HEADER_BYTES, parseSafetensorsHeader, type SafetensorsEntry } from './safetensors.js';
 import { parseShardIndex } from './shard-index.js';
+import { readAll } from '../util/file-io.js';
 import { float16BitsToFloat } from '../util/half.js';
 
 interface OpenShard {
@@ -98,11 +99,8 @@ export class CheckpointReader {
     const [begin, end] = entry.data_offsets;
     // A buffer of its own (offset 0, aligned) so fp32 data is viewed in place, not copied.
     const bytes = new Uint8Array(new ArrayBuffer(end - begin));
-    let done = 0;
-    while (done < bytes.length) {
-      const n = readSync(shard.fd, bytes, done, bytes.length - done, shard.dataStart + begin + done);
-      if (n === 0) throw new ModelLoadError(`${shard.name}: tensor ${name} ends past the end of the file`);
-      done += n;
+    if (readAll(shard.fd, bytes, shard.dataStart + begin) < bytes.length) {
+      throw new ModelLoadError(`${shard.name}: tensor ${name} ends past the end of the file`);
     }
     return toFloat32(bytes, entry.dtype, `${shard.name}: tensor ${name}`);
   }
@@ -113,20 +111,15 @@ export class CheckpointReader {
 }
 
 function readHeaderBytes(fd: number, fileSize: number): Uint8Array {
-  const prefix = Buffer.alloc(8);
-  if (fileSize < 8 || readSync(fd, prefix, 0, 8, 0) < 8) return prefix.subarray(0, Math.min(fileSize, 8));
-  // parseSafetensorsHeader checks the length against the file and its limit before this read matters.
+  const prefix = Buffer.alloc(Math.min(8, fileSize));
+  readAll(fd, prefix, 0);
+  if (prefix.length < 8) return prefix; // parseSafetensorsHeader says the file is too short
   const length = Number(prefix.readBigUInt64LE());
-  if (8 + length > fileSize || length > 100_000_000) return prefix;
+  // A length past the file or the limit: the prefix alone lets parseSafetensorsHeader say so.
+  if (8 + length > fileSize || length > MAX_HEADER_BYTES) return prefix;
   const bytes = Buffer.alloc(8 + length);
   prefix.copy(bytes);
-  let done = 8;
-  while (done < bytes.length) {
-    const n = readSync(fd, bytes, done, bytes.length - done, done);
-    if (n === 0) break;
-    done += n;
-  }
-  return bytes.subarray(0, done);
+  return bytes.subarray(0, 8 + readAll(fd, bytes.subarray(8), 8));
 }
 
 /** Every fp16 bit pattern's value, built on first use (256 KB). */

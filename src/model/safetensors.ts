@@ -5,11 +5,12 @@
  * loader needs; the native engine reads the data itself with mmap. Models past a few GB
  * are sharded over several files with an index (writeCheckpoint).
  */
-import { closeSync, fsyncSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, writeFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 
 import { InvalidArgumentError, ModelLoadError } from '../errors.js';
+import { writeAll } from '../util/file-io.js';
 import { floatToBfloat16Bits, floatToFloat16Bits } from '../util/half.js';
 import { SHARD_INDEX } from './model-files.js';
 
@@ -83,9 +84,9 @@ export function writeSafetensors(
   const temp = `${path}.tmp-${process.pid}`;
   const fd = openSync(temp, 'w');
   try {
-    writeSync(fd, lengthBytes);
-    writeSync(fd, headerBytes);
-    for (const t of sorted) writeSync(fd, encodeTensor(t.data, dtype));
+    writeAll(fd, lengthBytes);
+    writeAll(fd, headerBytes);
+    for (const t of sorted) writeAll(fd, encodeTensor(t.data, dtype));
     fsyncSync(fd);
   } finally {
     closeSync(fd);

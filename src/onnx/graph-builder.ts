@@ -4,10 +4,11 @@
  * gives the same bytes. Models past protobuf's 2 GB keep their large initializers in a
  * file beside the graph (ONNX external data), as the public exports of large models do.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { basename } from 'node:path';
 import { endianness } from 'node:os';
 
+import { writeAll } from '../util/file-io.js';
 import { AttributeType, DataLocation, DataType, ModelProto } from './schema.js';
 
 /** Where a builder puts initializers of at least `minBytes`: appended to one file. */
@@ -25,7 +26,7 @@ const EXTERNAL_ALIGNMENT = 4096;
 export function withExternalDataFile<T>(path: string, build: (external: ExternalData) => T, minBytes = 1024): T {
   const fd = openSync(path, 'w');
   try {
-    return build({ location: basename(path), minBytes, append: (bytes) => void writeSync(fd, bytes) });
+    return build({ location: basename(path), minBytes, append: (bytes) => writeAll(fd, bytes) });
   } finally {
     closeSync(fd);
   }

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -8,6 +8,7 @@ import { onnxExternalFiles, shardFiles } from '../../src/hub/companion-files.js'
 import { CheckpointReader } from '../../src/model/checkpoint-reader.js';
 import { parseSafetensorsHeader, writeCheckpoint, writeSafetensors } from '../../src/model/safetensors.js';
 import { DataLocation, ModelProto } from '../../src/onnx/schema.js';
+import { readAll, writeAll } from '../../src/util/file-io.js';
 import { bfloat16BitsToFloat, float16BitsToFloat, floatToBfloat16Bits, floatToFloat16Bits } from '../../src/util/half.js';
 import { tempDir } from '../helpers.js';
 
@@ -207,5 +208,19 @@ describe('CheckpointReader', () => {
     expect(() => CheckpointReader.open(out)).toThrow(/lacks c/);
     writeFileSync(indexPath, JSON.stringify({ weight_map: { a: first, b: 'model-00009-of-00009.safetensors' } }));
     expect(() => CheckpointReader.open(out)).toThrow(/model-00009-of-00009\.safetensors is missing/);
+  });
+});
+
+describe('whole-buffer file reads and writes', () => {
+  it('move every byte however small the chunks, and report a short read at the end of the file', () => {
+    const path = join(dir.path, 'chunks.bin');
+    const bytes = Uint8Array.from({ length: 1000 }, (_, i) => (i * 37) & 0xff);
+    const fd = openSync(path, 'w+');
+    writeAll(fd, bytes, 7);
+    const back = new Uint8Array(1000);
+    expect(readAll(fd, back, 0, 13)).toBe(1000);
+    expect(Buffer.from(back).equals(Buffer.from(bytes))).toBe(true);
+    expect(readAll(fd, new Uint8Array(100), 950, 7)).toBe(50);
+    closeSync(fd);
   });
 });
