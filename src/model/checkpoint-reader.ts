@@ -10,11 +10,14 @@ import { endianness } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 
 import { ModelLoadError } from '../errors.js';
+import { readAll } from '../util/file-io.js';
+import { float16BitsToFloat } from '../util/half.js';
 import { SHARD_INDEX, weightsPath } from './model-files.js';
 import { MAX_HEADER_BYTES, parseSafetensorsHeader, type SafetensorsEntry } from './safetensors.js';
 import { parseShardIndex } from './shard-index.js';
-import { readAll } from '../util/file-io.js';
-import { float16BitsToFloat } from '../util/half.js';
+
+/** The dtypes read() converts to fp32. */
+export const READABLE_DTYPES = ['F32', 'F16', 'BF16'];
 
 interface OpenShard {
   name: string;
@@ -82,13 +85,14 @@ export class CheckpointReader {
     return [...this.tensors.keys()];
   }
 
-  has(name: string): boolean {
-    return this.tensors.has(name);
-  }
-
   /** The stored shape, or undefined when the checkpoint has no such tensor. */
   shape(name: string): number[] | undefined {
     return this.tensors.get(name)?.entry.shape;
+  }
+
+  /** The stored dtype (F32, F16, BF16 are readable), or undefined when there is no such tensor. */
+  dtype(name: string): string | undefined {
+    return this.tensors.get(name)?.entry.dtype;
   }
 
   /** A tensor as fp32 (stored as F32, F16 or BF16). */
@@ -127,7 +131,7 @@ let halfTable: Float32Array | undefined;
 const littleEndian = endianness() === 'LE';
 
 function toFloat32(bytes: Uint8Array, dtype: string, source: string): Float32Array {
-  if (dtype !== 'F32' && dtype !== 'F16' && dtype !== 'BF16') throw new ModelLoadError(`${source} is ${dtype}; F32, F16 and BF16 weights are read`);
+  if (!READABLE_DTYPES.includes(dtype)) throw new ModelLoadError(`${source} is ${dtype}; F32, F16 and BF16 weights are read`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (dtype === 'F32') {
     const out = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);

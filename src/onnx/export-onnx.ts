@@ -10,13 +10,16 @@ import { join, resolve } from 'node:path';
 
 import { InvalidArgumentError, ModelLoadError, OutOfMemoryError } from '../errors.js';
 import { Qwen3PromptTokenizer } from '../llm/qwen3-reranker-prompt.js';
-import { CheckpointReader } from '../model/checkpoint-reader.js';
+import { CheckpointReader, READABLE_DTYPES } from '../model/checkpoint-reader.js';
 import { nativeDecoderConfig, type DecoderReader } from '../model/decoder-config.js';
 import { readModelConfig } from '../model/model-config.js';
 import { qwen3Parameters } from '../model/qwen3.js';
 import { native } from '../native/load.js';
 import { packageVersion } from '../package-info.js';
 import { EXTERNAL_DATA_BYTES, writeQwen3Graph } from './qwen3-graph.js';
+
+/** System errors of writing into the model directory (reads fail as ModelLoadErrors). */
+const WRITE_ERRORS = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'EEXIST', 'ENOTDIR', 'EISDIR']);
 
 const ONNX_EXPORT: DecoderReader = { name: "crossrank's ONNX export", hint: '' };
 
@@ -86,6 +89,8 @@ export function exportOnnx(dir: string, options: ExportOnnxOptions = {}): Export
       if (stored.join() !== spec.shape.join()) {
         throw new ModelLoadError(`${modelDir}: ${spec.name} is [${stored}], config.json implies [${spec.shape}]`);
       }
+      const dtype = reader.dtype(spec.name)!;
+      if (!READABLE_DTYPES.includes(dtype)) throw new ModelLoadError(`${modelDir}: ${spec.name} is ${dtype}; F32, F16 and BF16 weights are read`);
     }
     const parameters = specs.reduce((n, spec) => n + spec.shape.reduce((a, b) => a * b, 1), 0);
     const externalData = options.externalData ?? parameters * 4 >= EXTERNAL_DATA_BYTES;
@@ -114,6 +119,12 @@ export function exportOnnx(dir: string, options: ExportOnnxOptions = {}): Export
     for (const file of [...files].reverse()) renameSync(join(temp, file), join(onnxDir, file));
     options.onProgress?.(1, 'done');
     return { files: files.map((f) => `onnx/${f}`), parameters };
+  } catch (error) {
+    // A read-only or full model directory: say where, not an unexplained system error.
+    if (WRITE_ERRORS.has((error as NodeJS.ErrnoException).code ?? '')) {
+      throw new InvalidArgumentError(`cannot write the ONNX graph into ${modelDir}: ${(error as Error).message} (export a writable copy of the model directory)`, { cause: error });
+    }
+    throw error;
   } finally {
     reader.close();
     rmSync(temp, { recursive: true, force: true });

@@ -137,6 +137,22 @@ describe('exportOnnx', () => {
     expect(() => exportOnnx(misshapen)).toThrow(/model\.norm\.weight is \[16,2\], config\.json implies \[32\]/);
     expect(existsSync(join(misshapen, 'onnx'))).toBe(false);
 
+    // Integer weights (the header is valid; the export reads F32, F16 and BF16).
+    const integer = withoutGraph('integer');
+    const bytes = readFileSync(join(integer, 'model.safetensors'));
+    const at = bytes.indexOf('"model.norm.weight":{"dtype":"F32"');
+    expect(at).toBeGreaterThan(0);
+    bytes.write('"model.norm.weight":{"dtype":"I32"', at);
+    writeFileSync(join(integer, 'model.safetensors'), bytes);
+    expect(() => exportOnnx(integer)).toThrow(/model\.norm\.weight is I32; F32, F16 and BF16 weights are read/);
+
+    // A model directory that cannot take the graph: a typed error naming it, nothing left behind.
+    const blocked = withoutGraph('blocked');
+    writeFileSync(join(blocked, 'onnx'), 'not a directory');
+    expect(() => exportOnnx(blocked)).toThrow(InvalidArgumentError);
+    expect(() => exportOnnx(blocked)).toThrow(/cannot write the ONNX graph into .*blocked/);
+    expect(existsSync(join(blocked, `.onnx-export-${process.pid}`))).toBe(false);
+
     // A config the graph would compute wrongly is refused as the native engine refuses it.
     const windowed = withoutGraph('windowed');
     const config = JSON.parse(readFileSync(join(windowed, 'config.json'), 'utf8'));
