@@ -176,6 +176,9 @@ describe('exportOnnx', () => {
     mkdirSync(join(dir.path, 'empty'));
     const empty = runCli(['export-onnx', join(dir.path, 'empty')]);
     expect(empty.stderr).toMatch(/has no config\.json/);
-    expect(runCli(['export-onnx', 'Qwen/Qwen3-Reranker-0.6B']).stderr).toMatch(/is not a directory; export-onnx writes into a model's directory/);
+    // A hub id is resolved through the hub cache (test/native/hub.test.ts); offline and absent, it says so.
+    const absent = runCli(['export-onnx', 'crossrank-test/absent'], { HF_HUB_OFFLINE: '1', HF_HUB_CACHE: join(dir.path, 'no-cache') });
+    expect(absent.stderr).toMatch(/crossrank-test\/absent@main is not in the hub cache/);
+    expect(() => exportOnnx(join(dir.path, 'nowhere'))).toThrow(/is not a directory; export-onnx writes into a model's directory/);
   });
 });

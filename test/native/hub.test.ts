@@ -198,6 +198,25 @@ describe('hub download: files that a file names', () => {
     expect(existsSync(join(model.info.dir, 'onnx'))).toBe(false);
   });
 
+  it('crossrank export-onnx <hub id> fetches the safetensors and writes the graph into the snapshot; loads then use ONNX Runtime', async () => {
+    const qwen = join(dir.path, 'qwen3-no-onnx');
+    makeQwen3Model({ preset: 'qwen3-tiny', seed: 5, out: qwen, tokenizer: join(sharedDir, 'tokenizers', 'qwen3') });
+    const repo = repoFromDirectory(qwen, COMMIT);
+    repo.files.delete('onnx/model.onnx');
+    hub.repos.set('crossrank-test/qwen3-no-onnx', repo);
+    const run = await runCliAsync(['export-onnx', 'crossrank-test/qwen3-no-onnx', '--json'], { HF_HUB_CACHE: cache, HF_ENDPOINT: hub.endpoint, HF_HUB_OFFLINE: '0' });
+    expect(run.status, run.stderr).toBe(0);
+    const snapshot = join(cache, 'models--crossrank-test--qwen3-no-onnx', 'snapshots', COMMIT);
+    expect(JSON.parse(run.stdout).dir).toBe(snapshot);
+    // The graph written from the downloaded weights is the one make-model wrote beside them.
+    expect(readFileSync(join(snapshot, 'onnx', 'model.onnx')).equals(readFileSync(join(qwen, 'onnx', 'model.onnx')))).toBe(true);
+    const model = await CrossEncoder.load('crossrank-test/qwen3-no-onnx', opts());
+    expect(model.info.backend).toBe('onnx');
+    const local = await CrossEncoder.load(qwen);
+    expect(Array.from(await model.score('q', ['a', 'b']))).toEqual(Array.from(await local.score('q', ['a', 'b'])));
+    await Promise.all([model.dispose(), local.dispose()]);
+  });
+
   it('a repository with PyTorch pickles only says so for the native engine', async () => {
     const repo = repoFromDirectory(modelDir, COMMIT);
     repo.files.set('pytorch_model.bin', repo.files.get('model.safetensors')!);
