@@ -92,10 +92,10 @@ export function exportOnnx(dir: string, options: ExportOnnxOptions = {}): Export
       const dtype = reader.dtype(spec.name)!;
       if (!READABLE_DTYPES.includes(dtype)) throw new ModelLoadError(`${modelDir}: ${spec.name} is ${dtype}; F32, F16 and BF16 weights are read`);
     }
-    const parameters = specs.reduce((n, spec) => n + spec.shape.reduce((a, b) => a * b, 1), 0);
+    const counts = specs.map((spec) => spec.shape.reduce((a, b) => a * b, 1));
+    const parameters = counts.reduce((a, b) => a + b, 0);
     const externalData = options.externalData ?? parameters * 4 >= EXTERNAL_DATA_BYTES;
-    const largest = Math.max(...specs.map((spec) => spec.shape.reduce((a, b) => a * b, 1) * 4));
-    checkMemory(externalData ? 3 * largest : 2.5 * parameters * 4, modelDir);
+    checkMemory(externalData ? 3 * 4 * Math.max(...counts) : 2.5 * 4 * parameters, modelDir);
 
     // Tensors are read when the builder asks (the tied embedding twice) and, with external
     // data, written out and dropped at once.

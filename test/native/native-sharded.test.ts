@@ -47,6 +47,18 @@ async function expectLoadError(model: string, pattern: RegExp) {
   expect((error as Error).message).toMatch(pattern);
 }
 
+/** The native engine scores the model in `many` (sharded) exactly as the same weights in `one` file. */
+async function expectSameNativeScores(one: string, many: string): Promise<void> {
+  const a = await CrossEncoder.load(one, { backend: 'native' });
+  const b = await CrossEncoder.load(many, { backend: 'native' });
+  try {
+    expect(Array.from(await b.score(query, docs))).toEqual(Array.from(await a.score(query, docs)));
+  } finally {
+    await a.dispose();
+    await b.dispose();
+  }
+}
+
 describe('sharded safetensors checkpoints', () => {
   it('are written as transformers writes them: shards in tensor order, an index with every tensor', () => {
     expect(readdirSync(sharded)).not.toContain('model.safetensors');
@@ -67,14 +79,7 @@ describe('sharded safetensors checkpoints', () => {
   });
 
   it('score exactly as the same weights in one file (encoder, native CPU reference)', async () => {
-    const a = await CrossEncoder.load(single, { backend: 'native' });
-    const b = await CrossEncoder.load(sharded, { backend: 'native' });
-    try {
-      expect(Array.from(await b.score(query, docs))).toEqual(Array.from(await a.score(query, docs)));
-    } finally {
-      await a.dispose();
-      await b.dispose();
-    }
+    await expectSameNativeScores(single, sharded);
   });
 
   it('score exactly as one file for an LLM reranker (qwen3-tiny, native decoder), through the CLI too', async () => {
@@ -86,14 +91,7 @@ describe('sharded safetensors checkpoints', () => {
     expect(made.status, made.stderr).toBe(0);
     expect(JSON.parse(made.stdout).files).toContain(INDEX);
     expect(shardsOf(many).length).toBeGreaterThan(1);
-    const a = await CrossEncoder.load(one, { backend: 'native' });
-    const b = await CrossEncoder.load(many, { backend: 'native' });
-    try {
-      expect(Array.from(await b.score(query, docs))).toEqual(Array.from(await a.score(query, docs)));
-    } finally {
-      await a.dispose();
-      await b.dispose();
-    }
+    await expectSameNativeScores(one, many);
     writeFileSync(join(dir.path, 'docs.txt'), docs.join('\n'));
     const ranked = runCli(['rerank', '--model', many, '--backend', 'native', '--query', query, '--input', join(dir.path, 'docs.txt'), '--json']);
     expect(ranked.status, ranked.stderr).toBe(0);
