@@ -22,6 +22,7 @@ import { calibrate } from './eval/calibration.js';
 import { loadProfile, type CalibrationProfile } from './eval/calibration-profile.js';
 import { isBareEncoder } from './model/encoder-config.js';
 import { headSpec, parseActivation, resolveHead, trueFalseHead, type Activation, type Head } from './model/head.js';
+import { decoderCacheShape } from './model/decoder-config.js';
 import { modelMaxLength, readModelConfig, type ModelConfig } from './model/model-config.js';
 import type { CudaElementType } from './native/binding.js';
 import { defaultBackend, onnxModelPath, weightFilesFor } from './model/model-files.js';
@@ -53,9 +54,12 @@ export interface CrossEncoderOptions extends ResolveOptions {
   /** LLM rerankers (Qwen3-Reranker): the task instruction of the prompt (default: web search). */
   instruction?: string;
   /**
-   * LLM rerankers on the native backend: run each query's prompt prefix once and reuse its
-   * key/value cache for every document (default true). Scores equal the unshared
-   * computation within rounding (1e-4 on the CPU; 16-bit rounding on CUDA).
+   * LLM rerankers: run each query's prompt prefix once and reuse its key/value cache for
+   * every document (default true). Scores equal the unshared computation within rounding
+   * (1e-4 on the CPU; 16-bit rounding on CUDA). The native engine always can; ONNX Runtime
+   * where the graph has key/value cache inputs and outputs (`past_key_values.*`,
+   * `present.*`, as `crossrank export-onnx` writes them and the public exports made for
+   * generation have them). Asking for it on a graph without them is an InvalidArgumentError.
    */
   sharePrefix?: boolean;
   /**
@@ -136,6 +140,8 @@ export interface CrossEncoderInfo {
   device: string;
   /** The native CUDA engine's 16-bit type; absent on the CPU paths, which compute in fp32. */
   precision?: CudaElementType;
+  /** LLM rerankers: whether each query's prompt prefix runs once for all its documents. */
+  sharesPrefixes?: boolean;
   maxLength: number;
   head: Head;
   tokenizer: PairTokenizer['kind'];
@@ -297,10 +303,12 @@ export class CrossEncoder {
               onProgress,
             }),
           )
-        : await (await import('./backends/onnx-backend.js')).OnnxBackend.create(onnxModelPath(resolved.dir, options.quantized), 2, {
+        : await (await import('./backends/onnx-decoder-backend.js')).OnnxDecoderBackend.create(onnxModelPath(resolved.dir, options.quantized), {
             device: options.device,
             threads: options.threads,
-            decoder: { answerIds },
+            answerIds,
+            sharePrefix: options.sharePrefix,
+            ...decoderCacheShape(config, join(resolved.dir, 'config.json')),
           });
     const info: CrossEncoderInfo = {
       model: idOrDir,
@@ -309,6 +317,7 @@ export class CrossEncoder {
       backend: o.backendName,
       device: backend.device,
       ...(nativeCuda(o.backendName, options.device) ? { precision } : {}),
+      sharesPrefixes: backend.sharesPrefixes ?? false,
       maxLength,
       head,
       tokenizer: tokenizer.kind,

@@ -11,13 +11,7 @@ import type { PairEncodings } from '../tokenizer/pair-tokenizer.js';
 import type { Backend } from './backend.js';
 import { OrtWorkerSession, type WorkerTensor } from './ort-worker-session.js';
 
-export interface OnnxBackendOptions {
-  /**
-   * A decoder reranker (Qwen3-Reranker): its graph gives logits at every position, over the
-   * vocabulary (`logits`) or trimmed to the two answer tokens (`yes_no_logits`); the backend
-   * returns [yes, no] at each row's last real position, and feeds `position_ids`.
-   */
-  decoder?: { answerIds: [number, number] };
+export interface OrtSessionOptions {
   device?: string;
   /** Intra-op threads (default: all cores). */
   threads?: number;
@@ -25,56 +19,71 @@ export interface OnnxBackendOptions {
 
 const knownInputs = new Set(['input_ids', 'attention_mask', 'token_type_ids', 'position_ids']);
 
+/**
+ * An ONNX Runtime session on its worker, on the CPU or the CUDA provider; a missing CUDA
+ * provider is a BackendUnavailableError, an unreadable graph a ModelLoadError.
+ */
+export async function openOrtSession(path: string, options: OrtSessionOptions): Promise<{ session: OrtWorkerSession; device: string }> {
+  const device = options.device ?? 'cpu';
+  const cuda = /^cuda(:(\d+))?$/.exec(device);
+  if (device !== 'cpu' && !cuda) throw new InvalidArgumentError(`device must be 'cpu', 'cuda' or 'cuda:N', got ${device}`);
+  const executionProviders = cuda ? [{ name: 'cuda', deviceId: Number(cuda[2] ?? 0) }] : ['cpu'];
+  try {
+    // On a worker thread: ONNX Runtime computes on the thread that calls run().
+    const session = await OrtWorkerSession.create(path, {
+      executionProviders,
+      graphOptimizationLevel: 'all',
+      intraOpNumThreads: options.threads ?? availableParallelism(),
+      // A missing CUDA provider is reported below as a typed error; keep ORT's own log quiet.
+      logSeverityLevel: cuda ? 4 : 2,
+    });
+    return { session, device };
+  } catch (error) {
+    const message = (error as Error).message;
+    if (cuda) {
+      throw new BackendUnavailableError(
+        `onnxruntime-node cannot use CUDA here (${message.split('\n')[0]}); install an onnxruntime-node build with the CUDA provider, or use device 'cpu'`,
+        { cause: error },
+      );
+    }
+    throw new ModelLoadError(`cannot load ONNX model ${path}: ${message.split('\n')[0]}`, { cause: error });
+  }
+}
+
+/** session.run with ONNX Runtime's failures as InternalErrors naming the batch's shape. */
+export async function runOrt(session: OrtWorkerSession, feeds: Record<string, WorkerTensor>, rows: number, seqLen: number, fetches?: string[]): Promise<Record<string, WorkerTensor>> {
+  try {
+    return await session.run(feeds, fetches);
+  } catch (error) {
+    if (error instanceof CrossrankError) throw error;
+    throw new InternalError(`ONNX Runtime failed on a batch of ${rows} x ${seqLen}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
+  }
+}
+
 export class OnnxBackend implements Backend {
   readonly name = 'onnx' as const;
   readonly device: string;
   readonly numLabels: number;
   readonly #session: OrtWorkerSession;
   readonly #outputName: string;
-  readonly #decoder: OnnxBackendOptions['decoder'];
 
-  private constructor(session: OrtWorkerSession, device: string, numLabels: number, outputName: string, decoder: OnnxBackendOptions['decoder']) {
+  private constructor(session: OrtWorkerSession, device: string, numLabels: number, outputName: string) {
     this.#session = session;
     this.device = device;
     this.numLabels = numLabels;
     this.#outputName = outputName;
-    this.#decoder = decoder;
   }
 
-  static async create(path: string, expectedLabels: number, options: OnnxBackendOptions = {}): Promise<OnnxBackend> {
-    const device = options.device ?? 'cpu';
-    const cuda = /^cuda(:(\d+))?$/.exec(device);
-    if (device !== 'cpu' && !cuda) throw new InvalidArgumentError(`device must be 'cpu', 'cuda' or 'cuda:N', got ${device}`);
-    const executionProviders = cuda ? [{ name: 'cuda', deviceId: Number(cuda[2] ?? 0) }] : ['cpu'];
-    let session: OrtWorkerSession;
-    try {
-      // On a worker thread: ONNX Runtime computes on the thread that calls run().
-      session = await OrtWorkerSession.create(path, {
-        executionProviders,
-        graphOptimizationLevel: 'all',
-        intraOpNumThreads: options.threads ?? availableParallelism(),
-        // A missing CUDA provider is reported below as a typed error; keep ORT's own log quiet.
-        logSeverityLevel: cuda ? 4 : 2,
-      });
-    } catch (error) {
-      const message = (error as Error).message;
-      if (cuda) {
-        throw new BackendUnavailableError(
-          `onnxruntime-node cannot use CUDA here (${message.split('\n')[0]}); install an onnxruntime-node build with the CUDA provider, or use device 'cpu'`,
-          { cause: error },
-        );
-      }
-      throw new ModelLoadError(`cannot load ONNX model ${path}: ${message.split('\n')[0]}`, { cause: error });
-    }
+  static async create(path: string, expectedLabels: number, options: OrtSessionOptions = {}): Promise<OnnxBackend> {
+    const { session, device } = await openOrtSession(path, options);
     for (const name of session.inputNames) {
       if (!knownInputs.has(name)) {
         await session.release();
         throw new ModelLoadError(`${path} has input ${name}; a cross-encoder graph takes ${[...knownInputs].join(', ')}`);
       }
     }
-    const preferred = options.decoder ? ['yes_no_logits', 'logits'] : ['logits'];
-    const outputName = preferred.find((n) => session.outputNames.includes(n)) ?? session.outputNames[0];
-    return new OnnxBackend(session, device, options.decoder ? 2 : expectedLabels, outputName, options.decoder);
+    const outputName = session.outputNames.includes('logits') ? 'logits' : session.outputNames[0];
+    return new OnnxBackend(session, device, expectedLabels, outputName);
   }
 
   async run(pairs: PairEncodings, rowIndices: Int32Array, padId: number): Promise<Float32Array> {
@@ -85,17 +94,9 @@ export class OnnxBackend implements Backend {
     const feeds: Record<string, WorkerTensor> = {};
     for (const name of this.#session.inputNames) {
       const data = name === 'input_ids' ? batch.inputIds : name === 'attention_mask' ? batch.attentionMask : batch.tokenTypeIds;
-      feeds[name] = name === 'position_ids' ? { type: 'int64', data: positionsOf(batch.attentionMask, rows, batch.seqLen), dims } : { type: 'int64', data, dims };
+      feeds[name] = { type: 'int64', data: name === 'position_ids' ? positionsOf(batch.attentionMask, rows, batch.seqLen) : data, dims };
     }
-    let outputs: Record<string, WorkerTensor>;
-    try {
-      outputs = await this.#session.run(feeds);
-    } catch (error) {
-      if (error instanceof CrossrankError) throw error;
-      throw new InternalError(`ONNX Runtime failed on a batch of ${rows} x ${batch.seqLen}: ${(error as Error).message.split('\n')[0]}`, { cause: error });
-    }
-    const output = outputs[this.#outputName];
-    if (this.#decoder) return this.#lastPosition(output, batch.attentionMask, rows, batch.seqLen);
+    const output = (await runOrt(this.#session, feeds, rows, batch.seqLen))[this.#outputName];
     const data = output.data as Float32Array;
     if (output.type !== 'float32' || data.length !== rows * this.numLabels) {
       throw new ModelLoadError(
@@ -103,26 +104,6 @@ export class OnnxBackend implements Backend {
       );
     }
     return data;
-  }
-
-  /** [yes, no] logits at each row's last real position (rows are right-padded). */
-  #lastPosition(output: WorkerTensor, mask: BigInt64Array, rows: number, seqLen: number): Float32Array {
-    const data = output.data as Float32Array;
-    const width = output.dims[2];
-    if (output.type !== 'float32' || output.dims.length !== 3 || output.dims[0] !== rows || output.dims[1] !== seqLen) {
-      throw new ModelLoadError(`ONNX output ${this.#outputName} has type ${output.type} and shape [${output.dims}], expected float32 [${rows}, ${seqLen}, vocabulary or 2]`);
-    }
-    const [yes, no] = width === 2 ? [0, 1] : this.#decoder!.answerIds;
-    if (yes >= width || no >= width) throw new ModelLoadError(`ONNX output ${this.#outputName} has ${width} columns; the answer tokens are ${yes} and ${no}`);
-    const out = new Float32Array(rows * 2);
-    for (let r = 0; r < rows; r++) {
-      let length = 0;
-      for (let t = 0; t < seqLen; t++) if (mask[r * seqLen + t] !== 0n) length++;
-      const at = (r * seqLen + length - 1) * width;
-      out[2 * r] = data[at + yes];
-      out[2 * r + 1] = data[at + no];
-    }
-    return out;
   }
 
   async dispose(): Promise<void> {

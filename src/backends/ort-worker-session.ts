@@ -24,14 +24,22 @@ parentPort.on('message', async (m) => {
   try {
     if (m.type === 'create') {
       session = await ort.InferenceSession.create(m.path, m.options);
-      parentPort.postMessage({ id: m.id, inputNames: session.inputNames, outputNames: session.outputNames });
+      const inputMetadata = (session.inputMetadata || []).map((v) =>
+        v.isTensor ? { name: v.name, type: v.type, shape: Array.from(v.shape) } : { name: v.name });
+      parentPort.postMessage({ id: m.id, inputNames: session.inputNames, outputNames: session.outputNames, inputMetadata });
     } else if (m.type === 'run') {
       const feeds = {};
       for (const name of Object.keys(m.feeds)) {
         const t = m.feeds[name];
-        feeds[name] = new ort.Tensor(t.type, t.data, t.dims);
+        let data = t.data;
+        if (t.repeat > 1) {
+          // One row sent, t.repeat rows fed: the same cached prefix continued by every row.
+          data = new t.data.constructor(t.data.length * t.repeat);
+          for (let r = 0; r < t.repeat; r++) data.set(t.data, r * t.data.length);
+        }
+        feeds[name] = new ort.Tensor(t.type, data, t.dims);
       }
-      const out = await session.run(feeds);
+      const out = m.fetches ? await session.run(feeds, m.fetches) : await session.run(feeds);
       const result = {};
       const transfer = [];
       for (const name of Object.keys(out)) {
@@ -55,6 +63,15 @@ export interface WorkerTensor {
   type: string;
   data: ArrayLike<number | bigint> & { buffer: ArrayBufferLike };
   dims: number[];
+  /** Feeds only: `data` is one row along the first axis, fed `repeat` times (dims count them all). */
+  repeat?: number;
+}
+
+/** An input's element type and shape as the graph declares them (names for symbolic dims). */
+export interface InputMetadata {
+  name: string;
+  type?: string;
+  shape?: (number | string)[];
 }
 
 export interface SessionOptions {
@@ -72,17 +89,19 @@ interface Pending {
 export class OrtWorkerSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  readonly inputMetadata: readonly InputMetadata[];
   readonly #worker: Worker;
   readonly #pending: Map<number, Pending>;
   #nextId: number;
   #released = false;
 
-  private constructor(worker: Worker, pending: Map<number, Pending>, nextId: number, names: { inputNames: string[]; outputNames: string[] }) {
+  private constructor(worker: Worker, pending: Map<number, Pending>, nextId: number, names: { inputNames: string[]; outputNames: string[]; inputMetadata?: InputMetadata[] }) {
     this.#worker = worker;
     this.#pending = pending;
     this.#nextId = nextId;
     this.inputNames = names.inputNames;
     this.outputNames = names.outputNames;
+    this.inputMetadata = names.inputMetadata ?? [];
   }
 
   /** Starts a worker and creates the session in it; rejects with ONNX Runtime's message. */
@@ -111,7 +130,7 @@ export class OrtWorkerSession {
         worker.postMessage({ ...message, id });
       });
     try {
-      const names = (await send({ type: 'create', path, options }, 0)) as unknown as { inputNames: string[]; outputNames: string[] };
+      const names = (await send({ type: 'create', path, options }, 0)) as unknown as { inputNames: string[]; outputNames: string[]; inputMetadata?: InputMetadata[] };
       return new OrtWorkerSession(worker, pending, 1, names);
     } catch (error) {
       await worker.terminate();
@@ -128,9 +147,10 @@ export class OrtWorkerSession {
     });
   }
 
-  async run(feeds: Record<string, WorkerTensor>): Promise<Record<string, WorkerTensor>> {
+  /** Runs the graph; with `fetches`, computes and returns only those outputs. */
+  async run(feeds: Record<string, WorkerTensor>, fetches?: string[]): Promise<Record<string, WorkerTensor>> {
     if (this.#released) throw new InternalError('the ONNX Runtime session has been released');
-    const reply = await this.#send({ type: 'run', feeds });
+    const reply = await this.#send({ type: 'run', feeds, fetches });
     return reply.result as Record<string, WorkerTensor>;
   }
 

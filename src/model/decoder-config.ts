@@ -14,13 +14,28 @@ export interface DecoderReader {
 
 export const NATIVE_ENGINE: DecoderReader = { name: 'the native engine', hint: "; use backend 'onnx'" };
 
-export function nativeDecoderConfig(config: ModelConfig, source: string, reader: DecoderReader = NATIVE_ENGINE): NativeDecoderConfig {
-  const raw = config.raw;
-  const int = (key: string, fallback?: number) => {
+/** A positive integer field of config.json (or the fallback), else a ModelLoadError naming it. */
+function intField(raw: Record<string, unknown>, source: string) {
+  return (key: string, fallback?: number) => {
     const v = raw[key] ?? fallback;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new ModelLoadError(`${source}: ${key} must be a positive integer`);
     return v;
   };
+}
+
+/**
+ * The shape of a decoder's key/value cache per config.json: what the cache tensors of an
+ * ONNX graph hold, whatever else the graph computes.
+ */
+export function decoderCacheShape(config: ModelConfig, source: string): { numLayers: number; numKvHeads: number; headDim: number } {
+  const int = intField(config.raw, source);
+  const heads = int('num_attention_heads');
+  return { numLayers: int('num_hidden_layers'), numKvHeads: int('num_key_value_heads', heads), headDim: int('head_dim', int('hidden_size') / heads) };
+}
+
+export function nativeDecoderConfig(config: ModelConfig, source: string, reader: DecoderReader = NATIVE_ENGINE): NativeDecoderConfig {
+  const raw = config.raw;
+  const int = intField(raw, source);
   const hidden = int('hidden_size');
   const heads = int('num_attention_heads');
   refuseSlidingWindow(raw, source, reader);

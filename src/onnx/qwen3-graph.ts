@@ -1,11 +1,15 @@
 /**
  * The ONNX graph of a Qwen3 reranker (Qwen3ForCausalLM), built node by node: int64 inputs
- * `input_ids`, `attention_mask`, `position_ids` [batch, sequence] and one output: by default
- * `yes_no_logits` [batch, sequence, 2] — the output layer's rows for the two answer tokens
- * only (a "trimmed" export: the full vocabulary is 150k logits a position) — or, as the
- * public exports have it, `logits` [batch, sequence, vocabulary]. Decoder:
- * RMSNorm, rotary embeddings from position_ids, grouped-query causal attention with per-head
- * q/k RMSNorm, SwiGLU. Opset 17.
+ * `input_ids`, `position_ids` [batch, sequence] and `attention_mask` [batch, past + sequence];
+ * the output: by default `yes_no_logits` [batch, sequence, 2] — the output layer's rows for
+ * the two answer tokens only (a "trimmed" export: the full vocabulary is 150k logits a
+ * position) — or, as the public exports have it, `logits` [batch, sequence, vocabulary].
+ * With a key/value cache (`kvCache`, the layout of the public exports made for generation,
+ * e.g. transformers.js's): inputs `past_key_values.{layer}.key|value` and outputs
+ * `present.{layer}.key|value`, each [batch, key/value heads, length, head dim], the present
+ * ones the past followed by this call's tokens — which lets a runtime compute a prompt
+ * prefix once and continue it for every document. Decoder: RMSNorm, rotary embeddings from
+ * position_ids, grouped-query causal attention with per-head q/k RMSNorm, SwiGLU. Opset 17.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,6 +32,13 @@ export interface WeightSource {
  */
 export const EXTERNAL_DATA_BYTES = 1.9e9;
 
+export interface Qwen3GraphOptions {
+  /** The two answer rows (default) or the whole vocabulary, as the public exports have it. */
+  output?: 'yes-no' | 'vocabulary';
+  /** Key/value cache inputs and outputs (default false). */
+  kvCache?: boolean;
+}
+
 /**
  * Writes `onnxDir`/model.onnx, with its weights in `onnxDir`/model.onnx_data when
  * `externalData`; returns the file names written.
@@ -39,9 +50,9 @@ export function writeQwen3Graph(
   weights: WeightSource,
   answerIds: [number, number],
   producerVersion: string,
-  output: 'yes-no' | 'vocabulary' = 'yes-no',
+  options: Qwen3GraphOptions = {},
 ): string[] {
-  const build = (external?: ExternalData) => buildQwen3Graph(dims, weights, answerIds, producerVersion, output, external);
+  const build = (external?: ExternalData) => buildQwen3Graph(dims, weights, answerIds, producerVersion, options, external);
   const graph = externalData ? withExternalDataFile(join(onnxDir, 'model.onnx_data'), build) : build();
   writeFileSync(join(onnxDir, 'model.onnx'), graph);
   return externalData ? ['model.onnx', 'model.onnx_data'] : ['model.onnx'];
@@ -52,9 +63,11 @@ export function buildQwen3Graph(
   weights: WeightSource,
   answerIds: [number, number],
   producerVersion: string,
-  output: 'yes-no' | 'vocabulary' = 'yes-no',
+  options: Qwen3GraphOptions = {},
   external?: ExternalData,
 ): Uint8Array {
+  const output = options.output ?? 'yes-no';
+  const past = options.kvCache ?? false;
   const g = new GraphBuilder(external);
   const { hiddenSize: H, numHeads: nH, numKvHeads: nKV, headDim: hd, intermediateSize: I } = dims;
   const weight = (name: string) => {
@@ -86,11 +99,16 @@ export function buildQwen3Graph(
     return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [rotated, sin])]);
   };
 
-  // ---- additive mask [B, 1, S, S]: causal, and padded keys masked ------------------------
-  const seqLen = g.op('Gather', [g.op('Shape', ['input_ids']), g.int64Constant(1)], { axis: 0 });
-  const range = g.op('Range', [g.int64Constant(0), seqLen, g.int64Constant(1)]);
-  const future = g.op('Less', [g.op('Unsqueeze', [range, g.int64Constant([1])]), g.op('Unsqueeze', [range, g.int64Constant([0])])]); // [S, S]: key after query
-  const padKey = g.op('Unsqueeze', [g.op('Equal', ['attention_mask', g.int64Constant(0)]), g.int64Constant([1, 2])]); // [B, 1, 1, S]
+  // ---- additive mask [B, 1, S, T] (T = past + S): causal, and padded keys masked ----------
+  const length = (input: string) => g.op('Gather', [g.op('Shape', [input]), g.int64Constant(1)], { axis: 0 });
+  const seqLen = length('input_ids');
+  const totalLen = past ? length('attention_mask') : seqLen;
+  const range = (from: string, to: string) => g.op('Range', [from, to, g.int64Constant(1)]);
+  // Query i sits at position (T - S) + i of the keys: after the cached ones.
+  const queryAt = past ? range(g.op('Sub', [totalLen, seqLen]), totalLen) : range(g.int64Constant(0), seqLen);
+  const keyAt = past ? range(g.int64Constant(0), totalLen) : queryAt;
+  const future = g.op('Less', [g.op('Unsqueeze', [queryAt, g.int64Constant([1])]), g.op('Unsqueeze', [keyAt, g.int64Constant([0])])]); // [S, T]: key after query
+  const padKey = g.op('Unsqueeze', [g.op('Equal', ['attention_mask', g.int64Constant(0)]), g.int64Constant([1, 2])]); // [B, 1, 1, T]
   const masked = g.op('Or', [g.op('Unsqueeze', [future, g.int64Constant([0, 1])]), padKey]);
   const additive = g.op('Where', [masked, g.floatConstant(MASK_MIN), g.floatConstant(0)]);
   const scale = g.floatConstant(Math.sqrt(hd));
@@ -105,15 +123,20 @@ export function buildQwen3Graph(
     const q = rope(rmsNorm(heads(`${p}.self_attn.q_proj`, nH), `${p}.self_attn.q_norm.weight`, hd));
     const k = rope(rmsNorm(heads(`${p}.self_attn.k_proj`, nKV), `${p}.self_attn.k_norm.weight`, hd));
     const v = heads(`${p}.self_attn.v_proj`, nKV);
+    // [B, nKV, T, hd]: the cached keys/values first, then this call's (the present output).
+    const cached = (t: string, kind: 'key' | 'value') => {
+      const own = g.op('Transpose', [t], { perm: [0, 2, 1, 3] });
+      return past ? g.op('Concat', [`past_key_values.${l}.${kind}`, own], { axis: 2 }, `present.${l}.${kind}`) : own;
+    };
     // Grouped-query attention: each key/value head serves `group` query heads.
     const repeat = (t: string) => {
-      const grouped = g.op('Expand', [g.op('Unsqueeze', [g.op('Transpose', [t], { perm: [0, 2, 1, 3] }), g.int64Constant([2])]), g.int64Constant([1, 1, group, 1, 1])]);
-      return g.op('Reshape', [grouped, g.int64Constant([0, nH, -1, hd])]); // [B, nH, S, hd]
+      const grouped = g.op('Expand', [g.op('Unsqueeze', [t, g.int64Constant([2])]), g.int64Constant([1, 1, group, 1, 1])]);
+      return g.op('Reshape', [grouped, g.int64Constant([0, nH, -1, hd])]); // [B, nH, T, hd]
     };
     const qh = g.op('Transpose', [q], { perm: [0, 2, 1, 3] });
-    const kh = g.op('Transpose', [repeat(k)], { perm: [0, 1, 3, 2] });
+    const kh = g.op('Transpose', [repeat(cached(k, 'key'))], { perm: [0, 1, 3, 2] });
     const scores = g.op('Add', [g.op('Div', [g.op('MatMul', [qh, kh]), scale]), additive]);
-    const ctx = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), repeat(v)]);
+    const ctx = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), repeat(cached(v, 'value'))]);
     const merged = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.int64Constant([0, 0, nH * hd])]);
     x = g.op('Add', [x, linear(merged, `${p}.self_attn.o_proj`, H, nH * hd)]);
     const h2 = rmsNorm(x, `${p}.post_attention_layernorm.weight`, H);
@@ -135,10 +158,21 @@ export function buildQwen3Graph(
   g.op('MatMul', [final, g.floatInitializer('output_rows.T', [H, columns], transpose(rows, columns, H))], {}, outputName);
 
   const dynamic = ['batch_size', 'sequence_length'];
+  const cacheNames = (prefix: string) =>
+    past ? Array.from({ length: dims.numLayers }, (_, l) => [`${prefix}.${l}.key`, `${prefix}.${l}.value`]).flat() : [];
+  const cache = (name: string, length: string) => ({ name, elemType: DataType.FLOAT, shape: ['batch_size', nKV, length, hd] });
   return g.encode({
     graphName: 'main_graph',
-    inputs: ['input_ids', 'attention_mask', 'position_ids'].map((name) => ({ name, elemType: DataType.INT64, shape: dynamic })),
-    outputs: [{ name: outputName, elemType: DataType.FLOAT, shape: [...dynamic, columns] }],
+    inputs: [
+      { name: 'input_ids', elemType: DataType.INT64, shape: dynamic },
+      { name: 'attention_mask', elemType: DataType.INT64, shape: ['batch_size', past ? 'total_sequence_length' : 'sequence_length'] },
+      { name: 'position_ids', elemType: DataType.INT64, shape: dynamic },
+      ...cacheNames('past_key_values').map((name) => cache(name, 'past_sequence_length')),
+    ],
+    outputs: [
+      { name: outputName, elemType: DataType.FLOAT, shape: [...dynamic, columns] },
+      ...cacheNames('present').map((name) => cache(name, 'total_sequence_length')),
+    ],
     opset: ONNX_OPSET,
     irVersion: ONNX_IR_VERSION,
     producerName: 'crossrank',

@@ -52,7 +52,10 @@ async function onnxLastLogits(left: boolean, modelDir = model): Promise<number[]
     });
   });
   const tensor = (data: BigInt64Array) => new ort.Tensor('int64', data, [B, S]);
-  const { yes_no_logits: out } = await session.run({ input_ids: tensor(ids), attention_mask: tensor(mask), position_ids: tensor(positions) });
+  const feeds: Record<string, ort.Tensor> = { input_ids: tensor(ids), attention_mask: tensor(mask), position_ids: tensor(positions) };
+  // The key/value cache (make-model's default graph): empty, every prompt whole.
+  for (const name of session.inputNames.filter((n) => n.startsWith('past_key_values.'))) feeds[name] = new ort.Tensor('float32', new Float32Array(0), [B, 2, 0, 16]);
+  const { yes_no_logits: out } = await session.run(feeds);
   await session.release();
   const data = out.data as Float32Array;
   return sequences.map((s, b) => {

@@ -42,7 +42,7 @@ export function registerRerank(program: Command): void {
     .option('--truncation <strategy>', 'longest_first or only_second', 'longest_first')
     .option('--revision <rev>', 'hub revision (branch, tag or commit)')
     .option('--instruction <text>', 'LLM rerankers: the task instruction of the prompt (default: web search)')
-    .option('--no-share-prefix', "LLM rerankers on the native backend: run every prompt whole instead of each query's prefix once")
+    .option('--no-share-prefix', "LLM rerankers: run every prompt whole instead of each query's prefix once (native engine; ONNX graphs with a key/value cache)")
     .option('--precision <type>', PRECISION_HELP, precision)
     .option('--json', 'print [{index, score, text}] as JSON')
     .action(async (o: RerankOptions) => {
