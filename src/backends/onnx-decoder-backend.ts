@@ -9,6 +9,8 @@
  * export-onnx` — run each distinct prompt prefix (frame, instruction and query) once and
  * continue it for every document of that query, as the native engine does: the documents'
  * run feeds the prefix's keys/values as its past. Without sharing, the past is empty.
+ * Graphs with ONNX Runtime's fused GroupQueryAttention (optimized exports) continue one row a
+ * run; on a CPU, so does every model of a real reranker's width (ONE_ROW_WIDTH).
  */
 import { InvalidArgumentError, ModelLoadError } from '../errors.js';
 import type { PairEncodings } from '../tokenizer/pair-tokenizer.js';
@@ -24,6 +26,8 @@ export interface OnnxDecoderOptions extends OrtSessionOptions {
   numLayers: number;
   numKvHeads: number;
   headDim: number;
+  /** The model's width: on a CPU, rows of a model this wide run one at a time (ONE_ROW_WIDTH). */
+  hiddenSize: number;
   /** Run each prompt prefix once where the graph has a key/value cache (default true). */
   sharePrefix?: boolean;
 }
@@ -55,6 +59,13 @@ const knownInputs = new Set(['input_ids', 'attention_mask', 'position_ids', 'tok
 const PREFIXES_KEPT = 4;
 /** The documents' past is the prefix's, once per row: runs are split to stay under this. */
 const MAX_PAST_BYTES = 512 * 2 ** 20;
+/**
+ * On a CPU, one document's ~100 tokens already fill the matrix products of a model this wide
+ * (every Qwen3 reranker: 1024 and up), so batching rows only adds padding to the longest and
+ * copies of the past: one row a run is 1.4x faster at the 0.6B shape (bench/RESULTS.md).
+ * Narrower models (the synthetic qwen3-tiny) and GPUs keep their batches.
+ */
+const ONE_ROW_WIDTH = 512;
 
 export class OnnxDecoderBackend implements Backend {
   readonly name = 'onnx' as const;
@@ -67,9 +78,18 @@ export class OnnxDecoderBackend implements Backend {
   readonly #cache: CacheLayout | undefined;
   /** Prefix ids (joined) → its keys/values, least recently used first. */
   readonly #prefixes = new Map<string, Promise<PrefixCache>>();
+  /** Rows per run (ONE_ROW_WIDTH). */
+  readonly #rowsPerRun: number;
+  /**
+   * Rows per run that continues a past: ONNX Runtime's fused GroupQueryAttention (in
+   * optimized public exports) refuses more than one ("batch_size must be 1 when
+   * sequence_length > 1 and past context is given"); learnt from the first refusal.
+   */
+  #continuationRows = Infinity;
 
-  private constructor(session: OrtWorkerSession, device: string, outputName: string, answerIds: [number, number], cache: CacheLayout | undefined, share: boolean) {
+  private constructor(session: OrtWorkerSession, device: string, outputName: string, answerIds: [number, number], cache: CacheLayout | undefined, share: boolean, rowsPerRun: number) {
     this.#session = session;
+    this.#rowsPerRun = rowsPerRun;
     this.device = device;
     this.#outputName = outputName;
     this.#answerIds = answerIds;
@@ -89,7 +109,8 @@ export class OnnxDecoderBackend implements Backend {
       const outputName = ['yes_no_logits', 'logits'].find((n) => session.outputNames.includes(n));
       if (!outputName) throw new ModelLoadError(`${path} has neither a yes_no_logits nor a logits output (it has ${session.outputNames.join(', ')})`);
       const cache = cacheLayout(session, path, options);
-      return new OnnxDecoderBackend(session, device, outputName, options.answerIds, cache, options.sharePrefix ?? true);
+      const rowsPerRun = device === 'cpu' && options.hiddenSize >= ONE_ROW_WIDTH ? 1 : Infinity;
+      return new OnnxDecoderBackend(session, device, outputName, options.answerIds, cache, options.sharePrefix ?? true, rowsPerRun);
     } catch (error) {
       await session.release();
       throw error;
@@ -160,7 +181,7 @@ export class OnnxDecoderBackend implements Backend {
 
   /** Scores `seqs` (each continuing `past` when given) into out[2 * at[i]], in runs that fit MAX_PAST_BYTES. */
   async #runRows(seqs: Int32Array[], past: PrefixCache | undefined, at: number[], out: Float32Array, padId: number): Promise<void> {
-    const perRun = past ? Math.max(1, Math.floor(MAX_PAST_BYTES / Math.max(1, past.bytes))) : seqs.length;
+    const perRun = Math.min(this.#rowsPerRun, past ? Math.max(1, Math.min(this.#continuationRows, Math.floor(MAX_PAST_BYTES / Math.max(1, past.bytes)))) : seqs.length);
     for (let begin = 0; begin < seqs.length; begin += perRun) {
       const part = seqs.slice(begin, begin + perRun);
       const rows = part.length;
@@ -178,7 +199,17 @@ export class OnnxDecoderBackend implements Backend {
         for (let t = 0; t < seqLen; t++) positions[r * seqLen + t] = BigInt(prior + t);
         for (let t = 0; t < s.length; t++) ids[r * seqLen + t] = BigInt(s[t]);
       });
-      const outputs = await runOrt(this.#session, this.#feeds(ids, mask, positions, rows, seqLen, past), rows, seqLen, [this.#outputName]);
+      let outputs: Record<string, WorkerTensor>;
+      try {
+        outputs = await runOrt(this.#session, this.#feeds(ids, mask, positions, rows, seqLen, past), rows, seqLen, [this.#outputName]);
+      } catch (error) {
+        if (!past || rows === 1) throw error;
+        // A graph that cannot continue several rows at once: one row a run from now on (the
+        // rows' first run settles it; a failure of a single row is the graph's real error).
+        this.#continuationRows = 1;
+        await this.#runRows(part, past, at.slice(begin, begin + rows), out, padId);
+        continue;
+      }
       this.#readAnswers(outputs[this.#outputName], part, at.slice(begin, begin + rows), out, seqLen);
     }
   }

@@ -24,13 +24,14 @@ function intField(raw: Record<string, unknown>, source: string) {
 }
 
 /**
- * The shape of a decoder's key/value cache per config.json: what the cache tensors of an
- * ONNX graph hold, whatever else the graph computes.
+ * The shape of a decoder's key/value cache per config.json (what the cache tensors of an
+ * ONNX graph hold, whatever else the graph computes), and its width.
  */
-export function decoderCacheShape(config: ModelConfig, source: string): { numLayers: number; numKvHeads: number; headDim: number } {
+export function decoderCacheShape(config: ModelConfig, source: string): { numLayers: number; numKvHeads: number; headDim: number; hiddenSize: number } {
   const int = intField(config.raw, source);
   const heads = int('num_attention_heads');
-  return { numLayers: int('num_hidden_layers'), numKvHeads: int('num_key_value_heads', heads), headDim: int('head_dim', int('hidden_size') / heads) };
+  const hiddenSize = int('hidden_size');
+  return { numLayers: int('num_hidden_layers'), numKvHeads: int('num_key_value_heads', heads), headDim: int('head_dim', hiddenSize / heads), hiddenSize };
 }
 
 export function nativeDecoderConfig(config: ModelConfig, source: string, reader: DecoderReader = NATIVE_ENGINE): NativeDecoderConfig {

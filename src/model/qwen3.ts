@@ -120,6 +120,8 @@ export function makeQwen3Model(options: {
    * prefixes. false writes the graph without, as trimmed public exports are.
    */
   onnxKvCache?: boolean;
+  /** The ONNX graph's attention as ONNX Runtime's fused GroupQueryAttention (see qwen3-graph.ts). */
+  onnxFusedAttention?: boolean;
   /** Shard model.safetensors over files of at most this many bytes (as Qwen3-Reranker-4B/8B ship). */
   maxShardBytes?: number;
   /** Keep the ONNX graph's weights in onnx/model.onnx_data (default: when the graph would pass protobuf's 2 GB). */
@@ -142,7 +144,7 @@ export function makeQwen3Model(options: {
     // One protobuf holds at most 2 GB: past that (qwen3-0.6b) the weights go to
     // onnx/model.onnx_data beside the graph, as the public exports of such models have them.
     const externalData = options.onnxExternalData ?? parameters * 4 >= EXTERNAL_DATA_BYTES;
-    writeQwen3Graph(join(temp, 'onnx'), externalData, dims, weights, [prompt.yesId, prompt.noId], packageVersion, { output: options.onnxOutput, kvCache: options.onnxKvCache ?? true });
+    writeQwen3Graph(join(temp, 'onnx'), externalData, dims, weights, [prompt.yesId, prompt.noId], packageVersion, { output: options.onnxOutput, kvCache: options.onnxKvCache ?? true, fusedAttention: options.onnxFusedAttention });
     for (const file of ['tokenizer.json', 'tokenizer_config.json', 'vocab.json', 'merges.txt']) {
       if (!existsSync(join(options.tokenizer, file))) continue;
       copyFileSync(join(options.tokenizer, file), join(temp, file));

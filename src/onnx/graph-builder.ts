@@ -36,6 +36,7 @@ type AttributeValue = number | number[] | { int: number } | { ints: number[] } |
 
 interface NodeRecord {
   opType: string;
+  domain?: string;
   name: string;
   input: string[];
   output: string[];
@@ -75,6 +76,8 @@ export class GraphBuilder {
   readonly #initializers: TensorRecord[] = [];
   readonly #counts = new Map<string, number>();
   readonly #external: ExternalData | undefined;
+  /** Operator domains besides ONNX's own that the nodes use (imported at version 1). */
+  readonly #domains = new Set<string>();
   #externalOffset = 0;
 
   /**
@@ -142,19 +145,21 @@ export class GraphBuilder {
   /** Adds a node with one output and returns the output's name. */
   op(opType: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, outputName?: string): string {
     const output = outputName ?? this.fresh(opType.toLowerCase());
-    const attribute = Object.entries(attributes).map(([name, value]) => {
-      if (typeof value === 'object' && !Array.isArray(value) && 'float' in value) {
-        return { name, type: AttributeType.FLOAT, f: value.float };
-      }
-      if (typeof value === 'number' || (typeof value === 'object' && !Array.isArray(value) && 'int' in value)) {
-        return { name, type: AttributeType.INT, i: typeof value === 'number' ? value : value.int };
-      }
-      const ints = Array.isArray(value) ? value : value.ints;
-      return { name, type: AttributeType.INTS, ints };
-    });
-    this.#nodes.push({ opType, name: this.fresh(`/${opType}`), input: inputs, output: [output], attribute });
+    this.#nodes.push({ opType, name: this.fresh(`/${opType}`), input: inputs, output: [output], attribute: attributeList(attributes) });
     return output;
   }
+
+  /**
+   * Adds a node of another operator domain (ONNX Runtime's `com.microsoft` contrib operators)
+   * with several outputs, named by `outputs` ('' for an output not wanted, '' inputs for
+   * optional ones left out); returns the output names.
+   */
+  domainOp(domain: string, opType: string, inputs: string[], outputs: string[], attributes: Record<string, AttributeValue> = {}): string[] {
+    this.#domains.add(domain);
+    this.#nodes.push({ opType, domain, name: this.fresh(`/${opType}`), input: inputs, output: outputs, attribute: attributeList(attributes) });
+    return outputs;
+  }
+
 
   /** Serialises the graph as an ONNX ModelProto (external initializers were written when added). */
   encode(
@@ -181,7 +186,7 @@ export class GraphBuilder {
       irVersion: options.irVersion,
       producerName: options.producerName,
       producerVersion: options.producerVersion,
-      opsetImport: [{ domain: '', version: options.opset }],
+      opsetImport: [{ domain: '', version: options.opset }, ...[...this.#domains].map((domain) => ({ domain, version: 1 }))],
       graph: {
         name: options.graphName,
         node: this.#nodes,
@@ -192,6 +197,19 @@ export class GraphBuilder {
     });
     return ModelProto.encode(message).finish();
   }
+}
+
+function attributeList(attributes: Record<string, AttributeValue>): Record<string, unknown>[] {
+  return Object.entries(attributes).map(([name, value]) => {
+    if (typeof value === 'object' && !Array.isArray(value) && 'float' in value) {
+      return { name, type: AttributeType.FLOAT, f: value.float };
+    }
+    if (typeof value === 'number' || (typeof value === 'object' && !Array.isArray(value) && 'int' in value)) {
+      return { name, type: AttributeType.INT, i: typeof value === 'number' ? value : value.int };
+    }
+    const ints = Array.isArray(value) ? value : value.ints;
+    return { name, type: AttributeType.INTS, ints };
+  });
 }
 
 export { DataType };

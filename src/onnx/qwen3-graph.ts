@@ -37,6 +37,14 @@ export interface Qwen3GraphOptions {
   output?: 'yes-no' | 'vocabulary';
   /** Key/value cache inputs and outputs (default false). */
   kvCache?: boolean;
+  /**
+   * Each layer's attention as ONNX Runtime's fused `com.microsoft.GroupQueryAttention`, as
+   * ONNX Runtime's optimizer leaves it in optimized public exports (default false: standard
+   * ONNX operators). Such a graph runs on ONNX Runtime only, and reads `attention_mask` only
+   * for each row's length: every row's tokens must be contiguous from its start (right
+   * padding, or an all-ones mask).
+   */
+  fusedAttention?: boolean;
 }
 
 /**
@@ -68,6 +76,7 @@ export function buildQwen3Graph(
 ): Uint8Array {
   const output = options.output ?? 'yes-no';
   const past = options.kvCache ?? false;
+  const fused = options.fusedAttention ?? false;
   const g = new GraphBuilder(external);
   const { hiddenSize: H, numHeads: nH, numKvHeads: nKV, headDim: hd, intermediateSize: I } = dims;
   const weight = (name: string) => {
@@ -99,20 +108,64 @@ export function buildQwen3Graph(
     return g.op('Add', [g.op('Mul', [x, cos]), g.op('Mul', [rotated, sin])]);
   };
 
-  // ---- additive mask [B, 1, S, T] (T = past + S): causal, and padded keys masked ----------
   const length = (input: string) => g.op('Gather', [g.op('Shape', [input]), g.int64Constant(1)], { axis: 0 });
-  const seqLen = length('input_ids');
-  const totalLen = past ? length('attention_mask') : seqLen;
-  const range = (from: string, to: string) => g.op('Range', [from, to, g.int64Constant(1)]);
-  // Query i sits at position (T - S) + i of the keys: after the cached ones.
-  const queryAt = past ? range(g.op('Sub', [totalLen, seqLen]), totalLen) : range(g.int64Constant(0), seqLen);
-  const keyAt = past ? range(g.int64Constant(0), totalLen) : queryAt;
-  const future = g.op('Less', [g.op('Unsqueeze', [queryAt, g.int64Constant([1])]), g.op('Unsqueeze', [keyAt, g.int64Constant([0])])]); // [S, T]: key after query
-  const padKey = g.op('Unsqueeze', [g.op('Equal', ['attention_mask', g.int64Constant(0)]), g.int64Constant([1, 2])]); // [B, 1, 1, T]
-  const masked = g.op('Or', [g.op('Unsqueeze', [future, g.int64Constant([0, 1])]), padKey]);
-  const additive = g.op('Where', [masked, g.floatConstant(MASK_MIN), g.floatConstant(0)]);
-  const scale = g.floatConstant(Math.sqrt(hd));
   const group = nH / nKV;
+
+  // [B, nKV, T, hd]: the cached keys/values first, then this call's (the present output).
+  const cached = (l: number, t: string, kind: 'key' | 'value') => {
+    const own = g.op('Transpose', [t], { perm: [0, 2, 1, 3] });
+    return past ? g.op('Concat', [`past_key_values.${l}.${kind}`, own], { axis: 2 }, `present.${l}.${kind}`) : own;
+  };
+  // Grouped-query attention: each key/value head serves `group` query heads.
+  const repeat = (t: string) => {
+    const grouped = g.op('Expand', [g.op('Unsqueeze', [t, g.int64Constant([2])]), g.int64Constant([1, 1, group, 1, 1])]);
+    return g.op('Reshape', [grouped, g.int64Constant([0, nH, -1, hd])]); // [B, nH, T, hd]
+  };
+  /** Standard operators: q k^T / sqrt(hd) + mask, softmax, times v; [B, S, nH * hd]. */
+  const standardAttention = (): ((l: number, q: string, k: string, v: string) => string) => {
+    const additive = causalMask();
+    const scale = g.floatConstant(Math.sqrt(hd));
+    return (l, q, k, v) => {
+      const qh = g.op('Transpose', [q], { perm: [0, 2, 1, 3] });
+      const kh = g.op('Transpose', [repeat(cached(l, k, 'key'))], { perm: [0, 1, 3, 2] });
+      const scores = g.op('Add', [g.op('Div', [g.op('MatMul', [qh, kh]), scale]), additive]);
+      const ctx = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), repeat(cached(l, v, 'value'))]);
+      return g.op('Reshape', [g.op('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.int64Constant([0, 0, nH * hd])]);
+    };
+  };
+  /** GroupQueryAttention: causal, each row's length from the mask (its real tokens, minus one). */
+  const fusedAttention = (): ((l: number, q: string, k: string, v: string) => string) => {
+    const lastKey = g.op('Cast', [g.op('Sub', [g.op('ReduceSum', ['attention_mask', g.int64Constant([1])], { keepdims: 0 }), g.int64Constant(1)])], { to: DataType.INT32 });
+    const totalLength = g.op('Cast', [length('attention_mask')], { to: DataType.INT32 });
+    const flat = (t: string) => g.op('Reshape', [t, g.int64Constant([0, 0, -1])]); // [B, S, n * hd]
+    return (l, q, k, v) => {
+      const cache = (kind: string) => (past ? `past_key_values.${l}.${kind}` : '');
+      const present = (kind: string) => (past ? `present.${l}.${kind}` : g.fresh(`present_${kind}`));
+      const [out] = g.domainOp(
+        'com.microsoft',
+        'GroupQueryAttention',
+        [flat(q), flat(k), flat(v), cache('key'), cache('value'), lastKey, totalLength],
+        [g.fresh('attention'), present('key'), present('value')],
+        { num_heads: nH, kv_num_heads: nKV },
+      );
+      return out;
+    };
+  };
+
+  // ---- additive mask [B, 1, S, T] (T = past + S): causal, and padded keys masked ----------
+  function causalMask(): string {
+    const seqLen = length('input_ids');
+    const totalLen = past ? length('attention_mask') : seqLen;
+    const range = (from: string, to: string) => g.op('Range', [from, to, g.int64Constant(1)]);
+    // Query i sits at position (T - S) + i of the keys: after the cached ones.
+    const queryAt = past ? range(g.op('Sub', [totalLen, seqLen]), totalLen) : range(g.int64Constant(0), seqLen);
+    const keyAt = past ? range(g.int64Constant(0), totalLen) : queryAt;
+    const future = g.op('Less', [g.op('Unsqueeze', [queryAt, g.int64Constant([1])]), g.op('Unsqueeze', [keyAt, g.int64Constant([0])])]); // [S, T]: key after query
+    const padKey = g.op('Unsqueeze', [g.op('Equal', ['attention_mask', g.int64Constant(0)]), g.int64Constant([1, 2])]); // [B, 1, 1, T]
+    const masked = g.op('Or', [g.op('Unsqueeze', [future, g.int64Constant([0, 1])]), padKey]);
+    return g.op('Where', [masked, g.floatConstant(MASK_MIN), g.floatConstant(0)]);
+  }
+  const attention = fused ? fusedAttention() : standardAttention();
 
   // ---- decoder layers -------------------------------------------------------------------
   let x = g.op('Gather', [init('model.embed_tokens.weight', [dims.vocabSize, H]), 'input_ids']);
@@ -123,21 +176,7 @@ export function buildQwen3Graph(
     const q = rope(rmsNorm(heads(`${p}.self_attn.q_proj`, nH), `${p}.self_attn.q_norm.weight`, hd));
     const k = rope(rmsNorm(heads(`${p}.self_attn.k_proj`, nKV), `${p}.self_attn.k_norm.weight`, hd));
     const v = heads(`${p}.self_attn.v_proj`, nKV);
-    // [B, nKV, T, hd]: the cached keys/values first, then this call's (the present output).
-    const cached = (t: string, kind: 'key' | 'value') => {
-      const own = g.op('Transpose', [t], { perm: [0, 2, 1, 3] });
-      return past ? g.op('Concat', [`past_key_values.${l}.${kind}`, own], { axis: 2 }, `present.${l}.${kind}`) : own;
-    };
-    // Grouped-query attention: each key/value head serves `group` query heads.
-    const repeat = (t: string) => {
-      const grouped = g.op('Expand', [g.op('Unsqueeze', [t, g.int64Constant([2])]), g.int64Constant([1, 1, group, 1, 1])]);
-      return g.op('Reshape', [grouped, g.int64Constant([0, nH, -1, hd])]); // [B, nH, T, hd]
-    };
-    const qh = g.op('Transpose', [q], { perm: [0, 2, 1, 3] });
-    const kh = g.op('Transpose', [repeat(cached(k, 'key'))], { perm: [0, 1, 3, 2] });
-    const scores = g.op('Add', [g.op('Div', [g.op('MatMul', [qh, kh]), scale]), additive]);
-    const ctx = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), repeat(cached(v, 'value'))]);
-    const merged = g.op('Reshape', [g.op('Transpose', [ctx], { perm: [0, 2, 1, 3] }), g.int64Constant([0, 0, nH * hd])]);
+    const merged = attention(l, q, k, v);
     x = g.op('Add', [x, linear(merged, `${p}.self_attn.o_proj`, H, nH * hd)]);
     const h2 = rmsNorm(x, `${p}.post_attention_layernorm.weight`, H);
     const gate = linear(h2, `${p}.mlp.gate_proj`, I, H);

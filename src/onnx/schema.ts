@@ -104,7 +104,7 @@ export const ModelProto = root.lookupType('onnx.ModelProto');
 export const DataLocation = { DEFAULT: 0, EXTERNAL: 1 } as const;
 
 /** TensorProto.DataType values used here. */
-export const DataType = { FLOAT: 1, INT64: 7, BOOL: 9 } as const;
+export const DataType = { FLOAT: 1, INT32: 6, INT64: 7, BOOL: 9 } as const;
 
 /** AttributeProto.AttributeType values used here. */
 export const AttributeType = { FLOAT: 1, INT: 2, TENSOR: 4, INTS: 7 } as const;

@@ -187,7 +187,7 @@ function float16Export(out: string): void {
 
 describe('ONNX Runtime sharing prompt prefixes through the cache', () => {
   const data = loadTrecDl();
-  const queries = [...new Set(bm25Pairs(data, 5, 40).map(([q]) => q))].slice(0, 3);
+  const queries = [...data.bm25.keys()].slice(0, 3).map((qid) => data.queries.get(qid)!);
   const docs = bm25Pairs(data, 9, 24).map(([, d]) => d);
 
   it('scores as without sharing and as the native engine, across batches and concurrent queries', async () => {
@@ -236,6 +236,52 @@ describe('ONNX Runtime sharing prompt prefixes through the cache', () => {
       expect(compareTopK(c, a, 10, 2e-2).upToTies).toBe(true);
     } finally {
       await Promise.all([shared.dispose(), unshared.dispose(), fp32.dispose()]);
+    }
+  }, 120_000);
+
+  it("continues one row a run where the graph cannot batch it (ONNX Runtime's fused GroupQueryAttention, as in optimized exports)", async () => {
+    const fused = join(dir.path, 'fused');
+    makeQwen3Model({ preset: 'qwen3-tiny', seed: 5, out: fused, tokenizer: qwenTokenizer, onnxFusedAttention: true });
+    const graph = ModelProto.decode(readFileSync(join(fused, 'onnx', 'model.onnx'))) as unknown as { graph: { node: { opType: string; domain: string }[] } };
+    expect(graph.graph.node.filter((n) => n.opType === 'GroupQueryAttention' && n.domain === 'com.microsoft')).toHaveLength(dims.numLayers);
+    // Several documents a batch: ONNX Runtime refuses to continue them together.
+    const shared = await CrossEncoder.load(fused, { maxLength: 256 });
+    const unshared = await CrossEncoder.load(fused, { maxLength: 256, sharePrefix: false });
+    const reference = await CrossEncoder.load(cached, { maxLength: 256, backend: 'native' });
+    try {
+      expect(shared.info.sharesPrefixes).toBe(true);
+      for (const query of queries.slice(0, 2)) {
+        const raw = (e: CrossEncoder) => e.scoreDetailed(query, docs, { raw: true }).then((r) => r.scores);
+        const [a, b, c] = [await raw(shared), await raw(unshared), await raw(reference)];
+        a.forEach((v, i) => {
+          expect(Math.abs(v - c[i])).toBeLessThan(1e-4);
+          expect(Math.abs(b[i] - c[i])).toBeLessThan(1e-4);
+        });
+      }
+    } finally {
+      await Promise.all([shared.dispose(), unshared.dispose(), reference.dispose()]);
+    }
+  }, 120_000);
+
+  it("on a CPU, a real reranker's width runs one row a run, shared or not: the same scores", async () => {
+    // The ONNX path reads the width from config.json only to choose this (the graph is tiny).
+    const wide = join(dir.path, 'wide');
+    cpSync(cached, wide, { recursive: true });
+    const config = JSON.parse(readFileSync(join(wide, 'config.json'), 'utf8'));
+    writeFileSync(join(wide, 'config.json'), JSON.stringify({ ...config, hidden_size: 1024 }));
+    const encoders = await Promise.all([
+      CrossEncoder.load(wide, { maxLength: 256 }),
+      CrossEncoder.load(wide, { maxLength: 256, sharePrefix: false }),
+      CrossEncoder.load(cached, { maxLength: 256, sharePrefix: false }),
+    ]);
+    try {
+      const [shared, unshared, batched] = await Promise.all(encoders.map((e) => e.scoreDetailed(queries[2], docs, { raw: true })));
+      batched.scores.forEach((v, i) => {
+        expect(Math.abs(shared.scores[i] - v)).toBeLessThan(1e-4);
+        expect(Math.abs(unshared.scores[i] - v)).toBeLessThan(1e-4);
+      });
+    } finally {
+      await Promise.all(encoders.map((e) => e.dispose()));
     }
   }, 120_000);
 
