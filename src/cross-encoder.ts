@@ -25,14 +25,14 @@ import { headSpec, parseActivation, resolveHead, trueFalseHead, type Activation,
 import { decoderCacheShape } from './model/decoder-config.js';
 import { modelMaxLength, readModelConfig, type ModelConfig } from './model/model-config.js';
 import type { CudaElementType } from './native/binding.js';
-import { defaultBackend, onnxModelPath, weightFilesFor } from './model/model-files.js';
+import { defaultBackend, onnxModelPath, weightFilesFor, type OnnxChoice } from './model/model-files.js';
 import { resolveModel, type ResolveOptions } from './hub/resolve.js';
 import { applyScoreHead } from './score-head.js';
 import { createPairTokenizer, parseTruncation, type PairTokenizer, type TruncationStrategy } from './tokenizer/pair-tokenizer.js';
 import { readTokenizerSpec } from './tokenizer/tokenizer-spec.js';
 import { withLoadProgress, type LoadProgressCallback } from './util/load-progress.js';
 
-export interface CrossEncoderOptions extends ResolveOptions {
+export interface CrossEncoderOptions extends ResolveOptions, OnnxChoice {
   /**
    * 'onnx' (ONNX Runtime) or 'native' (crossrank's own engine, model.safetensors). Default:
    * 'onnx' where the model has an ONNX export, else 'native' where it has safetensors weights
@@ -49,8 +49,6 @@ export interface CrossEncoderOptions extends ResolveOptions {
   activation?: Activation;
   /** 'longest_first' (default, as sentence-transformers) or 'only_second'. */
   truncation?: TruncationStrategy;
-  /** Use onnx/model_quantized.onnx. */
-  quantized?: boolean;
   /** LLM rerankers (Qwen3-Reranker): the task instruction of the prompt (default: web search). */
   instruction?: string;
   /**
@@ -217,8 +215,8 @@ export class CrossEncoder {
 
     const calibration = typeof options.calibration === 'string' ? loadProfile(options.calibration) : options.calibration;
 
-    const resolved = await resolveModel(idOrDir, { ...options, files: weightFilesFor(explicitBackend, options.quantized) });
-    const backendName = explicitBackend ?? defaultBackend(resolved.dir, options.quantized);
+    const resolved = await resolveModel(idOrDir, { ...options, files: weightFilesFor(explicitBackend, options) });
+    const backendName = explicitBackend ?? defaultBackend(resolved.dir, options);
     const config = readModelConfig(resolved.dir);
     if (/ForCausalLM$/.test(config.architecture)) {
       return CrossEncoder.#loadDecoder(idOrDir, resolved, config, options, { backendName, activation, batchTokens, requestedMax, maxWaitMs, calibration });
@@ -237,7 +235,7 @@ export class CrossEncoder {
     // ONNX Runtime is loaded only when used: the native engine runs without it installed.
     const backend: Backend =
       backendName === 'onnx'
-        ? await (await import('./backends/onnx-backend.js')).OnnxBackend.create(onnxModelPath(resolved.dir, options.quantized), head.numLabels, {
+        ? await (await import('./backends/onnx-backend.js')).OnnxBackend.create(onnxModelPath(resolved.dir, options), head.numLabels, {
             device: options.device,
             threads: options.threads,
           })
@@ -303,7 +301,7 @@ export class CrossEncoder {
               onProgress,
             }),
           )
-        : await (await import('./backends/onnx-decoder-backend.js')).OnnxDecoderBackend.create(onnxModelPath(resolved.dir, options.quantized), {
+        : await (await import('./backends/onnx-decoder-backend.js')).OnnxDecoderBackend.create(onnxModelPath(resolved.dir, options), {
             device: options.device,
             threads: options.threads,
             answerIds,

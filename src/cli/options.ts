@@ -35,6 +35,10 @@ export function number(name: string) {
 /** --backend: left out, the model decides (defaultBackend in model/model-files.ts). */
 export const BACKEND_HELP = 'backend: onnx or native (default: onnx where the model has an ONNX export, else native)';
 
+/** --onnx-file: a graph other than onnx/model.onnx (CrossEncoderOptions.onnxFile). */
+export const ONNX_FILE_HELP =
+  "ONNX Runtime: the graph to run, by its path in the model (e.g. onnx/model_quantized.onnx, onnx/model_q4.onnx; default onnx/model.onnx)";
+
 /** --precision: the native CUDA engine's 16-bit type (where it applies is CrossEncoder.load's to say). */
 export const PRECISION_HELP =
   'native CUDA engine: the 16-bit type of weights and activations, fp16 or bf16 (default: fp16 for cross-encoders, bf16 for LLM rerankers)';

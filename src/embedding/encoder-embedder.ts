@@ -21,14 +21,14 @@ import { resolveModel, type ResolveOptions } from '../hub/resolve.js';
 import { isBareEncoder, nativeEncoderConfig } from '../model/encoder-config.js';
 import { modelMaxLength, readModelConfig, type ModelConfig } from '../model/model-config.js';
 import type { NativeEncoderInstance } from '../native/binding.js';
-import { defaultBackend, onnxModelPath, weightFilesFor, weightsPath } from '../model/model-files.js';
+import { defaultBackend, onnxModelPath, weightFilesFor, weightsPath, type OnnxChoice } from '../model/model-files.js';
 import type { Pooling } from '../model/presets.js';
 import { native } from '../native/load.js';
 import { createPairTokenizer, type PairEncodings, type PairTokenizer } from '../tokenizer/pair-tokenizer.js';
 import { readTokenizerSpec } from '../tokenizer/tokenizer-spec.js';
 import { normalize, type Embedder } from './embedder.js';
 
-export interface EncoderEmbedderOptions extends ResolveOptions {
+export interface EncoderEmbedderOptions extends ResolveOptions, OnnxChoice {
   /** 'onnx' (ONNX Runtime) or 'native' (crossrank's engine on the CPU, model.safetensors); default as CrossEncoder's: ONNX where there is an export. */
   backend?: 'onnx' | 'native';
   /** Longest text in tokens, special tokens included (default: sentence_bert_config.json's max_seq_length, else the model's limit). */
@@ -39,7 +39,6 @@ export interface EncoderEmbedderOptions extends ResolveOptions {
   batchTokens?: number;
   /** ONNX Runtime intra-op threads (default: all cores). */
   threads?: number;
-  quantized?: boolean;
 }
 
 
@@ -109,8 +108,8 @@ export class EncoderEmbedder implements Embedder {
     if (explicit !== undefined && explicit !== 'onnx' && explicit !== 'native') {
       throw new InvalidArgumentError(`backend must be 'onnx' or 'native', got ${JSON.stringify(explicit)}`);
     }
-    const resolved = await resolveModel(idOrDir, { ...options, files: weightFilesFor(explicit) });
-    const backend = explicit ?? defaultBackend(resolved.dir);
+    const resolved = await resolveModel(idOrDir, { ...options, files: weightFilesFor(explicit, options) });
+    const backend = explicit ?? defaultBackend(resolved.dir, options);
     const config = readModelConfig(resolved.dir);
     const hidden = config.raw.hidden_size;
     if (typeof hidden !== 'number' || !Number.isInteger(hidden) || hidden < 1) throw new ModelLoadError(`${resolved.dir}/config.json has no valid hidden_size`);
@@ -171,7 +170,7 @@ class OnnxHiddenStates implements HiddenStates {
   private constructor(readonly session: OrtWorkerSession) {}
 
   static async create(dir: string, options: EncoderEmbedderOptions): Promise<OnnxHiddenStates> {
-    const path = onnxModelPath(dir, options.quantized);
+    const path = onnxModelPath(dir, options);
     let session: OrtWorkerSession;
     try {
       session = await OrtWorkerSession.create(path, {

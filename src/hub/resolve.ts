@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { join, resolve as resolvePath } from 'node:path';
 
 import { InvalidArgumentError, ModelLoadError } from '../errors.js';
-import { modelFiles, type WeightFiles } from '../model/model-files.js';
+import { modelFiles, ONNX_VARIANTS, type OnnxChoice, type WeightFiles } from '../model/model-files.js';
 import { hubCacheDir, isCommitHash, isRepoId, repoFolder } from './cache-layout.js';
 import { companionFiles } from './companion-files.js';
 import { downloadFile, FileNotOnHub, headFile, type HubRequestOptions } from './download.js';
@@ -49,8 +49,8 @@ function cachedSnapshot(folder: string, revision: string): string | undefined {
 }
 
 /** A snapshot has one of each required group's files, and the files that one names (shards, external weights). */
-function hasFiles(dir: string, kind: WeightFiles, quantized?: boolean): boolean {
-  return modelFiles(kind, quantized).required.every((alternatives) => {
+function hasFiles(dir: string, kind: WeightFiles, choice: OnnxChoice): boolean {
+  return modelFiles(kind, choice).required.every((alternatives) => {
     const file = alternatives.find((f) => existsSync(join(dir, f)));
     try {
       return file !== undefined && companionFiles(file, join(dir, file)).every((c) => existsSync(join(dir, c)));
@@ -62,7 +62,7 @@ function hasFiles(dir: string, kind: WeightFiles, quantized?: boolean): boolean 
 
 export async function resolveModel(
   idOrDir: string,
-  options: ResolveOptions & { files?: WeightFiles; quantized?: boolean } = {},
+  options: ResolveOptions & OnnxChoice & { files?: WeightFiles } = {},
 ): Promise<ResolvedModel> {
   const local = resolvePath(idOrDir);
   if (existsSync(local)) {
@@ -77,11 +77,12 @@ export async function resolveModel(
     throw new InvalidArgumentError(`invalid revision ${JSON.stringify(revision)}`);
   }
   const kind = options.files ?? 'onnx';
+  const choice: OnnxChoice = { quantized: options.quantized, onnxFile: options.onnxFile };
   const folder = repoFolder(hubCacheDir(options.cacheDir), idOrDir);
   const cached = cachedSnapshot(folder, revision);
   const offline = options.offline ?? truthy(process.env.HF_HUB_OFFLINE);
   if (offline) {
-    if (cached && hasFiles(cached, kind, options.quantized)) return { dir: cached, repoId: idOrDir, revision };
+    if (cached && hasFiles(cached, kind, choice)) return { dir: cached, repoId: idOrDir, revision };
     throw new ModelLoadError(
       `${idOrDir}@${revision} is not in the hub cache (${folder}) with ${kind === 'any' ? 'an ONNX export or safetensors weights' : `the files the ${kind} backend needs`}, and HF_HUB_OFFLINE is set`,
     );
@@ -93,7 +94,7 @@ export async function resolveModel(
     token: options.token ?? process.env.HF_TOKEN ?? process.env.HUGGING_FACE_HUB_TOKEN,
     onProgress: progress.update,
   };
-  const { required, optional } = modelFiles(kind, options.quantized);
+  const { required, optional } = modelFiles(kind, choice);
   let commit: string | undefined;
   /** The file's path in the snapshot, or undefined when the hub does not have it. */
   const fetchOne = async (file: string): Promise<string | undefined> => {
@@ -106,18 +107,33 @@ export async function resolveModel(
       throw error;
     }
   };
+  /** Which of `files` the hub has (HEAD requests; the hub cannot list a repository here). */
+  const present = async (files: string[]): Promise<string[]> => {
+    const found: string[] = [];
+    for (const file of files) {
+      try {
+        await headFile(request, idOrDir, commit ?? revision, file);
+        found.push(file);
+      } catch {
+        // not there, or the hub cannot say
+      }
+    }
+    return found;
+  };
+  // Why the files found are not used, or which to ask for instead.
+  const missingHint = async (alternatives: string[]): Promise<string> => {
+    // transformers.js-style exports: graph variants, sometimes without onnx/model.onnx.
+    if (alternatives.includes('onnx/model.onnx')) {
+      const variants = await present(ONNX_VARIANTS);
+      if (variants.length > 0) return ` (it has ${variants.join(', ')}: choose one with onnxFile / --onnx-file)`;
+    }
+    return pickleHint(alternatives);
+  };
   // A repository with PyTorch pickles only (older checkpoints): say why they are not used.
   const pickleHint = async (alternatives: string[]): Promise<string> => {
     if (!alternatives.includes('model.safetensors')) return '';
-    for (const pickle of ['pytorch_model.bin', 'pytorch_model.bin.index.json']) {
-      try {
-        await headFile(request, idOrDir, commit ?? revision, pickle);
-        return ` (it has ${pickle}, a PyTorch pickle, which crossrank does not read; its ONNX export, if any, runs with backend 'onnx')`;
-      } catch {
-        // not there either, or the hub cannot say: no hint
-      }
-    }
-    return '';
+    const [pickle] = await present(['pytorch_model.bin', 'pytorch_model.bin.index.json']);
+    return pickle ? ` (it has ${pickle}, a PyTorch pickle, which crossrank does not read; its ONNX export, if any, runs with backend 'onnx')` : '';
   };
   try {
     for (const alternatives of required) {
@@ -129,7 +145,7 @@ export async function resolveModel(
           break;
         }
       }
-      if (!found) throw new ModelLoadError(`${idOrDir}@${revision} has none of ${alternatives.join(', ')} on the hub${await pickleHint(alternatives)}`);
+      if (!found) throw new ModelLoadError(`${idOrDir}@${revision} has none of ${alternatives.join(', ')} on the hub${await missingHint(alternatives)}`);
       for (const companion of companionFiles(found.file, found.path)) {
         if (!(await fetchOne(companion))) throw new ModelLoadError(`${idOrDir}@${revision}: ${found.file} names ${companion}, which is not on the hub`);
       }
@@ -137,7 +153,7 @@ export async function resolveModel(
     for (const file of optional) await fetchOne(file);
   } catch (error) {
     // Unreachable hub but a complete cached snapshot: use it, as huggingface_hub does.
-    if (cached && hasFiles(cached, kind, options.quantized) && error instanceof ModelLoadError && /cannot reach/.test(error.message)) {
+    if (cached && hasFiles(cached, kind, choice) && error instanceof ModelLoadError && /cannot reach/.test(error.message)) {
       return { dir: cached, repoId: idOrDir, revision };
     }
     throw error;

@@ -1,19 +1,52 @@
 /** Which files of a model directory each backend reads. */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync } from 'node:fs';
+import { isAbsolute, join, normalize } from 'node:path';
 
-import { ModelLoadError } from '../errors.js';
+import { InvalidArgumentError, ModelLoadError } from '../errors.js';
 
-/** ONNX candidates in order: onnx/model.onnx, model.onnx (or the quantized export when asked). */
-export function onnxCandidates(quantized = false): string[] {
-  return quantized ? ['onnx/model_quantized.onnx', 'model_quantized.onnx'] : ['onnx/model.onnx', 'model.onnx'];
+/** Which ONNX graph a load runs: onnx/model.onnx (default), the quantized export, or a named file. */
+export interface OnnxChoice {
+  /** onnx/model_quantized.onnx (or model_quantized.onnx). */
+  quantized?: boolean;
+  /**
+   * A graph by its path in the model (e.g. `onnx/model_q4.onnx`, `onnx/model_fp16.onnx`:
+   * the variants transformers.js exports ship, some without onnx/model.onnx).
+   */
+  onnxFile?: string;
 }
 
-export function onnxModelPath(dir: string, quantized = false): string {
-  for (const candidate of onnxCandidates(quantized)) if (existsSync(join(dir, candidate))) return join(dir, candidate);
-  throw new ModelLoadError(
-    `${dir} has no ${onnxCandidates(quantized).join(' or ')}; the ONNX Runtime backend needs an ONNX export of the model`,
-  );
+/**
+ * The variants transformers.js-style exports ship beside (or instead of) onnx/model.onnx:
+ * named when a model has no default graph, so the error says what to choose.
+ */
+export const ONNX_VARIANTS = ['quantized', 'int8', 'uint8', 'fp16', 'q4', 'q4f16', 'bnb4'].map((v) => `onnx/model_${v}.onnx`);
+
+/** ONNX candidates in order: onnx/model.onnx, model.onnx (or the quantized export, or the named file). */
+export function onnxCandidates(choice: OnnxChoice = {}): string[] {
+  if (choice.onnxFile !== undefined) {
+    const file = choice.onnxFile;
+    if (choice.quantized) throw new InvalidArgumentError('pass quantized or onnxFile, not both');
+    const clean = typeof file === 'string' ? normalize(file).replace(/\\/g, '/') : '';
+    if (!clean.endsWith('.onnx') || isAbsolute(clean) || clean.startsWith('../') || clean === '..') {
+      throw new InvalidArgumentError(`onnxFile must be a .onnx file's path inside the model (e.g. onnx/model_q4.onnx), got ${JSON.stringify(file)}`);
+    }
+    return [clean];
+  }
+  return choice.quantized ? ['onnx/model_quantized.onnx', 'model_quantized.onnx'] : ['onnx/model.onnx', 'model.onnx'];
+}
+
+export function onnxModelPath(dir: string, choice: OnnxChoice = {}): string {
+  const candidates = onnxCandidates(choice);
+  for (const candidate of candidates) if (existsSync(join(dir, candidate))) return join(dir, candidate);
+  const others = ['', 'onnx'].flatMap((sub) => {
+    try {
+      return readdirSync(join(dir, sub)).filter((f) => f.endsWith('.onnx')).sort().map((f) => (sub ? `${sub}/${f}` : f));
+    } catch {
+      return [];
+    }
+  });
+  const hint = others.length > 0 ? ` (it has ${others.join(', ')}: choose one with onnxFile / --onnx-file)` : '';
+  throw new ModelLoadError(`${dir} has no ${candidates.join(' or ')}; the ONNX Runtime backend needs an ONNX export of the model${hint}`);
 }
 
 /** A sharded checkpoint's index (tensor name → shard file), as Hugging Face saves models past a few GB. */
@@ -25,10 +58,13 @@ const safetensorsCandidates = ['model.safetensors', SHARD_INDEX];
  * else crossrank's engine where it has safetensors weights (the official Qwen3-Reranker
  * repositories have no export), else ONNX Runtime, whose load then says what is missing.
  */
-export function defaultBackend(dir: string, quantized = false): 'onnx' | 'native' {
+export function defaultBackend(dir: string, choice: OnnxChoice = {}): 'onnx' | 'native' {
   const has = (files: string[]) => files.some((f) => existsSync(join(dir, f)));
-  return !quantized && !has(onnxCandidates()) && has(safetensorsCandidates) ? 'native' : 'onnx';
+  return !namesGraph(choice) && !has(onnxCandidates()) && has(safetensorsCandidates) ? 'native' : 'onnx';
 }
+
+/** A quantized or named graph asks for ONNX Runtime. */
+const namesGraph = (choice: OnnxChoice) => choice.quantized === true || choice.onnxFile !== undefined;
 
 /**
  * The weights the native engine reads: model.safetensors, or else the index of a checkpoint
@@ -48,18 +84,18 @@ export function weightsPath(dir: string): string {
 /** Which weights a load needs: an ONNX graph, safetensors, or either (ONNX first: no backend was named). */
 export type WeightFiles = 'onnx' | 'safetensors' | 'any';
 
-/** The weights to fetch for a backend, or for the default one (a quantized graph is ONNX). */
-export function weightFilesFor(backend: 'onnx' | 'native' | undefined, quantized = false): WeightFiles {
+/** The weights to fetch for a backend, or for the default one (a quantized or named graph is ONNX). */
+export function weightFilesFor(backend: 'onnx' | 'native' | undefined, choice: OnnxChoice = {}): WeightFiles {
   if (backend === 'native') return 'safetensors';
-  return backend === 'onnx' || quantized ? 'onnx' : 'any';
+  return backend === 'onnx' || namesGraph(choice) ? 'onnx' : 'any';
 }
 
 /**
  * Files a model needs for a backend: hub downloads fetch these (the first of each group
  * found, and then whatever an index or an ONNX graph names: the shards, external weights).
  */
-export function modelFiles(kind: WeightFiles, quantized = false): { required: string[][]; optional: string[] } {
-  const weights = { onnx: onnxCandidates(quantized), safetensors: safetensorsCandidates, any: [...onnxCandidates(quantized), ...safetensorsCandidates] }[kind];
+export function modelFiles(kind: WeightFiles, choice: OnnxChoice = {}): { required: string[][]; optional: string[] } {
+  const weights = { onnx: onnxCandidates(choice), safetensors: safetensorsCandidates, any: [...onnxCandidates(choice), ...safetensorsCandidates] }[kind];
   return {
     required: [['config.json'], weights, ['tokenizer.json', 'vocab.txt']],
     // sentence-transformers' files: how a bi-encoder pools (absent from cross-encoders: skipped).

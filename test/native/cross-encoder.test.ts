@@ -1,12 +1,12 @@
 /** The CrossEncoder API on a synthetic model: results, options, and typed errors on bad input. */
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { CrossEncoder } from '../../src/cross-encoder.js';
 import { BackendUnavailableError, InvalidArgumentError, ModelLoadError } from '../../src/errors.js';
 import { makeModel } from '../../src/model/make-model.js';
-import { bertTokenizerDir, sharedDir, tempDir } from '../helpers.js';
+import { bertTokenizerDir, runCli, sharedDir, tempDir } from '../helpers.js';
 
 const dir = tempDir();
 const modelDir = join(dir.path, 'tiny');
@@ -166,6 +166,28 @@ describe('CrossEncoder model variants', () => {
     const m = await CrossEncoder.load(out, { quantized: true });
     expect(await m.score('q', ['d'])).toEqual(await model.score('q', ['d']));
     await m.dispose();
+  });
+
+  it('runs a graph named by onnxFile (as variant-only exports need), and says which graphs a model has', async () => {
+    const out = copyModel('variants');
+    renameSync(join(out, 'onnx', 'model.onnx'), join(out, 'onnx', 'model_q4.onnx'));
+    copyFileSync(join(out, 'onnx', 'model_q4.onnx'), join(out, 'onnx', 'model_fp16.onnx'));
+    // No default graph: the error lists what there is (and safetensors-less, so no native fallback).
+    rmSync(join(out, 'model.safetensors'), { force: true });
+    await expect(CrossEncoder.load(out)).rejects.toThrow(/has no onnx\/model.onnx or model.onnx; .* \(it has onnx\/model_fp16.onnx, onnx\/model_q4.onnx: choose one with onnxFile/);
+    const m = await CrossEncoder.load(out, { onnxFile: 'onnx/model_q4.onnx' });
+    expect(m.info.backend).toBe('onnx');
+    expect(await m.score('q', ['d'])).toEqual(await model.score('q', ['d']));
+    await m.dispose();
+    for (const bad of ['../model.onnx', '/etc/model.onnx', 'onnx/model.bin', '']) {
+      await expect(CrossEncoder.load(out, { onnxFile: bad })).rejects.toMatchObject({ code: 'CROSSRANK_INVALID_ARGUMENT' });
+    }
+    await expect(CrossEncoder.load(out, { onnxFile: 'onnx/model_q4.onnx', quantized: true })).rejects.toThrow(/quantized or onnxFile, not both/);
+    const input = join(dir.path, 'variants-docs.txt');
+    writeFileSync(input, 'a document\nanother one\n');
+    const r = runCli(['rerank', '--model', out, '--query', 'q', '--input', input, '--onnx-file', 'onnx/model_fp16.onnx', '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toHaveLength(2);
   });
 
   it('runs tokenizers other than WordPiece through Hugging Face tokenizers', async () => {

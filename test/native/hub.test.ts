@@ -229,6 +229,23 @@ describe('hub download: files that a file names', () => {
     await expect(resolveModel('crossrank-test/pickle-only', opts())).resolves.toBeDefined();
   });
 
+  it('a repository with graph variants but no onnx/model.onnx names them; onnxFile fetches the one chosen', async () => {
+    const repo = repoFromDirectory(modelDir, COMMIT);
+    repo.files.set('onnx/model_quantized.onnx', repo.files.get('onnx/model.onnx')!);
+    repo.files.set('onnx/model_q4.onnx', repo.files.get('onnx/model.onnx')!);
+    repo.files.delete('onnx/model.onnx');
+    hub.repos.set('crossrank-test/variants', repo);
+    await expect(resolveModel('crossrank-test/variants', opts())).rejects.toThrow(
+      /has none of onnx\/model.onnx, model.onnx on the hub \(it has onnx\/model_quantized.onnx, onnx\/model_q4.onnx: choose one with onnxFile/,
+    );
+    const fromHub = await CrossEncoder.load('crossrank-test/variants', { ...opts(), onnxFile: 'onnx/model_q4.onnx' });
+    expect(existsSync(join(fromHub.info.dir, 'onnx', 'model_q4.onnx'))).toBe(true);
+    expect(existsSync(join(fromHub.info.dir, 'onnx', 'model_quantized.onnx'))).toBe(false);
+    const local = await CrossEncoder.load(modelDir);
+    expect(Array.from(await fromHub.score('q', ['a', 'b']))).toEqual(Array.from(await local.score('q', ['a', 'b'])));
+    await Promise.all([fromHub.dispose(), local.dispose()]);
+  });
+
   it('a shard the index names but the hub lacks is a ModelLoadError naming it', async () => {
     const repo = repoFromDirectory(shardedDir, COMMIT);
     const missing = shardNames()[0];

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { CrossEncoder } from '../../cross-encoder.js';
 import { parseActivation } from '../../model/head.js';
 import type { CudaElementType } from '../../native/binding.js';
-import { BACKEND_HELP, integer, number, precision, PRECISION_HELP } from '../options.js';
+import { BACKEND_HELP, integer, number, ONNX_FILE_HELP, precision, PRECISION_HELP } from '../options.js';
 import { readDocuments } from '../read-input.js';
 
 interface RerankOptions {
@@ -23,6 +23,7 @@ interface RerankOptions {
   instruction?: string;
   sharePrefix?: boolean;
   precision?: CudaElementType;
+  onnxFile?: string;
 }
 
 export function registerRerank(program: Command): void {
@@ -35,6 +36,7 @@ export function registerRerank(program: Command): void {
     .option('--top-n <n>', 'print only the best N', integer('--top-n', 1))
     .option('--threshold <score>', 'print only scores >= this', number('--threshold'))
     .option('--backend <name>', BACKEND_HELP)
+    .option('--onnx-file <path>', ONNX_FILE_HELP)
     .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
     .option('--activation <name>', 'none, sigmoid or softmax (default: from the model)')
     .option('--max-length <n>', 'longest pair in tokens (default: the model limit)', integer('--max-length', 4))
@@ -49,6 +51,7 @@ export function registerRerank(program: Command): void {
       const docs = readDocuments(o.input);
       const model = await CrossEncoder.load(o.model, {
         backend: o.backend,
+        onnxFile: o.onnxFile,
         device: o.device,
         activation: parseActivation(o.activation),
         maxLength: o.maxLength,

@@ -7,13 +7,14 @@ import { Pipeline } from '../../pipeline/pipeline.js';
 import { SearchIndex } from '../../retrieval/search-index.js';
 import { RerankServer, type ModelSpec } from '../../server/server.js';
 import { defaultLimits } from '../../server/validate.js';
-import { BACKEND_HELP, integer, number, precision, PRECISION_HELP } from '../options.js';
+import { BACKEND_HELP, integer, number, ONNX_FILE_HELP, precision, PRECISION_HELP } from '../options.js';
 
 interface ServeOptions {
   model: string[];
   port: number;
   host: string;
   backend?: 'onnx' | 'native';
+  onnxFile?: string;
   device: string;
   precision?: CudaElementType;
   batchTokens?: number;
@@ -47,6 +48,7 @@ export function registerServe(program: Command): void {
     .option('--port <n>', 'port', integer('--port', 0), 8080)
     .option('--host <host>', 'address to listen on', '127.0.0.1')
     .option('--backend <name>', BACKEND_HELP)
+    .option('--onnx-file <path>', ONNX_FILE_HELP)
     .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
     .option('--precision <type>', PRECISION_HELP, precision)
     .option('--batch-tokens <n>', 'padded tokens per backend batch', integer('--batch-tokens', 1))
@@ -65,7 +67,7 @@ export function registerServe(program: Command): void {
       if (o.model.length === 0 && !o.index) throw new InvalidArgumentError('give at least one --model (and/or --index)');
       const models = parseModelSpecs(o.model).map((m) => ({
         ...m,
-        options: { backend: o.backend, device: o.device, precision: o.precision, batchTokens: o.batchTokens, maxWaitMs: o.maxWaitMs },
+        options: { backend: o.backend, onnxFile: o.onnxFile, device: o.device, precision: o.precision, batchTokens: o.batchTokens, maxWaitMs: o.maxWaitMs },
       }));
       let embedder: EncoderEmbedder | undefined;
       const server: RerankServer = new RerankServer({
