@@ -51,8 +51,10 @@ interface PrefixCache {
 const PAST = /^past_key_values\.(\d+)\.(key|value)$/;
 /**
  * Inputs fed besides the cache. Exports made for generation may also take
- * `num_logits_to_keep` (fed 0: every position, rows end at different places) and, from
- * Optimum's merged decoders, `use_cache_branch` (whether a past is fed).
+ * `num_logits_to_keep` (fed 1 for a run of one row, whose last token is the run's last
+ * position: the output layer then runs once, not per token; 0 — every position — for
+ * right-padded rows, which end at different places) and, from Optimum's merged decoders,
+ * `use_cache_branch` (whether a past is fed).
  */
 const knownInputs = new Set(['input_ids', 'attention_mask', 'position_ids', 'token_type_ids', 'num_logits_to_keep', 'use_cache_branch']);
 /** Prefixes kept between batches: a query's documents usually span several CPU batches. */
@@ -166,7 +168,7 @@ export class OnnxDecoderBackend implements Backend {
   async #computePrefix(prefix: Int32Array): Promise<PrefixCache> {
     const cache = this.#cache!;
     const n = prefix.length;
-    const feeds = this.#feeds(BigInt64Array.from(prefix, BigInt), new BigInt64Array(n).fill(1n), BigInt64Array.from({ length: n }, (_, t) => BigInt(t)), 1, n, undefined);
+    const feeds = this.#feeds(BigInt64Array.from(prefix, BigInt), new BigInt64Array(n).fill(1n), BigInt64Array.from({ length: n }, (_, t) => BigInt(t)), 1, n, undefined, true);
     const outputs = await runOrt(this.#session, feeds, 1, n, cache.presentNames);
     const tensors = cache.presentNames.map((name) => {
       const t = outputs[name];
@@ -201,7 +203,7 @@ export class OnnxDecoderBackend implements Backend {
       });
       let outputs: Record<string, WorkerTensor>;
       try {
-        outputs = await runOrt(this.#session, this.#feeds(ids, mask, positions, rows, seqLen, past), rows, seqLen, [this.#outputName]);
+        outputs = await runOrt(this.#session, this.#feeds(ids, mask, positions, rows, seqLen, past, rows === 1), rows, seqLen, [this.#outputName]);
       } catch (error) {
         if (!past || rows === 1) throw error;
         // A graph that cannot continue several rows at once: one row a run from now on (the
@@ -210,12 +212,12 @@ export class OnnxDecoderBackend implements Backend {
         await this.#runRows(part, past, at.slice(begin, begin + rows), out, padId);
         continue;
       }
-      this.#readAnswers(outputs[this.#outputName], part, at.slice(begin, begin + rows), out, seqLen);
+      this.#readAnswers(outputs[this.#outputName], part, at.slice(begin, begin + rows), out, seqLen, rows === 1);
     }
   }
 
-  /** The graph's inputs for `rows` sequences of `seqLen` tokens after `past` (or none). */
-  #feeds(ids: BigInt64Array, mask: BigInt64Array, positions: BigInt64Array, rows: number, seqLen: number, past: PrefixCache | undefined): Record<string, WorkerTensor> {
+  /** The graph's inputs for `rows` sequences of `seqLen` tokens after `past` (or none); `keepLast`: only the last position's logits are read. */
+  #feeds(ids: BigInt64Array, mask: BigInt64Array, positions: BigInt64Array, rows: number, seqLen: number, past: PrefixCache | undefined, keepLast: boolean): Record<string, WorkerTensor> {
     const dims = [rows, seqLen];
     const feeds: Record<string, WorkerTensor> = {};
     for (const name of this.#session.inputNames) {
@@ -223,7 +225,7 @@ export class OnnxDecoderBackend implements Backend {
       else if (name === 'attention_mask') feeds[name] = { type: 'int64', data: mask, dims: [rows, mask.length / rows] };
       else if (name === 'position_ids') feeds[name] = { type: 'int64', data: positions, dims };
       else if (name === 'token_type_ids') feeds[name] = { type: 'int64', data: new BigInt64Array(rows * seqLen), dims };
-      else if (name === 'num_logits_to_keep') feeds[name] = { type: 'int64', data: new BigInt64Array(1), dims: [] };
+      else if (name === 'num_logits_to_keep') feeds[name] = { type: 'int64', data: BigInt64Array.of(keepLast ? 1n : 0n), dims: [] };
       else if (name === 'use_cache_branch') feeds[name] = { type: 'bool', data: Uint8Array.of(past ? 1 : 0), dims: [1] };
     }
     const cache = this.#cache;
@@ -238,9 +240,11 @@ export class OnnxDecoderBackend implements Backend {
     return feeds;
   }
 
-  #readAnswers(output: WorkerTensor | undefined, seqs: Int32Array[], at: number[], out: Float32Array, seqLen: number): void {
+  /** [yes, no] at each row's last token; `keptLast`: the graph may have returned that position only. */
+  #readAnswers(output: WorkerTensor | undefined, seqs: Int32Array[], at: number[], out: Float32Array, seqLen: number, keptLast: boolean): void {
     const rows = seqs.length;
-    if (!output || (output.type !== 'float32' && output.type !== 'float16') || output.dims.length !== 3 || output.dims[0] !== rows || output.dims[1] !== seqLen) {
+    const positions = output?.dims[1];
+    if (!output || (output.type !== 'float32' && output.type !== 'float16') || output.dims.length !== 3 || output.dims[0] !== rows || !(positions === seqLen || (keptLast && positions === 1))) {
       throw new ModelLoadError(`ONNX output ${this.#outputName} is ${output?.type} [${output?.dims}], expected float32 [${rows}, ${seqLen}, vocabulary or 2]`);
     }
     const width = output.dims[2];
@@ -249,7 +253,7 @@ export class OnnxDecoderBackend implements Backend {
     const data = output.data as ArrayLike<number>;
     const value = output.type === 'float16' ? (i: number) => float16BitsToFloat(data[i]) : (i: number) => data[i];
     seqs.forEach((s, r) => {
-      const last = (r * seqLen + s.length - 1) * width;
+      const last = (r * positions + (positions === 1 ? 0 : s.length - 1)) * width;
       out[2 * at[r]] = value(last + yes);
       out[2 * at[r] + 1] = value(last + no);
     });

@@ -148,13 +148,14 @@ interface GraphNode {
 
 /**
  * `cached` as some public exports for generation are (fp16 ones, and transformers.js's):
- * a float16 cache in and out, float16 logits, and `num_logits_to_keep` / `use_cache_branch`
- * inputs. The same computation in fp32, with Cast nodes at the edges.
+ * a float16 cache in and out, float16 logits, and `num_logits_to_keep` (honoured: the logits
+ * of the last k positions, all for 0) / `use_cache_branch` inputs. The same computation in
+ * fp32, with Cast nodes at the edges.
  */
 function float16Export(out: string): void {
   cpSync(cached, out, { recursive: true });
   const path = join(out, 'onnx', 'model.onnx');
-  const model = ModelProto.decode(readFileSync(path)) as unknown as { graph: { node: GraphNode[]; input: GraphValue[]; output: GraphValue[] } };
+  const model = ModelProto.decode(readFileSync(path)) as unknown as { graph: { node: GraphNode[]; input: GraphValue[]; output: GraphValue[]; initializer: object[] } };
   const g = model.graph;
   const cast = (input: string, output: string, to: number) => ({
     input: [input],
@@ -170,13 +171,26 @@ function float16Export(out: string): void {
     first.push(cast(input.name, `${input.name}_fp32`, DataType.FLOAT));
     input.type.tensorType.elemType = FLOAT16;
   }
-  const last = [];
+  const last: object[] = [];
   for (const output of g.output) {
     renameUses(output.name, `${output.name}_fp32`);
     g.node.forEach((n) => (n.output = n.output.map((x) => (x === output.name ? `${output.name}_fp32` : x))));
     last.push(cast(`${output.name}_fp32`, output.name, FLOAT16));
     output.type.tensorType.elemType = FLOAT16;
   }
+  // logits[:, start:] with start = -k, or 0 for k = 0.
+  const int64 = (name: string, values: bigint[], dims: number[]) => ({ name, dims, dataType: DataType.INT64, rawData: new Uint8Array(BigInt64Array.from(values).buffer) });
+  g.initializer.push(int64('keep_zero', [0n], []), int64('keep_end', [2n ** 62n], [1]), int64('keep_axis', [1n], [1]), int64('keep_first', [0n], [1]));
+  const node = (opType: string, input: string[], output: string) => ({ input, output: [output], name: `/${output}`, opType });
+  const logits = g.output[0].name;
+  (last[0] as GraphNode).input = [`${logits}_kept`];
+  last.unshift(
+    node('Equal', ['num_logits_to_keep', 'keep_zero'], 'keep_all'),
+    node('Neg', ['num_logits_to_keep'], 'keep_negative'),
+    node('Where', ['keep_all', 'keep_zero', 'keep_negative'], 'keep_start_scalar'),
+    node('Unsqueeze', ['keep_start_scalar', 'keep_first'], 'keep_start'),
+    node('Slice', [`${logits}_fp32`, 'keep_start', 'keep_end', 'keep_axis'], `${logits}_kept`),
+  );
   g.node = [...first, ...g.node, ...last] as GraphNode[];
   g.input.push(
     { name: 'num_logits_to_keep', type: { tensorType: { elemType: DataType.INT64, shape: { dim: [] } } } } as GraphValue,
@@ -234,6 +248,11 @@ describe('ONNX Runtime sharing prompt prefixes through the cache', () => {
         expect(Math.abs(v - b[i])).toBeLessThan(2e-2);
       });
       expect(compareTopK(c, a, 10, 2e-2).upToTies).toBe(true);
+      // One document a call: one row a run, so only the last position's logits come back.
+      for (const e of [shared, unshared]) {
+        const one = await e.scoreDetailed(queries[1], [docs[3]], { raw: true });
+        expect(Math.abs(one.scores[0] - c[3])).toBeLessThan(2e-2);
+      }
     } finally {
       await Promise.all([shared.dispose(), unshared.dispose(), fp32.dispose()]);
     }
