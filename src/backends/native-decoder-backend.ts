@@ -17,6 +17,7 @@ import { parseDevice } from '../score-head.js';
 import type { PairEncodings } from '../tokenizer/pair-tokenizer.js';
 import type { LoadProgressCallback } from '../util/load-progress.js';
 import type { Backend } from './backend.js';
+import { prefixGroups } from './prefix-groups.js';
 import { DEFAULT_PRECISION } from './precision.js';
 
 export class NativeDecoderBackend implements Backend {
@@ -56,24 +57,16 @@ export class NativeDecoderBackend implements Backend {
    * query) becomes one entry of the prefix list, and every row continues its prefix.
    */
   async run(pairs: PairEncodings, rows: Int32Array): Promise<Float32Array> {
-    const seq = (r: number) => pairs.ids.subarray(pairs.offsets[r], pairs.offsets[r + 1]);
-    const prefixIndex = new Map<string, number>();
     const prefixes: Int32Array[] = [];
     const prefixOf = new Int32Array(rows.length).fill(-1);
-    const own: Int32Array[] = [];
-    rows.forEach((r, i) => {
-      const ids = seq(r);
-      // A row keeps at least its last token: the answer is read there.
-      const length = this.sharesPrefixes && pairs.prefixLengths ? Math.min(pairs.prefixLengths[r], ids.length - 1) : 0;
-      if (length > 0) {
-        const prefix = ids.subarray(0, length);
-        const key = prefix.join(',');
-        let index = prefixIndex.get(key);
-        if (index === undefined) prefixIndex.set(key, (index = prefixes.push(prefix) - 1));
+    const own: Int32Array[] = new Array(rows.length);
+    for (const { prefix, at, rest } of prefixGroups(pairs, rows, this.sharesPrefixes)) {
+      const index = prefix.length > 0 ? prefixes.push(prefix) - 1 : -1;
+      at.forEach((i, k) => {
         prefixOf[i] = index;
-      }
-      own.push(ids.subarray(length));
-    });
+        own[i] = rest[k];
+      });
+    }
     return this.#decoder.score(...pack(prefixes), ...pack(own), prefixOf);
   }
 

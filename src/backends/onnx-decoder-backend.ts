@@ -18,6 +18,7 @@ import { float16BitsToFloat } from '../util/half.js';
 import type { Backend } from './backend.js';
 import { openOrtSession, runOrt, type OrtSessionOptions } from './onnx-backend.js';
 import type { OrtWorkerSession, WorkerTensor } from './ort-worker-session.js';
+import { prefixGroups } from './prefix-groups.js';
 
 export interface OnnxDecoderOptions extends OrtSessionOptions {
   /** Vocabulary ids of the answer tokens "yes" and "no". */
@@ -121,25 +122,8 @@ export class OnnxDecoderBackend implements Backend {
 
   async run(pairs: PairEncodings, rows: Int32Array, padId: number): Promise<Float32Array> {
     const out = new Float32Array(rows.length * 2);
-    const own = (r: number) => pairs.ids.subarray(pairs.offsets[r], pairs.offsets[r + 1]);
-    if (!this.sharesPrefixes || !pairs.prefixLengths) {
-      await this.#runRows(Array.from(rows, own), undefined, Array.from(rows.keys()), out, padId);
-      return out;
-    }
-    // Rows by prompt prefix; a row keeps at least its last token (the answer is read there).
-    const groups = new Map<string, { prefix: Int32Array; at: number[]; rest: Int32Array[] }>();
-    rows.forEach((r, i) => {
-      const ids = own(r);
-      const length = Math.min(pairs.prefixLengths![r], ids.length - 1);
-      const prefix = ids.subarray(0, Math.max(0, length));
-      const key = prefix.join(',');
-      let group = groups.get(key);
-      if (!group) groups.set(key, (group = { prefix, at: [], rest: [] }));
-      group.at.push(i);
-      group.rest.push(ids.subarray(prefix.length));
-    });
-    for (const { prefix, at, rest } of groups.values()) {
-      const past = prefix.length > 0 ? await this.#prefixCache(prefix) : undefined;
+    for (const { prefix, key, at, rest } of prefixGroups(pairs, rows, this.sharesPrefixes)) {
+      const past = prefix.length > 0 ? await this.#prefixCache(prefix, key) : undefined;
       await this.#runRows(rest, past, at, out, padId);
     }
     return out;
@@ -151,8 +135,7 @@ export class OnnxDecoderBackend implements Backend {
   }
 
   /** A prefix's keys and values: computed once, then kept for the next batches of its query. */
-  #prefixCache(prefix: Int32Array): Promise<PrefixCache> {
-    const key = prefix.join(',');
+  #prefixCache(prefix: Int32Array, key: string): Promise<PrefixCache> {
     let entry = this.#prefixes.get(key);
     if (entry) {
       this.#prefixes.delete(key); // most recently used last
@@ -245,7 +228,7 @@ export class OnnxDecoderBackend implements Backend {
     const rows = seqs.length;
     const positions = output?.dims[1];
     if (!output || (output.type !== 'float32' && output.type !== 'float16') || output.dims.length !== 3 || output.dims[0] !== rows || !(positions === seqLen || (keptLast && positions === 1))) {
-      throw new ModelLoadError(`ONNX output ${this.#outputName} is ${output?.type} [${output?.dims}], expected float32 [${rows}, ${seqLen}, vocabulary or 2]`);
+      throw new ModelLoadError(`ONNX output ${this.#outputName} is ${output?.type} [${output?.dims}], expected float32 or float16 [${rows}, ${seqLen} or 1, vocabulary or 2]`);
     }
     const width = output.dims[2];
     const [yes, no] = width === 2 ? [0, 1] : this.#answerIds;
