@@ -6,48 +6,10 @@
 #include "crossrank/score_head.h"
 #include "errors.h"
 #include "exports.h"
+#include "workers.h"
 
 namespace crossrank::binding {
 namespace {
-
-class ScoreHeadWorker : public Napi::AsyncWorker {
- public:
-  ScoreHeadWorker(Napi::Env env, ScoreHeadParams params, std::vector<float> logits, int device)
-      : Napi::AsyncWorker(env, "crossrank.scoreHead"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        params_(params),
-        logits_(std::move(logits)),
-        scores_(static_cast<size_t>(params.rows)),
-        device_(device) {}
-
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
-  void Execute() override {
-    status_ = device_ < 0 ? ScoreHeadReference(params_, logits_.data(), scores_.data())
-                          : CudaLibrary::Instance().ScoreHead(device_, params_, logits_.data(), scores_.data());
-  }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (!status_.ok()) {
-      deferred_.Reject(MakeError(env, status_).Value());
-      return;
-    }
-    auto out = Napi::Float32Array::New(env, scores_.size());
-    std::copy(scores_.begin(), scores_.end(), out.Data());
-    deferred_.Resolve(out);
-  }
-
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  Napi::Promise::Deferred deferred_;
-  ScoreHeadParams params_;
-  std::vector<float> logits_;
-  std::vector<float> scores_;
-  int device_;
-  Status status_;
-};
 
 int32_t Int32Arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (info.Length() <= i || !info[i].IsNumber()) ThrowInvalidArgument(info.Env(), std::string(name) + " must be a number");
@@ -75,10 +37,12 @@ Napi::Value ScoreHead(const Napi::CallbackInfo& info) {
   if (!valid.ok()) throw MakeError(env, valid);
 
   std::vector<float> copy(logits.Data(), logits.Data() + logits.ElementLength());
-  auto* worker = new ScoreHeadWorker(env, params, std::move(copy), device);
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();
-  return promise;
+  return QueueFloatsJob(env, "crossrank.scoreHead", "the score head",
+                        [params, device, logits = std::move(copy)](std::vector<float>* scores) {
+                          scores->resize(static_cast<size_t>(params.rows));
+                          return device < 0 ? ScoreHeadReference(params, logits.data(), scores->data())
+                                            : CudaLibrary::Instance().ScoreHead(device, params, logits.data(), scores->data());
+                        });
 }
 
 }  // namespace crossrank::binding

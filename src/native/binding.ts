@@ -195,11 +195,9 @@ export interface NativeBinding {
   ): Promise<NativeEncoderInstance>;
   /**
    * A decoder reranker (only the answer rows of the output layer are computed), loaded off the
-   * JS thread. device -1: the CPU reference; device >= 0: the CUDA backend on that GPU.
-   */
-  /**
-   * `element`: the CUDA decoder's 16-bit type (ignored on the CPU, which computes in fp32).
-   * `onProgress` after each layer is read and converted.
+   * JS thread. device -1: the CPU reference; device >= 0: the CUDA backend on that GPU in
+   * `element` (ignored on the CPU, which computes in fp32). `onProgress` after each layer is
+   * read and converted.
    */
   loadDecoder(
     path: string,

@@ -5,14 +5,19 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { BackendUnavailableError, CrossrankError, InvalidArgumentError } from '../../src/errors.js';
-import { NativeActivation } from '../../src/native/binding.js';
+import { BackendUnavailableError, CrossrankError, InvalidArgumentError, ModelLoadError } from '../../src/errors.js';
+import { NativeActivation, type NativeDecoderConfig, type NativeEncoderConfig } from '../../src/native/binding.js';
 import { native } from '../../src/native/load.js';
 import { applyScoreHead } from '../../src/score-head.js';
 import { runNode } from '../helpers.js';
 
 describe('native errors are typed', () => {
   const binding = native();
+  // A valid tiny encoder config; the native checks run before the file is opened.
+  const encoder: NativeEncoderConfig = {
+    arch: 0, vocabSize: 100, hiddenSize: 8, numLayers: 1, numHeads: 2, intermediateSize: 16,
+    maxPositions: 32, typeVocabSize: 2, numLabels: 1, layerNormEps: 1e-12, padTokenId: 0,
+  };
 
   it('throws InvalidArgumentError from native argument checks (bypassing TS validation)', () => {
     const calls: (() => unknown)[] = [
@@ -40,6 +45,41 @@ describe('native errors are typed', () => {
     await expect(binding.scoreHead(logits, 1, NativeActivation.Sigmoid, 0, -1)).rejects.toSatisfy(
       (e: unknown) => e instanceof InvalidArgumentError && /row 2 is NaN/.test((e as Error).message),
     );
+  });
+
+  it('checks model configs in native code: every size a 32-bit integer, named when not', () => {
+    const decoder = {
+      vocabSize: 100, hiddenSize: 8, intermediateSize: 16, numLayers: 1, numHeads: 2, numKvHeads: 1,
+      headDim: 4, maxPositions: 64, rmsNormEps: 1e-6, ropeTheta: 1e6, tieWordEmbeddings: true,
+    };
+    const loadEncoder = (patch: object) => () =>
+      binding.loadEncoder('no-such-file.safetensors', { ...encoder, ...patch } as NativeEncoderConfig, 1, -1, 'fp16');
+    const loadDecoder = (patch: object) => () =>
+      binding.loadDecoder('no-such-file.safetensors', { ...decoder, ...patch } as NativeDecoderConfig, Int32Array.of(1, 2), 1, -1, 'bf16');
+    // 2 ** 40 used to wrap to 0 on the way in (and cast NaN or 1e12 to int32 is undefined behaviour).
+    const cases: [() => unknown, RegExp][] = [
+      [loadEncoder({ vocabSize: 2 ** 40 }), /encoder config\.vocabSize must be a 32-bit integer/],
+      [loadEncoder({ hiddenSize: 7.5 }), /encoder config\.hiddenSize must be a 32-bit integer/],
+      [loadEncoder({ numLayers: undefined }), /encoder config\.numLayers must be a number/],
+      [loadEncoder({ layerNormEps: '1e-12' }), /encoder config\.layerNormEps must be a number/],
+      [loadDecoder({ headDim: Number.NaN }), /decoder config\.headDim must be a 32-bit integer/],
+      [loadDecoder({ numKvHeads: -(2 ** 31) - 1 }), /decoder config\.numKvHeads must be a 32-bit integer/],
+      [loadDecoder({ ropeTheta: null }), /decoder config\.ropeTheta must be a number/],
+    ];
+    for (const [call, message] of cases) {
+      let caught: unknown;
+      try {
+        call();
+      } catch (error) {
+        caught = error;
+      }
+      expect(caught, String(message)).toBeInstanceOf(InvalidArgumentError);
+      expect((caught as Error).message).toMatch(message);
+    }
+  });
+
+  it('loads through the shared worker: a missing file rejects with ModelLoadError, not a crash', async () => {
+    await expect(binding.loadEncoder('no-such-file.safetensors', encoder, 1, -1, 'fp16')).rejects.toBeInstanceOf(ModelLoadError);
   });
 
   it('maps CUDA unavailability to BackendUnavailableError (or runs, on a machine with a GPU)', async () => {
