@@ -2,69 +2,11 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <vector>
 
 #include "reference/attend_one.h"
-#include "reference/vector_math.h"
 
 namespace crossrank::ref {
-namespace {
-
-// y[r][j] = x[r] . w[j] + b[j] for j in [j0, j1) and a group of rows r at once: each weight row
-// is read once for all of them (the layer is bound by streaming weights, not by arithmetic).
-// Every row's dot product keeps its own eight partial sums in the same order as Dot(), so
-// results do not depend on how rows are grouped.
-constexpr size_t kRowGroup = 4;
-
-CROSSRANK_VECTOR_CLONES void LinearRows(const float* x, size_t rows, const float* w, const float* b, float* y, size_t j0,
-                                        size_t j1, size_t in, size_t out) {
-  if (rows < kRowGroup) {
-    for (size_t r = 0; r < rows; ++r)
-      for (size_t j = j0; j < j1; ++j) y[r * out + j] = Dot(x + r * in, w + j * in, in) + b[j];
-    return;
-  }
-  // Eight lanes per row as GCC vectors (AVX2, or SSE halves): the same lanes Dot() keeps.
-  typedef float V8 __attribute__((vector_size(32)));
-  for (size_t j = j0; j < j1; ++j) {
-    const float* wj = w + j * in;
-    V8 s[kRowGroup] = {};
-    size_t i = 0;
-    for (; i + 8 <= in; i += 8) {
-      V8 wv, xv;
-      std::memcpy(&wv, wj + i, sizeof wv);
-      for (size_t r = 0; r < kRowGroup; ++r) {
-        std::memcpy(&xv, x + r * in + i, sizeof xv);
-        s[r] += xv * wv;
-      }
-    }
-    for (size_t r = 0; r < kRowGroup; ++r) {
-      float total = ((s[r][0] + s[r][1]) + (s[r][2] + s[r][3])) + ((s[r][4] + s[r][5]) + (s[r][6] + s[r][7]));
-      for (size_t t = i; t < in; ++t) total += x[r * in + t] * wj[t];
-      y[r * out + j] = total + b[j];
-    }
-  }
-}
-
-}  // namespace
-
-void LinearForward(ThreadPool& pool, const float* x, size_t rows, const Linear& layer, float* y) {
-  const size_t in = layer.in, out = layer.out;
-  const float* w = layer.weight.data();
-  const float* b = layer.bias.data();
-  // Parallel over (group of rows, output block) so small batches still use every thread.
-  const size_t block = 64, group = kRowGroup;
-  const size_t blocks_per_group = (out + block - 1) / block;
-  const size_t groups = (rows + group - 1) / group;
-  pool.ParallelFor(groups * blocks_per_group, 1, [&](size_t begin, size_t end) {
-    for (size_t t = begin; t < end; ++t) {
-      const size_t r0 = (t / blocks_per_group) * group;
-      const size_t j0 = (t % blocks_per_group) * block;
-      const size_t j1 = std::min(out, j0 + block);
-      LinearRows(x + r0 * in, std::min(group, rows - r0), w, b, y + r0 * out, j0, j1, in, out);
-    }
-  });
-}
 
 void AddLayerNorm(ThreadPool& pool, float* x, const float* residual, size_t rows, const LayerNormParams& p, float eps) {
   const size_t dim = p.gamma.size();

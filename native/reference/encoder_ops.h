@@ -1,5 +1,6 @@
 // The CPU ops of the reference forward pass. Plain loops, parallel over rows; fp32 with
-// several partial sums per dot product (vectorisable without -ffast-math).
+// several partial sums per dot product (vectorisable without -ffast-math). The linear layer
+// has a file of its own (reference/linear.cc).
 #pragma once
 
 #include <cstddef>
@@ -7,11 +8,10 @@
 
 #include "crossrank/encoder.h"
 #include "crossrank/thread_pool.h"
+#include "reference/linear.h"  // LinearForward, used with these ops
 
 namespace crossrank::ref {
 
-// y[rows x out] = x[rows x in] W^T + b
-void LinearForward(ThreadPool& pool, const float* x, size_t rows, const Linear& layer, float* y);
 // x[rows x dim] = LayerNorm(x + residual) (residual may be null)
 void AddLayerNorm(ThreadPool& pool, float* x, const float* residual, size_t rows, const LayerNormParams& p, float eps);
 // exact GELU in place: x * 0.5 * (1 + erf(x / sqrt 2))

@@ -8,10 +8,14 @@ namespace crossrank::ref {
 // Built for AVX2 and for the baseline; the loader picks the best the CPU has, so a
 // portable prebuilt binary still uses wide vectors where they exist. Not under
 // ThreadSanitizer, whose instrumented resolver would run before its runtime is up.
+// CROSSRANK_FMA_CLONES adds FMA (x86-64-v3: AVX2 + FMA), which changes a sum's last bit,
+// not its order: results stay the same on one machine however work is split.
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_THREAD__)
 #define CROSSRANK_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#define CROSSRANK_FMA_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define CROSSRANK_VECTOR_CLONES
+#define CROSSRANK_FMA_CLONES
 #endif
 
 // a . b with eight independent partial sums, so the compiler vectorizes it without

@@ -27,6 +27,8 @@
 
 using namespace crossrank;
 
+void TestLinearForward();  // linear_tests.cc
+
 static void TestScoreHeadSigmoid() {
   ScoreHeadParams p{3, 1, Activation::kSigmoid, 0};
   std::vector<float> logits = {0.f, 2.f, std::numeric_limits<float>::infinity()};
@@ -582,6 +584,7 @@ int main(int argc, char** argv) {
   TestShardIndexParse();
   TestCgroupMemoryRoom();
   TestThreadPool();
+  TestLinearForward();
   TestTruncation();
   TestScoreHeadSigmoid();
   TestScoreHeadSoftmax();
