@@ -16,6 +16,10 @@ void RmsNorm(float* x, size_t dim, const float* gamma, float eps);
 // Rotary embedding of one head vector at `position`: pairs (i, i + d/2) rotate by
 // position * theta^(-2i/d), as transformers' rotate_half formulation.
 void Rope(float* v, int32_t head_dim, int32_t position, double theta);
+// The same rotation with its angles' cosines and sines given (head_dim / 2 of each): computed
+// once per position by RopeAngles and applied to every head, bitwise as Rope.
+void RopeAngles(int32_t head_dim, int32_t position, double theta, float* cos, float* sin);
+void RopeRotate(float* v, int32_t head_dim, const float* cos, const float* sin);
 
 // n new tokens at positions start .. start+n-1 attend causally over a cache holding the keys
 // and values of positions 0 .. start+n-1. q, ctx: [n x heads x head_dim]; k, v:

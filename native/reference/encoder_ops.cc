@@ -4,7 +4,9 @@
 #include <cmath>
 #include <vector>
 
-#include "reference/attend_one.h"
+#include "reference/attend_head.h"
+#include "reference/vec8.h"
+#include "reference/vector_math.h"  // CROSSRANK_FMA_CLONES
 
 namespace crossrank::ref {
 
@@ -31,10 +33,20 @@ void AddLayerNorm(ThreadPool& pool, float* x, const float* residual, size_t rows
   });
 }
 
+// A function of its own, not inlined into the thread pool's lambda, so the FMA clone covers it.
+CROSSRANK_FMA_CLONES void GeluRange(float* x, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) Store8(x + i, Gelu8(Load8(x + i)));
+  if (i < n) {  // the tail through a zero-padded vector, so every element takes the same formula
+    float tail[8] = {};
+    std::copy(x + i, x + n, tail);
+    Store8(tail, Gelu8(Load8(tail)));
+    std::copy_n(tail, n - i, x + i);
+  }
+}
+
 void Gelu(ThreadPool& pool, float* x, size_t n) {
-  pool.ParallelFor(n, 4096, [&](size_t begin, size_t end) {
-    for (size_t i = begin; i < end; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
-  });
+  pool.ParallelFor(n, 4096, [&](size_t begin, size_t end) { GeluRange(x + begin, end - begin); });
 }
 
 void PackedAttention(ThreadPool& pool, const float* q, const float* k, const float* v, const int32_t* cu_seqlens,
@@ -42,18 +54,13 @@ void PackedAttention(ThreadPool& pool, const float* q, const float* k, const flo
   const size_t hidden = static_cast<size_t>(num_heads) * head_dim;
   const float scale = 1.0f / std::sqrt(static_cast<float>(head_dim));
   pool.ParallelFor(static_cast<size_t>(num_seqs) * num_heads, 1, [&](size_t begin, size_t end) {
-    std::vector<float> scores;
+    AttendScratch scratch;
     for (size_t task = begin; task < end; ++task) {
       const int32_t s = static_cast<int32_t>(task / num_heads);
-      const size_t h = task % num_heads;
-      const size_t start = cu_seqlens[s];
-      const size_t len = cu_seqlens[s + 1] - cu_seqlens[s];
-      scores.resize(len);
-      for (size_t i = 0; i < len; ++i) {
-        const size_t row = (start + i) * hidden + h * head_dim;
-        AttendOne(q + row, k + start * hidden + h * head_dim, v + start * hidden + h * head_dim, len, hidden,
-                  static_cast<size_t>(head_dim), scale, scores.data(), ctx + row);
-      }
+      const size_t at = static_cast<size_t>(cu_seqlens[s]) * hidden + (task % num_heads) * head_dim;
+      const size_t len = static_cast<size_t>(cu_seqlens[s + 1] - cu_seqlens[s]);
+      const HeadView head{q + at, hidden, k + at, v + at, hidden, ctx + at, hidden, static_cast<size_t>(head_dim)};
+      AttendHead(head, len, len, len, scale, &scratch);
     }
   });
 }

@@ -7,15 +7,13 @@
 #include "reference/linear.h"
 
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
+#include "reference/vec8.h"
 #include "reference/vector_math.h"  // CROSSRANK_FMA_CLONES
 
 namespace crossrank::ref {
 namespace {
-
-typedef float V8 __attribute__((vector_size(32)));
 
 constexpr size_t kPanel = 16;    // outputs per panel: two 8-lane vectors
 constexpr size_t kTileRows = 6;  // 12 accumulators + 2 weight vectors + 1 broadcast: AVX2's 16 registers
@@ -45,6 +43,8 @@ template <size_t R>
 __attribute__((always_inline)) inline void Tile(const float* x, size_t in, const float* panel, const float* b,
                                                 float* y, size_t out, size_t j0, size_t cols) {
   V8 total[R][2];
+#pragma GCC unroll 6
+  for (size_t r = 0; r < R; ++r) total[r][0] = total[r][1] = V8{};
   for (size_t k0 = 0; k0 < in; k0 += kSumBlock) {
     const size_t k1 = std::min(in, k0 + kSumBlock);
     // Unrolled over rows so the accumulators live in registers, not in an array on the stack.
@@ -52,9 +52,7 @@ __attribute__((always_inline)) inline void Tile(const float* x, size_t in, const
 #pragma GCC unroll 6
     for (size_t r = 0; r < R; ++r) acc[r][0] = acc[r][1] = V8{};
     for (size_t k = k0; k < k1; ++k) {
-      V8 w0, w1;
-      std::memcpy(&w0, panel + k * kPanel, sizeof w0);
-      std::memcpy(&w1, panel + k * kPanel + 8, sizeof w1);
+      const V8 w0 = Load8(panel + k * kPanel), w1 = Load8(panel + k * kPanel + 8);
 #pragma GCC unroll 6
       for (size_t r = 0; r < R; ++r) {
         const float a = x[r * in + k];
@@ -62,10 +60,7 @@ __attribute__((always_inline)) inline void Tile(const float* x, size_t in, const
         acc[r][1] += w1 * a;
       }
     }
-    for (size_t r = 0; r < R; ++r) {
-      total[r][0] = k0 == 0 ? acc[r][0] : total[r][0] + acc[r][0];
-      total[r][1] = k0 == 0 ? acc[r][1] : total[r][1] + acc[r][1];
-    }
+    for (size_t r = 0; r < R; ++r) total[r][0] += acc[r][0], total[r][1] += acc[r][1];
   }
   for (size_t r = 0; r < R; ++r)
     for (size_t c = 0; c < cols; ++c) y[r * out + j0 + c] = total[r][c / 8][c % 8] + b[j0 + c];

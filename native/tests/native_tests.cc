@@ -28,6 +28,9 @@
 using namespace crossrank;
 
 void TestLinearForward();  // linear_tests.cc
+void TestVectorExp();      // attention_tests.cc
+void TestGelu();
+void TestAttendHead();
 
 static void TestScoreHeadSigmoid() {
   ScoreHeadParams p{3, 1, Activation::kSigmoid, 0};
@@ -428,16 +431,24 @@ static void TestDecoderPrefixSharing() {
   CHECK(DecoderScoreReference(c, w, shared_batch, pool, &shared).ok());
   CHECK(DecoderScoreReference(c, w, mixed, pool, &both).ok());
   CHECK(whole.size() == 6 && shared.size() == 6 && both.size() == 12);
+  // Equal bitwise: every op's result for a row is independent of the rows beside it (which
+  // rows share a linear layer, a step or an attention tile).
   float spread = 0;
   for (size_t i = 0; i < whole.size() && i < shared.size() && 2 * i < both.size(); ++i) {
     CHECK(std::isfinite(whole[i]));
-    CHECK(std::fabs(whole[i] - shared[i]) < 1e-4f);
+    CHECK(whole[i] == shared[i]);
     const size_t doc = i / 2, answer = i % 2;
-    CHECK(std::fabs(both[4 * doc + answer] - whole[i]) < 1e-4f);      // continued the prefix
-    CHECK(std::fabs(both[4 * doc + 2 + answer] - whole[i]) < 1e-4f);  // whole
+    CHECK(both[4 * doc + answer] == whole[i]);      // continued the prefix
+    CHECK(both[4 * doc + 2 + answer] == whole[i]);  // whole
     spread = std::max(spread, std::fabs(whole[i] - whole[0]));
   }
   CHECK(spread > 1e-3f);  // the documents do change the answer
+  // Steps of any size (one sequence each; two or three; all at once) give the same logits.
+  for (size_t step_tokens : {size_t{1}, size_t{8}, size_t{12}, size_t{1000}}) {
+    std::vector<float> stepped;
+    CHECK(DecoderScoreReference(c, w, mixed, pool, &stepped, step_tokens).ok());
+    CHECK(stepped == both);
+  }
   // Typed errors: an id outside the vocabulary, a prefix that does not exist, too long.
   DecoderBatch bad = shared_batch;
   bad.sequences.token_ids[0] = 50;
@@ -585,6 +596,9 @@ int main(int argc, char** argv) {
   TestCgroupMemoryRoom();
   TestThreadPool();
   TestLinearForward();
+  TestVectorExp();
+  TestGelu();
+  TestAttendHead();
   TestTruncation();
   TestScoreHeadSigmoid();
   TestScoreHeadSoftmax();

@@ -5,6 +5,7 @@
 // for every document (DecoderBatch prefixes); results equal running each prompt whole.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -84,9 +85,13 @@ Status ValidateDecoderBatch(const DecoderBatch& batch, const DecoderConfig& conf
 
 // The plain C++ forward pass (native/reference/decoder_forward.cc): answer logits
 // [num_seqs x answers] at each sequence's last token. Each prefix runs once and its cache is
-// reused by the sequences that continue it; results equal running every prompt whole.
+// reused by the sequences that continue it; results equal running every prompt whole, bitwise.
+// Consecutive sequences of up to `step_tokens` tokens together (at least one sequence) go
+// through each weight matrix at once: the weights are read once per step, not per sequence,
+// and only a step's key/value caches are held at a time. The results do not depend on it.
+inline constexpr size_t kDecoderStepTokens = 512;
 Status DecoderScoreReference(const DecoderConfig& config, const DecoderWeights& weights, const DecoderBatch& batch,
-                             ThreadPool& pool, std::vector<float>* out);
+                             ThreadPool& pool, std::vector<float>* out, size_t step_tokens = kDecoderStepTokens);
 
 class DecoderModel {
  public:
