@@ -20,4 +20,11 @@ for pkg in commander node-gyp-build protobufjs long; do cp -r "node_modules/$pkg
 tokenizer=${CROSSRANK_TOKENIZER_DIR:-../shared/tokenizers/bert-base-uncased}
 cp "$tokenizer"/tokenizer.json "$tokenizer"/tokenizer_config.json "$tokenizer"/vocab.txt "$out/tokenizer/"
 node scripts/device/qwen3-prompts.mjs --queries 5 --docs 100 --out "$out/qwen3-prompts.json"
+# The GPU machine has nothing above device-carry/: check here that the CLI starts from a copy
+# outside this checkout (a package imported at startup but not packed fails right away).
+alone=$(mktemp -d)
+cp -r "$out" "$alone/"
+(cd "$alone" && node device-carry/dist/cli/main.js --help >/dev/null) ||
+  { rm -rf "$alone"; echo "device-carry: the CLI does not start on its own (a runtime package missing?)"; exit 1; }
+rm -rf "$alone"
 du -sh "$out"

@@ -5,7 +5,8 @@ import { InvalidArgumentError } from '../../errors.js';
 import type { CudaElementType } from '../../native/binding.js';
 import { Pipeline } from '../../pipeline/pipeline.js';
 import { SearchIndex } from '../../retrieval/search-index.js';
-import { RerankServer, type ModelSpec } from '../../server/server.js';
+// The server (and fastify under it) loads when `serve` runs, not with every command.
+import type { ModelSpec, RerankServer } from '../../server/server.js';
 import { defaultLimits } from '../../server/validate.js';
 import { BACKEND_HELP, integer, number, ONNX_FILE_HELP, precision, PRECISION_HELP } from '../options.js';
 
@@ -70,6 +71,7 @@ export function registerServe(program: Command): void {
         options: { backend: o.backend, onnxFile: o.onnxFile, device: o.device, precision: o.precision, batchTokens: o.batchTokens, maxWaitMs: o.maxWaitMs },
       }));
       let embedder: EncoderEmbedder | undefined;
+      const { RerankServer } = await import('../../server/server.js');
       const server: RerankServer = new RerankServer({
         models,
         logger: o.log ?? false,
