@@ -37,31 +37,13 @@ void Pack(const HeadView& h, size_t keys, size_t kp, size_t dp, float* keys_t, f
   }
 }
 
-// acc[r] = sum_{k < depth} a[r][k] * b[k][0..16) for r < R, in order of k: the step both
-// products are made of. a's rows are lda apart, b's rows ldb apart (16 floats read from each).
-template <size_t R>
-__attribute__((always_inline)) inline void Product(const float* a, size_t lda, const float* b, size_t ldb, size_t depth,
-                                                   V8 (&acc)[R][2]) {
-#pragma GCC unroll 6
-  for (size_t r = 0; r < R; ++r) acc[r][0] = acc[r][1] = V8{};
-  for (size_t k = 0; k < depth; ++k) {
-    const V8 b0 = Load8(b + k * ldb), b1 = Load8(b + k * ldb + 8);
-#pragma GCC unroll 6
-    for (size_t r = 0; r < R; ++r) {
-      const float x = a[r * lda + k];
-      acc[r][0] += b0 * x;
-      acc[r][1] += b1 * x;
-    }
-  }
-}
-
 // scores[r * kp + s] = (q[r] . k[s]) * scale for r < R and s < span (a multiple of 16).
 template <size_t R>
 __attribute__((always_inline)) inline void Scores(const float* q, size_t q_stride, const float* keys_t, size_t kp,
                                                   size_t span, size_t hd, float scale, float* scores) {
   for (size_t s0 = 0; s0 < span; s0 += kLanes) {
     V8 acc[R][2];
-    Product<R>(q, q_stride, keys_t + s0, kp, hd, acc);
+    TileProduct<R>(q, q_stride, keys_t + s0, kp, hd, acc);
     for (size_t r = 0; r < R; ++r) {
       Store8(scores + r * kp + s0, acc[r][0] * scale);
       Store8(scores + r * kp + s0 + 8, acc[r][1] * scale);
@@ -95,7 +77,7 @@ __attribute__((always_inline)) inline void Weighted(const float* p, size_t kp, c
                                                     size_t span, size_t hd, float* out, size_t out_stride) {
   for (size_t d0 = 0; d0 < dp; d0 += kLanes) {
     V8 acc[R][2];
-    Product<R>(p, kp, values + d0, dp, span, acc);
+    TileProduct<R>(p, kp, values + d0, dp, span, acc);
     const size_t n = std::min(kLanes, hd - d0);
     for (size_t r = 0; r < R; ++r) {
       float lanes[kLanes];

@@ -47,19 +47,8 @@ __attribute__((always_inline)) inline void Tile(const float* x, size_t in, const
   for (size_t r = 0; r < R; ++r) total[r][0] = total[r][1] = V8{};
   for (size_t k0 = 0; k0 < in; k0 += kSumBlock) {
     const size_t k1 = std::min(in, k0 + kSumBlock);
-    // Unrolled over rows so the accumulators live in registers, not in an array on the stack.
     V8 acc[R][2];
-#pragma GCC unroll 6
-    for (size_t r = 0; r < R; ++r) acc[r][0] = acc[r][1] = V8{};
-    for (size_t k = k0; k < k1; ++k) {
-      const V8 w0 = Load8(panel + k * kPanel), w1 = Load8(panel + k * kPanel + 8);
-#pragma GCC unroll 6
-      for (size_t r = 0; r < R; ++r) {
-        const float a = x[r * in + k];
-        acc[r][0] += w0 * a;
-        acc[r][1] += w1 * a;
-      }
-    }
+    TileProduct<R>(x + k0, in, panel + k0 * kPanel, kPanel, k1 - k0, acc);
     for (size_t r = 0; r < R; ++r) total[r][0] += acc[r][0], total[r][1] += acc[r][1];
   }
   for (size_t r = 0; r < R; ++r)

@@ -5,6 +5,7 @@
 // took a fifth of a CPU forward pass.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -22,6 +23,26 @@ __attribute__((always_inline)) inline V8 Load8(const float* p) {
 __attribute__((always_inline)) inline void Store8(float* p, V8 v) { std::memcpy(p, &v, sizeof v); }
 
 __attribute__((always_inline)) inline V8 Splat8(float x) { return V8{} + x; }
+
+// acc[r] = sum_{k < depth} a[r][k] * b[k][0..16) for r < R, in order of k: the micro-kernel of
+// the reference's matrix products (linear.cc, attend_head.cc), in the shape of BLAS ones — per
+// step two vector loads of b and one broadcast of a per row for 2R multiply-adds, the 2R
+// accumulators in registers (R <= 6 fits AVX2's 16). a's rows are lda apart, b's rows ldb apart.
+template <size_t R>
+__attribute__((always_inline)) inline void TileProduct(const float* a, size_t lda, const float* b, size_t ldb,
+                                                       size_t depth, V8 (&acc)[R][2]) {
+#pragma GCC unroll 6
+  for (size_t r = 0; r < R; ++r) acc[r][0] = acc[r][1] = V8{};
+  for (size_t k = 0; k < depth; ++k) {
+    const V8 b0 = Load8(b + k * ldb), b1 = Load8(b + k * ldb + 8);
+#pragma GCC unroll 6  // over rows, so the accumulators stay in registers, not an array on the stack
+    for (size_t r = 0; r < R; ++r) {
+      const float x = a[r * lda + k];
+      acc[r][0] += b0 * x;
+      acc[r][1] += b1 * x;
+    }
+  }
+}
 
 // e^x, within 2 ulp of the exact value for x in [-87, 88] (Cephes' expf: x = n ln2 + r with
 // |r| <= ln2 / 2, e^r by a degree-6 polynomial, 2^n put into the exponent bits). Below -87
