@@ -15,6 +15,7 @@ import { Qwen3PromptTokenizer } from './llm/qwen3-reranker-prompt.js';
 import type { Backend } from './backends/backend.js';
 import { NativeBackend } from './backends/native-backend.js';
 import { NativeDecoderBackend } from './backends/native-decoder-backend.js';
+import { cudaGemmSetting, cudaLinearEngine, type CudaLinearEngine } from './backends/cuda-linear-engine.js';
 import { DEFAULT_PRECISION, parsePrecision } from './backends/precision.js';
 import { BatchScheduler, type BatchEvent } from './batch-scheduler.js';
 import { checkQuery, documentTexts, type DocumentInput } from './documents.js';
@@ -138,6 +139,8 @@ export interface CrossEncoderInfo {
   device: string;
   /** The native CUDA engine's 16-bit type; absent on the CPU paths, which compute in fp32. */
   precision?: CudaElementType;
+  /** The native CUDA engine's linear-layer engine (CROSSRANK_CUDA_GEMM; see backends/cuda-linear-engine.ts). */
+  linearLayers?: CudaLinearEngine;
   /** LLM rerankers: whether each query's prompt prefix runs once for all its documents. */
   sharesPrefixes?: boolean;
   maxLength: number;
@@ -231,6 +234,7 @@ export class CrossEncoder {
     const maxLength = Math.min(requestedMax ?? limit, config.maxPositions);
     const tokenizer = createPairTokenizer(readTokenizerSpec(resolved.dir));
     const precision = parsePrecision(options.precision, nativeCuda(backendName, options.device), DEFAULT_PRECISION.encoder);
+    const gemm = nativeCuda(backendName, options.device) ? cudaGemmSetting() : undefined;
 
     // ONNX Runtime is loaded only when used: the native engine runs without it installed.
     const backend: Backend =
@@ -248,7 +252,7 @@ export class CrossEncoder {
       revision: resolved.revision,
       backend: backendName,
       device: backend.device,
-      ...(nativeCuda(backendName, options.device) ? { precision } : {}),
+      ...(gemm ? { precision, linearLayers: await cudaLinearEngine('encoder', gemm) } : {}),
       maxLength,
       head,
       tokenizer: tokenizer.kind,
@@ -290,6 +294,7 @@ export class CrossEncoder {
     const maxLength = Math.min(o.requestedMax ?? 8192, config.maxPositions);
     const answerIds: [number, number] = [prompt.yesId, prompt.noId];
     const precision = parsePrecision(options.precision, nativeCuda(o.backendName, options.device), DEFAULT_PRECISION.decoder);
+    const gemm = nativeCuda(o.backendName, options.device) ? cudaGemmSetting() : undefined;
     const backend: Backend =
       o.backendName === 'native'
         ? await withLoadProgress(idOrDir, options.onLoadProgress, (onProgress) =>
@@ -314,7 +319,7 @@ export class CrossEncoder {
       revision: resolved.revision,
       backend: o.backendName,
       device: backend.device,
-      ...(nativeCuda(o.backendName, options.device) ? { precision } : {}),
+      ...(gemm ? { precision, linearLayers: await cudaLinearEngine('decoder', gemm) } : {}),
       sharesPrefixes: backend.sharesPrefixes ?? false,
       maxLength,
       head,

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { cpus, release, totalmem } from 'node:os';
 
 import type { NativeCudaDevice } from './native/binding.js';
+import { cudaGemmSetting } from './backends/cuda-linear-engine.js';
 import { native, nativeStatus, type NativeKind } from './native/load.js';
 import { packageVersion } from './package-info.js';
 
@@ -27,7 +28,7 @@ export interface DoctorReport {
     driverVersion: string | null;
     runtimeVersion: string | null;
     devices: NativeCudaDevice[];
-    /** Whether cuBLASLt opens (CROSSRANK_CUDA_GEMM=cublaslt runs the linear layers there); null: not checked. */
+    /** Whether cuBLASLt opens (then it runs the encoders' linear layers, or as CROSSRANK_CUDA_GEMM says); null: not checked. */
     cublasLt: { available: boolean; detail: string } | null;
   };
   onnxruntime: { version: string | null; backends: string[]; error: string | null };
@@ -94,6 +95,19 @@ export async function doctorReport(): Promise<DoctorReport> {
   return report;
 }
 
+/** What the native CUDA engine does with cuBLASLt where it opens, by CROSSRANK_CUDA_GEMM. */
+function cublasLtUse(): string {
+  let setting: string;
+  try {
+    setting = cudaGemmSetting();
+  } catch (error) {
+    return `not used: ${(error as Error).message}`;
+  }
+  if (setting === 'auto') return "runs the encoders' linear layers (CROSSRANK_CUDA_GEMM=cublaslt: the decoder's too)";
+  if (setting === 'cublaslt') return 'runs every model\'s linear layers (CROSSRANK_CUDA_GEMM=cublaslt)';
+  return `not used (CROSSRANK_CUDA_GEMM=${setting})`;
+}
+
 const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 
 export function formatDoctorReport(r: DoctorReport): string {
@@ -118,7 +132,7 @@ export function formatDoctorReport(r: DoctorReport): string {
   if (r.cuda.cublasLt) {
     lines.push(
       r.cuda.cublasLt.available
-        ? `cublaslt     ${r.cuda.cublasLt.detail}${process.env.CROSSRANK_CUDA_GEMM === 'cublaslt' ? ', runs the linear layers' : ', used with CROSSRANK_CUDA_GEMM=cublaslt'}`
+        ? `cublaslt     ${r.cuda.cublasLt.detail}, ${cublasLtUse()}`
         : `cublaslt     not found: ${r.cuda.cublasLt.detail} (not needed: the engine has its own kernels)`,
     );
   }

@@ -2,7 +2,7 @@
 // nothing here links it or includes its headers). Declares the small part of its C API the
 // linear layers use, with the values of NVIDIA's cublasLt.h (stable across CUDA 12 and 13),
 // and opens libcublasLt.so.13 or .so.12 with dlopen.
-// Used by kernels/linear_library.cu when CROSSRANK_CUDA_GEMM=cublaslt. (A .cu file only so that
+// Used by kernels/linear_library.cu (see there for when). (A .cu file only so that
 // both CUDA builds, nvcc and the CPU emulation, compile it like the rest.)
 #pragma once
 
@@ -18,6 +18,8 @@ namespace crossrank::cuda::lt {
 using Status = int;  // cublasStatus_t
 constexpr Status kSuccess = 0;
 constexpr Status kAllocFailed = 3;
+constexpr Status kInvalidValue = 7;
+constexpr Status kNotSupported = 15;
 
 using Handle = struct Context*;         // cublasLtHandle_t
 using MatmulDesc = struct MatmulDescOpaque*;  // cublasLtMatmulDesc_t
@@ -45,6 +47,7 @@ constexpr int kDescTransA = 3, kDescTransB = 4, kDescEpilogue = 7, kDescBiasPoin
 constexpr uint32_t kEpilogueDefault = 1, kEpilogueBias = 4;
 // cublasLtMatmulPreferenceAttributes_t
 constexpr int kPrefMaxWorkspaceBytes = 1;
+constexpr int kPrefReductionSchemeMask = 3;  // uint32_t; 0: only algorithms that do not split K
 constexpr int kPrefMinAlignmentA = 5, kPrefMinAlignmentB = 6, kPrefMinAlignmentC = 7, kPrefMinAlignmentD = 8;
 
 // The entry points, resolved with dlsym.

@@ -114,7 +114,9 @@ class CudaDecoder final : public DecoderEngine {
     cudaError_t e;
     if ((e = cudaSetDevice(device_)) != cudaSuccess) return *what = "cudaSetDevice", e;
     if ((e = cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)) != cudaSuccess) return *what = "stream", e;
-    if ((e = linear_.Init()) != cudaSuccess) return *what = linear_.error().c_str(), e;
+    if ((e = linear_.Init(LibraryUse::kOnRequest, /*batch_invariant=*/true)) != cudaSuccess) {
+      return *what = linear_.error().c_str(), e;
+    }
     const size_t H = d.hidden_size, I = d.intermediate_size, qd = size_t(d.num_heads) * d.head_dim;
     const size_t kvd = size_t(d.num_kv_heads) * d.head_dim;
     if ((e = Convert({{d.embed, size_t(d.vocab_size) * H}}, &embed_)) != cudaSuccess ||
@@ -318,7 +320,7 @@ class CudaDecoder final : public DecoderEngine {
 
   int device_;
   cudaStream_t stream_ = nullptr;
-  LinearLibrary linear_;  // cuBLASLt when requested; else inactive and the layers' own kernels run
+  LinearLibrary linear_;  // cuBLASLt only with CROSSRANK_CUDA_GEMM=cublaslt (batch-invariant plans); else the own kernels
   std::mutex mutex_;
   crossrank_cuda_decoder_desc c_{};
   std::vector<void*> weights_;

@@ -97,7 +97,7 @@ class CudaEncoder final : public EncoderEngine {
     cudaError_t e;
     if ((e = cudaSetDevice(device_)) != cudaSuccess) return *what = "cudaSetDevice", e;
     if ((e = cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking)) != cudaSuccess) return *what = "stream", e;
-    if ((e = linear_.Init()) != cudaSuccess) return *what = linear_.error().c_str(), e;
+    if ((e = linear_.Init(LibraryUse::kWhereItOpens)) != cudaSuccess) return *what = linear_.error().c_str(), e;
     const size_t H = d.hidden_size;
     head_dim_ = d.hidden_size / d.num_heads;
     padded_head_dim_ = PaddedHeadDim(head_dim_);
@@ -322,7 +322,7 @@ class CudaEncoder final : public EncoderEngine {
 
   int device_;
   cudaStream_t stream_ = nullptr;
-  LinearLibrary linear_;  // cuBLASLt when requested; else inactive and the layers' own kernels run
+  LinearLibrary linear_;  // cuBLASLt where it opens (CROSSRANK_CUDA_GEMM unset or auto) or is asked for; else the own kernels
   std::mutex mutex_;
   crossrank_cuda_encoder_desc desc_{};
   int head_dim_ = 0, padded_head_dim_ = 0;  // see PaddedHeadDim

@@ -160,7 +160,7 @@ int CheckDecoderOps(void* lib, bool many_sequences) {
   failures += CheckQkNormRope(rope, 9, 4, 2, 16);
   // Both attention kernels (tensor cores, the default; one warp per query row). Prefix and
   // sequence lengths straddle the tensor-core kernel's 64-row blocks and 32/64-key tiles.
-  for (const char* kernel : {"tensor-core", "warp"}) {
+  for (const char* kernel : {"tensor-core", "mma", "warp"}) {
     setenv("CROSSRANK_CUDA_ATTENTION", kernel, 1);
     std::printf("-- decoder attention kernel: %s\n", kernel);
     failures += CheckDecoderAttention(attention, {20, 35}, {1, 7, 40, 33}, {0, -1, 1, 0}, 16, 8, 128);

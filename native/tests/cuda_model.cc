@@ -15,14 +15,16 @@
 #include <memory>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <string>
 #include <vector>
 
-#include "crossrank/safetensors.h"
+#include "crossrank/cuda_library.h"
 #include "crossrank/encoder.h"
+#include "crossrank/safetensors.h"
 #include "model/json.h"
 #include "tests/cuda_harness.h"
 
@@ -130,6 +132,12 @@ int RunModel(const std::string& dir, const std::string& dump, const std::string&
   if (top10.strict) std::printf("identical\n");
   else if (top10.up_to_ties) std::printf("identical up to near-ties (< %g)\n", tie);
   else std::printf("DIFFERENT\n");
+  // By the engine's rule (kernels/linear_library.cuh): a named engine, else cuBLASLt where it opens.
+  const char* gemm = std::getenv("CROSSRANK_CUDA_GEMM");
+  std::string lt_detail;
+  const bool named = gemm && *gemm && std::string(gemm) != "auto";
+  const bool lt = named ? std::string(gemm) == "cublaslt" : CudaLibrary::Instance().CublasLtInfo(&lt_detail);
+  std::printf("linear layers: %s\n", lt ? "cublaslt" : named ? gemm : "pipelined (own kernels)");
 
   std::ostringstream timings;
   if (!quick && !parity_only) {

@@ -155,7 +155,7 @@ void BenchOps(crossrank_cuda_op_bench_fn bench, bool quick, const std::vector<co
     }
   }
   unsetenv("CROSSRANK_CUDA_GEMM");
-  for (const char* kernel : {"tensor-core", "warp"}) {
+  for (const char* kernel : {"tensor-core", "mma", "warp"}) {
     setenv("CROSSRANK_CUDA_ATTENTION", kernel, 1);
     for (const auto& a : {std::vector<int>{seqs, 128, 12, 64}, std::vector<int>{seqs, 512, 12, 64}, std::vector<int>{seqs, 128, 12, 32}}) {
       const int len = quick ? a[1] / 8 : a[1];
@@ -166,7 +166,7 @@ void BenchOps(crossrank_cuda_op_bench_fn bench, bool quick, const std::vector<co
   }
   // Decoder attention at qwen3-0.6b's heads: one query's 100 documents of 100 tokens after its
   // 70-token prefix (the shared-prefix pass), and the same 170-token prompts unshared.
-  for (const char* kernel : {"tensor-core", "warp"}) {
+  for (const char* kernel : {"tensor-core", "mma", "warp"}) {
     setenv("CROSSRANK_CUDA_ATTENTION", kernel, 1);
     for (const auto& a : {std::vector<int>{seqs, 100, 70, 16, 8, 128}, std::vector<int>{seqs, 170, 0, 16, 8, 128}}) {
       const int len = quick ? a[1] / 10 : a[1], prefix = quick ? a[2] / 10 : a[2];
@@ -283,7 +283,7 @@ int main(int argc, char** argv) {
     failures += CheckLayerNorm(layernorm, 3, 1056);  // wider than the warp kernel: the block kernel
     // Both attention kernels: tensor cores (default for head dims 16/32/64/128) and one warp per
     // query row. Lengths straddle the tensor-core kernel's 64-row and 32/64-key tiles.
-    for (const char* kernel : {"tensor-core", "warp"}) {
+    for (const char* kernel : {"tensor-core", "mma", "warp"}) {
       setenv("CROSSRANK_CUDA_ATTENTION", kernel, 1);
       std::printf("-- attention kernel: %s, %s\n", kernel, element);
       if (quick) failures += CheckAttention(attention, {1, 7, 33, 100, 130}, 4, 32);

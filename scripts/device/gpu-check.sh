@@ -20,13 +20,14 @@
 #    TREC DL length with minilm-l6 end to end from JavaScript (`crossrank bench`, native
 #    engine on CUDA): p50/p95/p99 latency per query (target <= 3 ms).
 # 4. where cuBLASLt is found (the loader's path, the CUDA toolkit, or PyTorch's wheels; none
-#    is linked at build time), every preset again with cuBLASLt running the linear layers
-#    (CROSSRANK_CUDA_GEMM=cublaslt, a candidate): against the CPU reference and timed, and the
-#    JavaScript step again with it; the op harness of step 1 has already checked and timed it
-#    beside the layers' own kernels;
-# 4b. per encoder preset, the forward pass again with the wide linear kernel (a candidate
-#    default): checked against the CPU reference and timed; then in bf16 (encoders on request)
-#    against the CPU reference and PyTorch fp32, without timings;
+#    is linked at build time), the encoders' default runs their linear layers on it (steps 2
+#    and 3), so here the encoders and the JavaScript step run again on the own kernels
+#    (CROSSRANK_CUDA_GEMM=pipelined), and the decoder (own kernels by default) with cuBLASLt;
+#    each against the CPU reference and timed; the op harness of step 1 has already checked
+#    and timed cuBLASLt beside the own kernels;
+# 4b. every preset again with the one-pass mma.sync attention (CROSSRANK_CUDA_ATTENTION=mma, a
+#    candidate default): checked against the CPU reference and timed; then the encoders in
+#    bf16 (on request) against the CPU reference and PyTorch fp32, without timings;
 # 5. the op harness (--quick) under compute-sanitizer memcheck and racecheck (last: slow).
 # Prints a short table last. Record the output in bench/GPU_NOTES.md with card, command, date.
 #
@@ -63,9 +64,11 @@ step() {
   fi
   ((limit > left)) && limit=$left
   echo "== $name (limit ${limit}s)"
+  local began=$SECONDS
   timeout --kill-after=10 "$limit" "$@" 2>&1 | tee "$logs/$name.log"
   status[$name]=${PIPESTATUS[0]}
   [ "${status[$name]}" = 124 ] && echo "($name: stopped at its ${limit}s limit)"
+  echo "($name: $((SECONDS - began)) s, $((deadline - SECONDS)) s left)"
 }
 
 echo "== device"
@@ -124,8 +127,10 @@ if [ -f device-carry/node.xz ]; then
     --preset minilm-l6 --tokenizer device-carry/tokenizer --backend native --device cuda --docs 100 --queries 50 --warmup 5 --cached
 fi
 
-# cuBLASLt running the linear layers (a candidate, kernels/linear_library.cu): every preset's
-# forward pass again, checked against the CPU reference and timed, then the JavaScript step.
+# Where cuBLASLt opens, the encoders' default runs their linear layers on it (above: model-*,
+# js), so the own kernels run again here for comparison (own-*, js-own: CROSSRANK_CUDA_GEMM=
+# pipelined); the decoder runs on its own kernels by default, so here with cuBLASLt
+# (lt-*: on request) — against the CPU reference and timed, the same prompts.
 if grep -q '^-- cuBLASLt: cuBLASLt [0-9]' "$logs/ops.log" 2>/dev/null; then
   for preset in "${presets[@]}"; do
     [[ ${status[make-$preset]:-} != 0 ]] && continue  # no model written
@@ -134,23 +139,29 @@ if grep -q '^-- cuBLASLt: cuBLASLt [0-9]' "$logs/ops.log" 2>/dev/null; then
       step "lt-$preset" 150 env CROSSRANK_CUDA_GEMM=cublaslt "$ops" "$lib" --qwen3 "$dir" --prompts "$prompts" \
         --dump "$dir/dump-lt.json" --cpu-docs 10
     else
-      step "lt-$preset" 90 env CROSSRANK_CUDA_GEMM=cublaslt "$ops" "$lib" --model "$dir"
+      step "own-$preset" 90 env CROSSRANK_CUDA_GEMM=pipelined "$ops" "$lib" --model "$dir"
     fi
   done
   if [ -x /tmp/crossrank-node ]; then
-    step js-lt 90 env CROSSRANK_CUDA_GEMM=cublaslt CROSSRANK_NATIVE="$PWD/build/Release/crossrank.node" \
+    step js-own 90 env CROSSRANK_CUDA_GEMM=pipelined CROSSRANK_NATIVE="$PWD/build/Release/crossrank.node" \
       CROSSRANK_CUDA_LIBRARY="$PWD/$lib" /tmp/crossrank-node device-carry/dist/cli/main.js bench \
       --preset minilm-l6 --tokenizer device-carry/tokenizer --backend native --device cuda --docs 100 --queries 50 \
       --warmup 5 --cached
   fi
 fi
 
-# The wide linear kernel (a candidate for the default, kernels/gemm.cu): the encoder presets'
-# forward passes again with it, checked against the CPU reference and timed, so one run tells
-# whether to switch. After everything the acceptance needs, before the slow sanitizers.
+# The one-pass mma.sync attention (a candidate for the default, kernels/attention_mma.cu):
+# every preset's forward pass again with it, checked against the CPU reference and timed, so
+# one run tells whether to switch (the op harness above has checked and timed it alone).
 for preset in "${presets[@]}"; do
-  [[ $preset == qwen3-* || ${status[model-$preset]:-} != 0 ]] && continue
-  step "wide-$preset" 90 env CROSSRANK_CUDA_GEMM=wide "$ops" "$lib" --model "/tmp/crossrank-gpu-$preset"
+  [[ ${status[make-$preset]:-} != 0 ]] && continue
+  dir="/tmp/crossrank-gpu-$preset"
+  if [[ $preset == qwen3-* ]]; then
+    step "mma-$preset" 150 env CROSSRANK_CUDA_ATTENTION=mma "$ops" "$lib" --qwen3 "$dir" --prompts "$prompts" \
+      --dump "$dir/dump-mma.json" --cpu-docs 10
+  else
+    step "mma-$preset" 60 env CROSSRANK_CUDA_ATTENTION=mma "$ops" "$lib" --model "$dir"
+  fi
 done
 # Encoders in bf16 (on request; fp16 is their default): parity only.
 for preset in "${presets[@]}"; do
@@ -191,13 +202,17 @@ echo "| minilm-l6, 100 passages, from JavaScript | $(verdict "${status[js]:-}") 
 echo "| cuBLASLt | $(grep -m1 '^-- cuBLASLt:' "$logs/ops.log" 2>/dev/null | cut -c 14- || echo '?') |"
 for preset in "${presets[@]}"; do
   [ -n "${status[lt-$preset]:-}" ] &&
-    echo "| $preset, cuBLASLt linear layers: CUDA vs CPU reference (timings in lt-$preset.log) | $(verdict "${status[lt-$preset]}") |"
+    echo "| $preset, cuBLASLt linear layers (on request): CUDA vs CPU reference (timings in lt-$preset.log) | $(verdict "${status[lt-$preset]}") |"
+  [ -n "${status[own-$preset]:-}" ] &&
+    echo "| $preset, own linear kernels: CUDA vs CPU reference (timings in own-$preset.log) | $(verdict "${status[own-$preset]}") |"
 done
-[ -n "${status[js-lt]:-}" ] && echo "| minilm-l6, 100 passages, from JavaScript, cuBLASLt | $(verdict "${status[js-lt]}") |"
+[ -n "${status[js-own]:-}" ] && echo "| minilm-l6, 100 passages, from JavaScript, own linear kernels | $(verdict "${status[js-own]}") |"
 for preset in "${presets[@]}"; do
   [[ $preset == qwen3-* ]] && continue
-  echo "| $preset, wide linear kernel: CUDA vs CPU reference (timings in wide-$preset.log) | $(verdict "${status[wide-$preset]:-}") |"
   echo "| $preset in bf16: vs CPU reference / vs PyTorch fp32 | $(verdict "${status[bf16-$preset]:-}") / $(verdict "${status[torch-bf16-$preset]:-}") |"
+done
+for preset in "${presets[@]}"; do
+  echo "| $preset, mma attention: CUDA vs CPU reference (timings in mma-$preset.log) | $(verdict "${status[mma-$preset]:-}") |"
 done
 echo "| memcheck (op harness, --quick) | $(verdict "${status[memcheck]:-}") |"
 echo "| racecheck (op harness, --quick) | $(verdict "${status[racecheck]:-}") |"

@@ -4,7 +4,8 @@
 or a Qwen3ForCausalLM for the qwen3-* presets (the Qwen3-Reranker layout). Shapes follow
 crossrank's presets; initialisation as make-model's (Linear ~ N(0, 1/fan_in), embeddings
 ~ N(0, 0.5^2), norms ~ N(1, 0.1^2)), so attention is not uniform and scores spread. The
-config.json is the one this transformers version writes (e.g. rope_parameters in v5).
+config.json is the one this transformers version writes (e.g. rope_parameters in v5). Qwen3
+models are saved in bf16 (as the real checkpoints are), encoders in fp32.
 
     make_torch_model.py --preset minilm-l6 --out /tmp/minilm [--seed 0]
 """
@@ -49,7 +50,9 @@ def make_qwen3(preset, out):
                 param.normal_(0.0, 1.0 / math.sqrt(param.shape[1]))
             else:  # RMSNorm weights
                 param.normal_(1.0, 0.1)
-    save_safetensors(model, out)
+    # Stored in bf16, as Qwen3 checkpoints ship: the fp32 reference then reads exactly the
+    # weights a bf16 engine runs, and their rounding is not counted against it.
+    save_safetensors(model.to(torch.bfloat16), out)
 
 
 def main():

@@ -157,7 +157,7 @@ export interface NativeBinding {
   availableMemory(): number;
   /** Opens and probes the CUDA backend library on first call; never rejects for "no CUDA". */
   cudaInfo(): Promise<NativeCudaInfo>;
-  /** Whether cuBLASLt opens for the CUDA backend (CROSSRANK_CUDA_GEMM=cublaslt); opens it, so only on request. */
+  /** Whether cuBLASLt opens for the CUDA backend (see backends/cuda-linear-engine.ts); opens it, so only where a GPU is usable. */
   cublasLtInfo(): Promise<{ available: boolean; detail: string }>;
   /** device -1: CPU reference; device >= 0: CUDA. Resolves one score per logits row. */
   scoreHead(

@@ -60,10 +60,11 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
     expect(r.stdout).toMatch(/cuBLASLt: cuBLASLt 99\.0\.0[\s\S]*linear kernels: cublaslt, fp16[\s\S]*linear kernels: cublaslt, bf16/);
     expect(r.stdout).toMatch(/decoder ops: fp16[\s\S]*decoder ops: bf16/);
     expect(r.stdout).toMatch(/residual LayerNorm: fp16[\s\S]*attention kernel: warp, fp16[\s\S]*residual LayerNorm: bf16/);
-    expect(r.stdout).toMatch(/attention kernel: tensor-core, bf16[\s\S]*attention kernel: warp, bf16/);
+    expect(r.stdout).toMatch(/attention kernel: tensor-core, bf16[\s\S]*attention kernel: mma, bf16[\s\S]*attention kernel: warp, bf16/);
     expect(r.stdout).toMatch(/dec_attention/);
+    expect(r.stdout).toMatch(/decoder attention kernel: tensor-core[\s\S]*decoder attention kernel: mma[\s\S]*decoder attention kernel: warp/);
     // --bench: every op of the timing table ran (the times themselves mean nothing here)
-    expect(r.stdout.match(/^\| (linear|attention|add_layernorm|dec_attention) \|.*\| [\d.]+ \| [\d.]+ \|$/gm)).toHaveLength(35);
+    expect(r.stdout.match(/^\| (linear|attention|add_layernorm|dec_attention) \|.*\| [\d.]+ \| [\d.]+ \|$/gm)).toHaveLength(40);
     expect(r.stdout).not.toMatch(/MISMATCH|error/);
   }, 300_000);
 
@@ -76,6 +77,17 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
     const dump = JSON.parse(readFileSync(join(out, 'dump.json'), 'utf8')) as { logits_cpu: number[]; logits_cuda: number[]; element: string };
     expect(dump.element).toBe(element);
     expect(dump.logits_cuda).toHaveLength(24);
+    expect(Math.max(...dump.logits_cuda.map((x, i) => Math.abs(x - dump.logits_cpu[i])))).toBeLessThanOrEqual(2e-2);
+  }, 300_000);
+
+  it.each(['fp16', 'bf16'])('harness model mode (%s) with the one-pass mma.sync attention: equals the CPU reference', (element) => {
+    const out = join(dir.path, `tiny-xlmr-mma-${element}`);
+    makeModel({ preset: 'tiny-xlmr', seed: 7, out, tokenizer: bertTokenizerDir });
+    const r = runHarness(['--model', out, '--element', element, '--quick', '--parity-only', '--dump', join(out, 'dump.json')], {
+      CROSSRANK_CUDA_ATTENTION: 'mma',
+    });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const dump = JSON.parse(readFileSync(join(out, 'dump.json'), 'utf8')) as { logits_cpu: number[]; logits_cuda: number[] };
     expect(Math.max(...dump.logits_cuda.map((x, i) => Math.abs(x - dump.logits_cpu[i])))).toBeLessThanOrEqual(2e-2);
   }, 300_000);
 
@@ -120,6 +132,130 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
     }
   });
 
+  // Runs fn with these variables set (null: unset), restoring them after: the engine reads
+  // them when a model is created, and the fake cuBLASLt at each call.
+  async function withEnv<T>(vars: Record<string, string | null>, fn: () => Promise<T>): Promise<T> {
+    const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+    for (const [k, v] of Object.entries(vars)) {
+      if (v === null) delete process.env[k];
+      else process.env[k] = v;
+    }
+    try {
+      return await fn();
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  }
+  const traceLines = (file: string, kind: string) =>
+    existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith(`${kind} `)).length : 0;
+
+  it('by default, encoders run their linear layers on cuBLASLt where it opens, the decoder on its own kernels', async () => {
+    const encoder = join(dir.path, 'tiny-auto');
+    makeModel({ preset: 'tiny', seed: 8, out: encoder, tokenizer: bertTokenizerDir });
+    const decoder = join(dir.path, 'qwen3-tiny-auto');
+    makeQwen3Model({ preset: 'qwen3-tiny', seed: 8, out: decoder, tokenizer: join(sharedDir, 'tokenizers', 'qwen3') });
+    const work = trecDlWorkload(1, 6);
+    const trace = join(dir.path, 'auto.trace');
+    const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.max(...Array.from(a, (x, i) => Math.abs(x - b[i])));
+    for (const [model, family] of [[encoder, 'encoder'], [decoder, 'decoder']] as const) {
+      const cpu = await CrossEncoder.load(model, { backend: 'native' });
+      const want = await cpu.score(work.queries[0], work.docs[0]);
+      await cpu.dispose();
+      writeFileSync(trace, '');
+      await withEnv({ CROSSRANK_CUDA_GEMM: null, CROSSRANK_CUBLASLT: fakeCublasLt, CROSSRANK_FAKE_CUBLASLT_TRACE: trace }, async () => {
+        const gpu = await CrossEncoder.load(model, { backend: 'native', device: 'cuda' });
+        const got = await gpu.score(work.queries[0], work.docs[0]);
+        await gpu.dispose();
+        expect(maxDiff(got, want)).toBeLessThanOrEqual(2e-2);
+        expect(gpu.info.linearLayers).toBe(family === 'encoder' ? 'cublaslt' : 'pipelined');
+        expect(traceLines(trace, 'matmul') > 0).toBe(family === 'encoder');
+      });
+    }
+    // Where it does not open, the own kernels, without a word (a process opens it once: a new one).
+    const args = ['bench', '--preset', 'tiny', '--tokenizer', bertTokenizerDir, '--backend', 'native', '--device', 'cuda', '--docs', '4', '--queries', '1', '--warmup', '1', '--json'];
+    const off = runCli(args, { CROSSRANK_CUDA_LIBRARY: emulation, CROSSRANK_CUDA_GEMM: undefined, CROSSRANK_CUBLASLT: 'off' });
+    expect(off.status, off.stderr).toBe(0);
+    expect(JSON.parse(off.stdout)).toMatchObject({ device: 'cuda', linearLayers: 'pipelined' });
+  });
+
+  it('the decoder on cuBLASLt (on request) finds one batch-invariant plan per shape, whatever its batches', async () => {
+    const decoder = join(dir.path, 'qwen3-tiny-invariant');
+    makeQwen3Model({ preset: 'qwen3-tiny', seed: 11, out: decoder, tokenizer: join(sharedDir, 'tokenizers', 'qwen3') });
+    const work = trecDlWorkload(2, 5);
+    const trace = join(dir.path, 'invariant.trace');
+    writeFileSync(trace, '');
+    await withEnv({ CROSSRANK_CUDA_GEMM: 'cublaslt', CROSSRANK_CUBLASLT: fakeCublasLt, CROSSRANK_FAKE_CUBLASLT_TRACE: trace }, async () => {
+      const gpu = await CrossEncoder.load(decoder, { backend: 'native', device: 'cuda' });
+      for (const [i, query] of work.queries.entries()) await gpu.score(query, work.docs[i].slice(0, 2 + i));
+      await gpu.dispose();
+    });
+    const lines = readFileSync(trace, 'utf8').trim().split('\n');
+    const heuristics = lines.filter((l) => l.startsWith('heuristic '));
+    const matmuls = lines.filter((l) => l.startsWith('matmul ')).map((l) => l.split(' '));
+    const batchRows = new Set(matmuls.map((f) => f[2]));
+    const shapes = new Set(matmuls.map((f) => `${f[1]} ${f[3]}`)); // n x k
+    // Prefix passes and document passes of two sizes: several row counts, one plan per shape
+    // (q/k/v, output, gate/up, down: two distinct here), each found for the same fixed row count.
+    expect(batchRows.size).toBeGreaterThanOrEqual(3);
+    expect(shapes.size).toBeGreaterThanOrEqual(2);
+    expect(heuristics).toHaveLength(shapes.size);
+    expect(new Set(heuristics.map((l) => l.split(' ')[2]))).toEqual(new Set(['8192']));
+  });
+
+  it('a CROSSRANK_CUDA_GEMM that names no engine is refused at load, before anything is uploaded', async () => {
+    const encoder = join(dir.path, 'tiny-bad-gemm');
+    makeModel({ preset: 'tiny', seed: 9, out: encoder, tokenizer: bertTokenizerDir });
+    await withEnv({ CROSSRANK_CUDA_GEMM: 'cublas' }, async () => {
+      await expect(CrossEncoder.load(encoder, { backend: 'native', device: 'cuda' })).rejects.toMatchObject({
+        code: 'CROSSRANK_INVALID_ARGUMENT',
+        message: expect.stringMatching(/CROSSRANK_CUDA_GEMM must be one of auto, cublaslt, pipelined, wide, wmma64; got "cublas"/),
+      });
+      // The CPU paths do not read it.
+      const cpu = await CrossEncoder.load(encoder, { backend: 'native' });
+      await cpu.dispose();
+    });
+  });
+
+  it('cuBLASLt plans are found once per bucket of batch sizes, and a size the bucket cannot take gets its own', async () => {
+    const encoder = join(dir.path, 'tiny-buckets');
+    makeModel({ preset: 'tiny', seed: 10, out: encoder, tokenizer: bertTokenizerDir });
+    // One word is one token here: a pair is [CLS] q [SEP] words [SEP], so 4 documents of 60
+    // and of 50 words make 256 and 216 rows (one bucket: 193-256), 5 of 60 make 320 (the next).
+    const docs = (count: number, words: number) => Array.from({ length: count }, (_, i) => Array(words).fill(['apple', 'river', 'stone', 'cloud'][i % 4]).join(' '));
+    const batches = [docs(4, 60), docs(4, 50), docs(5, 60)];
+    const cpu = await CrossEncoder.load(encoder, { backend: 'native' });
+    const want = await Promise.all(batches.map((b) => cpu.score('query', b)));
+    await cpu.dispose();
+    for (const exact of ['0', '1']) {
+      const trace = join(dir.path, `buckets-${exact}.trace`);
+      writeFileSync(trace, '');
+      await withEnv({ CROSSRANK_CUDA_GEMM: null, CROSSRANK_CUBLASLT: fakeCublasLt, CROSSRANK_FAKE_CUBLASLT_TRACE: trace, CROSSRANK_FAKE_CUBLASLT_EXACT: exact }, async () => {
+        const gpu = await CrossEncoder.load(encoder, { backend: 'native', device: 'cuda' });
+        const heuristics: number[] = [];
+        for (const [i, batch] of batches.entries()) {
+          const got = await gpu.score('query', batch);
+          expect(Math.max(...Array.from(got, (x, j) => Math.abs(x - want[i][j])))).toBeLessThanOrEqual(2e-2);
+          heuristics.push(traceLines(trace, 'heuristic'));
+        }
+        await gpu.dispose();
+        expect(heuristics[0]).toBeGreaterThan(0);
+        if (exact === '0') {
+          // The second batch reuses the first's plans; the third is in a new bucket.
+          expect(heuristics[1]).toBe(heuristics[0]);
+          expect(heuristics[2]).toBe(2 * heuristics[0]);
+        } else {
+          // Algorithms that take only their own size: each bucket plan is turned down once
+          // (from the second batch on) and answered with an exact plan.
+          expect(heuristics[1]).toBe(2 * heuristics[0]);
+          expect(heuristics[2]).toBe(3 * heuristics[0]);
+        }
+      });
+    }
+  });
+
   it('crossrank bench names the linear-layer engine it was asked for', () => {
     const args = ['bench', '--preset', 'tiny', '--tokenizer', bertTokenizerDir, '--backend', 'native', '--device', 'cuda', '--docs', '4', '--queries', '2', '--warmup', '1'];
     const run = runCli(args, { CROSSRANK_CUDA_LIBRARY: emulation, ...withCublasLt });
@@ -132,7 +268,7 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
   it('crossrank doctor reports whether cuBLASLt opens, and how it is used', () => {
     const found = runCli(['doctor'], { CROSSRANK_CUDA_LIBRARY: emulation, CROSSRANK_CUBLASLT: fakeCublasLt });
     expect(found.status, found.stderr).toBe(0);
-    expect(found.stdout).toMatch(/^cublaslt\s+cuBLASLt 99\.0\.0 \(.*libcrossrank_cublaslt_emu\.so\), used with CROSSRANK_CUDA_GEMM=cublaslt$/m);
+    expect(found.stdout).toMatch(/^cublaslt\s+cuBLASLt 99\.0\.0 \(.*libcrossrank_cublaslt_emu\.so\), runs the encoders' linear layers/m);
     const off = runCli(['doctor', '--json'], { CROSSRANK_CUDA_LIBRARY: emulation, CROSSRANK_CUBLASLT: 'off' });
     expect(off.status, off.stderr).toBe(0);
     expect(JSON.parse(off.stdout).cuda.cublasLt).toEqual({ available: false, detail: 'cuBLASLt is off (CROSSRANK_CUBLASLT=off)' });
@@ -147,8 +283,9 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
       cwd: repoRoot,
     });
     expect(p.status, p.stderr).toBe(0);
-    // The layers' own kernels, then cuBLASLt (its CPU stand-in) running the linear layers.
-    for (const env of [{}, withCublasLt]) {
+    // The layers' own kernels, then cuBLASLt (its CPU stand-in) running the linear layers, then
+    // the one-pass mma.sync attention.
+    for (const env of [{}, withCublasLt, { CROSSRANK_CUDA_ATTENTION: 'mma' }] as Record<string, string>[]) {
       const r = runHarness(['--qwen3', out, '--prompts', prompts, '--cpu-docs', '3', '--quick', '--dump', join(out, 'dump.json')], env);
       expect(r.status, r.stdout + r.stderr).toBe(0);
       const dump = JSON.parse(readFileSync(join(out, 'dump.json'), 'utf8')) as {

@@ -81,6 +81,11 @@ void SyncThreads();
 void SyncWarp();
 // Publishes this lane's 8-byte value to its warp and returns the value of `src_lane`.
 uint64_t WarpExchange(uint64_t value, int src_lane);
+// Publishes up to kGatherWords words of this lane to its warp and copies every lane's into
+// all[lane]: a warp-wide operation (e.g. an emulated mma.sync) in two barriers, not a shuffle
+// per value.
+constexpr int kGatherWords = 8;
+void WarpGather(const uint32_t* mine, int words, uint32_t (*all)[kGatherWords]);
 // Records a fault in the running kernel (reported by the next synchronising call).
 void Fault(const char* what);
 

@@ -8,12 +8,20 @@
 // once, as emulated kernels do. What it cannot show is how the real library behaves on a
 // card: that is the device check's job (scripts/device/gpu-check.sh).
 //
+// Two switches for tests: CROSSRANK_FAKE_CUBLASLT_TRACE=<file> appends a line per heuristic
+// query and per matmul ("heuristic|matmul <rows> <cols> <inner>" of D = op(A) op(B)), so a
+// test can see which engine ran and how often plans were found; CROSSRANK_FAKE_CUBLASLT_EXACT=1
+// makes an algorithm take only the problem size it was found for (the real library may turn
+// an algorithm down for a size, and the caller must cope).
+//
 // Semantics (cuBLASLt, column-major): D = alpha * op(A) op(B) + beta * C, then the epilogue;
 // op(X) = X or X^T by TRANSA / TRANSB; a matrix of `rows` x `cols` with leading dimension ld
 // holds element (r, c) at r + c * ld; BIAS adds bias[r] to every column of row r of D.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <vector>
@@ -45,7 +53,7 @@ struct Preference {
   uint32_t min_alignment[4] = {256, 256, 256, 256};  // A, B, C, D: the documented default
 };
 struct Algo {
-  uint64_t data[8];  // [0]: a tag; [1..4]: the alignments (A, B, C, D) it was chosen for
+  uint64_t data[8];  // [0]: a tag; [1..4]: the alignments (A, B, C, D) it was chosen for; [5]: D's columns
 };
 struct HeuristicResult {
   Algo algo;
@@ -95,6 +103,21 @@ uint16_t FloatToBf16(float f) {
   if (std::isnan(f)) return uint16_t((x >> 16) | 0x40);
   x += 0x7fff + ((x >> 16) & 1);
   return uint16_t(x >> 16);
+}
+
+void Trace(const char* what, const Layout* dl, uint64_t inner) {
+  const char* path = std::getenv("CROSSRANK_FAKE_CUBLASLT_TRACE");
+  if (!path || !*path) return;
+  if (FILE* f = std::fopen(path, "a")) {
+    std::fprintf(f, "%s %llu %llu %llu\n", what, static_cast<unsigned long long>(dl->rows),
+                 static_cast<unsigned long long>(dl->cols), static_cast<unsigned long long>(inner));
+    std::fclose(f);
+  }
+}
+
+bool ExactSizesOnly() {
+  const char* v = std::getenv("CROSSRANK_FAKE_CUBLASLT_EXACT");
+  return v && std::strcmp(v, "1") == 0;
 }
 
 bool KnownType(int t) { return t == kR32F || t == kR16F || t == kR16BF; }
@@ -211,6 +234,7 @@ FAKE_EXPORT int cublasLtMatmulPreferenceSetAttribute(Preference* p, int attr, co
     std::memcpy(&p->max_workspace, buf, size);
     return kSuccess;
   }
+  if (attr == 3 && size == sizeof(uint32_t)) return kSuccess;  // REDUCTION_SCHEME_MASK: this one never splits K
   if (attr >= 5 && attr <= 8 && size == sizeof(uint32_t)) {
     std::memcpy(&p->min_alignment[attr - 5], buf, size);
     return kSuccess;
@@ -229,6 +253,10 @@ FAKE_EXPORT int cublasLtMatmulAlgoGetHeuristic(Handle* h, Desc* d, Layout* a, La
   results[0].algo.data[0] = 0xa160;  // what Matmul expects back
   // As the real heuristic may: an algorithm that relies on the alignments it was promised.
   for (int i = 0; i < 4; ++i) results[0].algo.data[1 + i] = pref->min_alignment[i];
+  results[0].algo.data[5] = dl->cols;
+  uint64_t rows, inner;
+  OpShape(*a, d->trans_a, &rows, &inner);
+  Trace("heuristic", dl, inner);
   results[0].workspace_size = pref->max_workspace > 0 ? 1024 : 0;  // uses some workspace when it may
   results[0].waves_count = 1.0f;
   *returned = 1;
@@ -248,6 +276,7 @@ FAKE_EXPORT int cublasLtMatmul(Handle* h, Desc* d, const void* alpha, const void
       if (reinterpret_cast<uintptr_t>(pointers[i]) % algo->data[1 + i] != 0) return kInvalidValue;
     }
   }
+  if (algo && ExactSizesOnly() && algo->data[5] != dl->cols) return kNotSupported;
   if (algo && workspace_bytes > 0 && !workspace) return kInvalidValue;
   if (d->epilogue == 4 && !d->bias) return kInvalidValue;
   const int bias_type = d->bias_type < 0 ? dl->type : d->bias_type;
@@ -257,6 +286,7 @@ FAKE_EXPORT int cublasLtMatmul(Handle* h, Desc* d, const void* alpha, const void
   uint64_t rows, inner, cols, unused;
   OpShape(*a, d->trans_a, &rows, &inner);
   OpShape(*b, d->trans_b, &unused, &cols);
+  Trace("matmul", dl, inner);
   // op(A) as rows of `inner` and op(B) as columns of `inner`, in fp32: each output is then one
   // contiguous dot product. Element (r, i) of op(A) is A(i, r) when transposed.
   std::vector<float> ar(rows * inner), bc(cols * inner);

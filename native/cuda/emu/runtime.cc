@@ -10,6 +10,7 @@
 #include <ucontext.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -153,6 +154,7 @@ struct Worker {
   Fiber* current = nullptr;
   BlockState block{};
   std::vector<uint64_t> exchange;  // one warp-shuffle slot per thread
+  std::vector<std::array<uint32_t, kGatherWords>> gather;  // one WarpGather slot per thread
   std::unique_ptr<char, FreeAligned> dynamic_shared;  // kMaxOptInSharedBytes, 128-byte aligned
   size_t dynamic_shared_bytes = 0;                    // what the running launch asked for
   void (*body)(void*) = nullptr;
@@ -383,6 +385,7 @@ void RunBlocks(const LaunchConfig& config, void (*body)(void*), void* context, s
   for (size_t i = 0; i < threads; ++i) w.fibers[i].stack = w.stacks[i].get();
   w.count = threads;
   w.exchange.assign(threads, 0);
+  w.gather.assign(threads, {});
   w.warp_tokens.assign(2 * ((threads + 31) / 32), 0);
   w.scheduler.race_fiber = RaceFiberCurrent();
   if (config.dynamic_shared && !w.dynamic_shared) {
@@ -426,6 +429,24 @@ uint64_t WarpExchange(uint64_t value, int src_lane) {
   }
   Yield(Wait::kWarpBarrier);  // nobody overwrites its slot before every lane has read
   return out;
+}
+
+void WarpGather(const uint32_t* mine, int words, uint32_t (*all)[kGatherWords]) {
+  Fiber& f = Self();
+  Worker& w = *f.worker;
+  const size_t self = size_t(&f - w.fibers.data()), first = self - size_t(f.state.lane);
+  if (words < 0 || words > kGatherWords) Fault("WarpGather: more words than a slot holds");
+  std::copy(mine, mine + std::min(words, kGatherWords), w.gather[self].begin());
+  Yield(Wait::kWarpBarrier);
+  std::fill(&all[0][0], &all[0][0] + 32 * kGatherWords, 0u);
+  for (size_t lane = 0; lane < 32; ++lane) {
+    if (first + lane >= w.count || w.fibers[first + lane].wait == Wait::kDone) {
+      Fault("warp-wide operation with a lane that has exited or does not exist");
+      break;
+    }
+    std::copy(w.gather[first + lane].begin(), w.gather[first + lane].end(), all[lane]);
+  }
+  Yield(Wait::kWarpBarrier);  // nobody overwrites its slot before every lane has read
 }
 
 void Fault(const char* what) {

@@ -18,6 +18,8 @@
 #include <algorithm>
 
 #include "cuda/common.cuh"
+#include "cuda/kernels/attention_mma.cuh"
+#include "cuda/kernels/attention_staging.cuh"
 #include "cuda/kernels/attention_tensor_core.cuh"
 
 namespace crossrank::cuda {
@@ -37,23 +39,10 @@ struct Tiles {
   static_assert(2 * kKeys >= kRowsPerBlock, "the K/V space must hold the block's Q rows");
 };
 
-// Rows j0 .. j0 + rows of one head (kDim elements each, 16-byte chunks) of a sequence made of
-// `prefix_len` rows of `prefix` followed by the rows of `own`, zero past `count`: keys or
-// values of a key tile (the prefix's first), or the block's queries (no prefix). Zero keys
-// and values beyond the visible ones keep the masked products finite (0 * NaN would not be).
 template <int kDim, typename T>
 __device__ __forceinline__ void StageRows(T* dst, int rows, const T* __restrict__ prefix, int prefix_len,
                                           const T* __restrict__ own, size_t stride, int j0, int count) {
-  constexpr int kChunks = kDim / 8;
-  for (int c = threadIdx.x; c < rows * kChunks; c += kWarps * 32) {
-    const int r = c / kChunks, col = (c % kChunks) * 8, j = j0 + r;
-    uint4 value = make_uint4(0, 0, 0, 0);
-    if (j < count) {
-      const T* row = j < prefix_len ? prefix + j * stride : own + (j - prefix_len) * stride;
-      value = *reinterpret_cast<const uint4*>(row + col);
-    }
-    *reinterpret_cast<uint4*>(dst + r * Tiles<kDim>::kLdKv + col) = value;
-  }
+  StageHeadRows<kDim, Tiles<kDim>::kLdKv, kWarps * 32>(dst, rows, prefix, prefix_len, own, stride, j0, count);
 }
 
 template <typename T, int kDim>
@@ -73,21 +62,9 @@ __global__ void __launch_bounds__(kWarps * 32) TensorCoreAttentionKernel(Attenti
   float* s = s_all[warp];
   T* p = p_all[warp];
 
-  const size_t kv_col = static_cast<size_t>(kv_head) * kDim;
-  const T* own_k = a.k + start * a.kv_stride + kv_col;
-  const T* own_v = a.v + start * a.kv_stride + kv_col;
-  const T *prefix_k = nullptr, *prefix_v = nullptr;
-  int prefix_len = 0;
-  const int prefix = a.prefix_of ? a.prefix_of[seq] : -1;
-  if (prefix >= 0) {
-    const int p0 = a.prefix_cu[prefix];
-    prefix_len = a.prefix_cu[prefix + 1] - p0;
-    prefix_k = a.prefix_k + p0 * a.kv_stride + kv_col;
-    prefix_v = a.prefix_v + p0 * a.kv_stride + kv_col;
-  }
-  // Keys the block's rows see: causal rows stop at the block's last row.
-  const int last_row = len < row0 + kRowsPerBlock ? len : row0 + kRowsPerBlock;  // exclusive
-  const int keys = prefix_len + (a.causal ? last_row : len);
+  const BlockKeys<T> seen = KeysOfBlock(a, seq, kv_head, start, len, row0, kRowsPerBlock);
+  const T *own_k = seen.own_k, *own_v = seen.own_v, *prefix_k = seen.prefix_k, *prefix_v = seen.prefix_v;
+  const int prefix_len = seen.prefix_len, keys = seen.count;
 
   // Q: the block's rows staged through the K/V space, then kept as fragments in registers.
   const T* q_rows = a.q + (start + row0) * a.q_stride + static_cast<size_t>(head) * kDim;
@@ -227,6 +204,7 @@ bool TensorCoreAttentionSupports(const AttentionProblem<T>& a) {
 template <typename T>
 cudaError_t LaunchTensorCoreAttention(const AttentionProblem<T>& a, cudaStream_t stream) {
   if (a.num_seqs == 0 || a.max_seqlen == 0) return cudaSuccess;
+  if (MmaAttentionChosen()) return LaunchMmaAttention(a, stream);
   switch (a.head_dim) {
     case 16: return Launch<T, 16>(a, stream);
     case 32: return Launch<T, 32>(a, stream);

@@ -1,7 +1,11 @@
-// cuBLASLt as the engine of a model's linear layers (CROSSRANK_CUDA_GEMM=cublaslt, a
-// candidate while it is unverified on a card): a handle, a workspace and the plan found for each
-// shape, one LinearLibrary per model stream. The layers' own kernels (kernels/gemm.cu) stay
-// the default and the reference it is checked against (op harness, model parity).
+// cuBLASLt as the engine of a model's linear layers: a handle, a workspace and the plans found
+// for each shape, one LinearLibrary per model stream. The encoders' default where the library
+// opens (the first device run, H200: correct, and 1.3-1.9x the own kernels end to end); the
+// layers' own kernels (kernels/gemm.cu) run everywhere else and are the reference it is
+// checked against (op harness, model parity). The decoder uses it only on request: with
+// plans chosen per batch shape its rounding followed the batch, and a shared prefix's scores
+// drifted from the unshared prompt's in bf16 (first device run); it now asks for
+// batch-invariant plans (Init), not yet run on a card.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -20,6 +24,12 @@ namespace crossrank::cuda {
 // True when CROSSRANK_CUDA_GEMM asks for cuBLASLt.
 bool CublasLtRequested();
 
+// Which models use cuBLASLt unless CROSSRANK_CUDA_GEMM says otherwise.
+enum class LibraryUse {
+  kOnRequest,     // only with CROSSRANK_CUDA_GEMM=cublaslt (the decoder; the op harness)
+  kWhereItOpens,  // also when it is unset or `auto`, where the library opens (encoders)
+};
+
 class LinearLibrary {
  public:
   LinearLibrary() = default;
@@ -27,9 +37,14 @@ class LinearLibrary {
   LinearLibrary& operator=(const LinearLibrary&) = delete;
   ~LinearLibrary();
 
-  // On the current device. Does nothing (and stays inactive) unless cuBLASLt is requested;
-  // then opens it, creates a handle and the workspace. On failure error() says why.
-  cudaError_t Init();
+  // On the current device: opens cuBLASLt, creates a handle and the workspace when `use`
+  // and CROSSRANK_CUDA_GEMM call for it; else stays inactive (the own kernels run). Where it
+  // was asked for by name, not opening is an error (error() says why); where it was only
+  // preferred, the own kernels run and unavailable() says why.
+  // batch_invariant: every row's result independent of the batch it is in (the decoder's
+  // shared prefix must compute as the unshared prompt does): one algorithm per shape, found
+  // once for a fixed row count, that does not split K, whatever the batch's rows.
+  cudaError_t Init(LibraryUse use = LibraryUse::kOnRequest, bool batch_invariant = false);
   bool active() const { return api_ != nullptr; }
 
   // Y[m x n] = X[m x k] W^T (+ bias, same type as Y, length n; null: none), all row-major as
@@ -39,6 +54,7 @@ class LinearLibrary {
   cudaError_t Matmul(const T* x, const T* w, const T* bias, T* y, int m, int n, int k, cudaStream_t stream);
 
   const std::string& error() const { return error_; }
+  const std::string& unavailable() const { return unavailable_; }
   // A failed step's name for the model's error message, with cuBLASLt's reason when the last
   // call into it failed. Valid until the next call.
   const char* Describe(const char* step);
@@ -49,13 +65,18 @@ class LinearLibrary {
     lt::MatmulDesc desc = nullptr;
     lt::MatrixLayout a = nullptr, b = nullptr, d = nullptr;
     lt::MatmulAlgo algo{};
+    int rows = 0;  // the m that layouts b and d describe now
   };
-  // m, n, k, data type, bias, and the alignments (bytes, up to 256) of W, X and Y: the
-  // heuristic assumes 256 unless told, and picks algorithms that need it.
-  using Key = std::tuple<int, int, int, int, bool, uint32_t, uint32_t, uint32_t>;
+  // Rows (a bucket of m, or m itself: see PlanRows), n, k, data type, bias, the alignments
+  // (bytes, up to 256) of W, X and Y (the heuristic assumes 256 unless told, and picks
+  // algorithms that need it), and whether the plan is for exactly that m.
+  using Key = std::tuple<int, int, int, int, bool, uint32_t, uint32_t, uint32_t, bool>;
 
   cudaError_t Fail(lt::Status status, const char* step);
+  // The plan of `key` (found once, then cached) with its layouts set to m rows.
+  cudaError_t FindPlan(const Key& key, int m, Plan** plan);
   cudaError_t MakePlan(const Key& key, Plan* plan);
+  cudaError_t SetRows(const Key& key, Plan* plan, int m);
   void Release(Plan* plan);
 
   const lt::Api* api_ = nullptr;
@@ -63,7 +84,8 @@ class LinearLibrary {
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 0;
   std::map<Key, Plan> plans_;
-  std::string error_, described_;
+  bool batch_invariant_ = false;
+  std::string error_, described_, unavailable_;
 };
 
 }  // namespace crossrank::cuda

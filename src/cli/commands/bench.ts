@@ -96,8 +96,8 @@ export function registerBench(program: Command): void {
           backend: model.info.backend,
           device: model.info.device,
           ...(model.info.precision ? { precision: model.info.precision } : {}),
-          // The linear-layer engine when one other than the default was asked for (CROSSRANK_CUDA_GEMM).
-          ...(model.info.device === 'cuda' && process.env.CROSSRANK_CUDA_GEMM ? { linearLayers: process.env.CROSSRANK_CUDA_GEMM } : {}),
+          // What ran the linear layers on the native CUDA engine (CROSSRANK_CUDA_GEMM, or the default).
+          ...(model.info.linearLayers ? { linearLayers: model.info.linearLayers } : {}),
           queries: o.queries,
           docsPerQuery: o.docs,
           pairsPerSecond: pairs / total,

@@ -1,0 +1,207 @@
+// One-pass attention on tensor cores with PTX mma.sync (kernels/mma.cuh): the same problem,
+// grid and 64-row blocks as the WMMA kernel (attention_tensor_core.cu), which walks the keys
+// twice — once for each row's softmax maximum and sum, once for P V — because WMMA's opaque
+// accumulators cannot be rescaled in place. Here the fragment layout is known, so each key
+// tile is read once (flash attention's online softmax): S = Q K^T stays in registers, each
+// row's running maximum and sum are updated, the output accumulators are rescaled where the
+// maximum grew, and P, packed to 16 bits in registers, is the A operand of P V. Scores never
+// touch shared memory; the K^T products are half the WMMA kernel's.
+//
+// A block: 64 query rows of one sequence and head, 4 warps of 16 rows. Lane (g, t) = (lane / 4,
+// lane % 4) holds rows g and g + 8 of its warp's 16, and of every 8-column tile of S and of
+// the output the columns 2t and 2t + 1 (mma.cuh). Key tiles of 64, K and V row-major in shared
+// memory (rows padded by 8 elements: the B-operand reads of K, 32-bit, and of V, two 16-bit
+// reads down a column, then fall in distinct banks).
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+#include <algorithm>
+
+#include "cuda/common.cuh"
+#include "cuda/kernels/attention_mma.cuh"
+#include "cuda/kernels/attention_staging.cuh"
+#include "cuda/kernels/mma.cuh"
+
+namespace crossrank::cuda {
+namespace {
+
+constexpr int kWarps = 4, kRowsPerWarp = 16, kRowsPerBlock = kWarps * kRowsPerWarp, kKeys = 64;
+
+template <int kDim>
+constexpr int kLd = kDim + 8;
+
+template <typename T>
+__device__ __forceinline__ uint32_t Load32(const T* p) {
+  return *reinterpret_cast<const uint32_t*>(p);
+}
+
+// At least 3 blocks per SM: ptxas then keeps every head dim free of spills (168 registers at 128).
+template <typename T, int kDim>
+__global__ void __launch_bounds__(kWarps * 32, 3) MmaAttentionKernel(AttentionProblem<T> a, float scale) {
+  constexpr int kDimTiles = kDim / 8, kDimChunks = kDim / 16, kKeyTiles = kKeys / 8;
+  __shared__ __align__(16) T k_tile[kKeys * kLd<kDim>];
+  __shared__ __align__(16) T v_tile[kKeys * kLd<kDim>];
+
+  const int seq = blockIdx.z, head = blockIdx.y, kv_head = head / (a.heads / a.kv_heads);
+  const int start = a.cu_seqlens[seq], len = a.cu_seqlens[seq + 1] - start;
+  const int row0 = blockIdx.x * kRowsPerBlock;
+  if (row0 >= len) return;  // the grid covers the longest sequence; the whole block leaves together
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, t = lane % 4;
+
+  const BlockKeys<T> seen = KeysOfBlock(a, seq, kv_head, start, len, row0, kRowsPerBlock);
+  const T *own_k = seen.own_k, *own_v = seen.own_v, *prefix_k = seen.prefix_k, *prefix_v = seen.prefix_v;
+  const int prefix_len = seen.prefix_len, keys = seen.count;
+
+  // This lane's two rows (index within the sequence) and the keys each sees: [0, visible).
+  int row[2], visible[2];
+  for (int h = 0; h < 2; ++h) {
+    row[h] = row0 + warp * kRowsPerWarp + g + 8 * h;
+    visible[h] = a.causal && prefix_len + row[h] + 1 < keys ? prefix_len + row[h] + 1 : keys;
+  }
+
+  // Q as A fragments, straight from global memory (read once); rows past the sequence are 0.
+  uint32_t qa[kDimChunks][4];
+  const T* q_base = a.q + static_cast<size_t>(start) * a.q_stride + static_cast<size_t>(head) * kDim;
+#pragma unroll
+  for (int c = 0; c < kDimChunks; ++c) {
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+      const int h = r % 2, col = 16 * c + 2 * t + 8 * (r / 2);
+      qa[c][r] = row[h] < len ? Load32(q_base + row[h] * a.q_stride + col) : 0u;
+    }
+  }
+
+  float out[kDimTiles][4];
+#pragma unroll
+  for (int d = 0; d < kDimTiles; ++d) out[d][0] = out[d][1] = out[d][2] = out[d][3] = 0.0f;
+  float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};  // row_sum: this lane's columns only
+
+  for (int j0 = 0; j0 < keys; j0 += kKeys) {
+    StageHeadRows<kDim, kLd<kDim>, kWarps * 32>(k_tile, kKeys, prefix_k, prefix_len, own_k, a.kv_stride, j0, keys);
+    StageHeadRows<kDim, kLd<kDim>, kWarps * 32>(v_tile, kKeys, prefix_v, prefix_len, own_v, a.kv_stride, j0, keys);
+    __syncthreads();
+
+    // S = Q K^T for this warp's 16 rows and the tile's 64 keys (8 tiles of 8 keys).
+    float s[kKeyTiles][4];
+#pragma unroll
+    for (int n = 0; n < kKeyTiles; ++n) {
+      s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+      const T* key = k_tile + (8 * n + g) * kLd<kDim> + 2 * t;  // B[k = dim][n = key]: key row g
+#pragma unroll
+      for (int c = 0; c < kDimChunks; ++c) {
+        const uint32_t b[2] = {Load32(key + 16 * c), Load32(key + 16 * c + 8)};
+        Mma16816<T>(s[n], qa[c], b);
+      }
+    }
+
+    // Online softmax: scale, mask, each row's new maximum over its 4 lanes, rescale.
+    float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+    for (int n = 0; n < kKeyTiles; ++n) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        const int h = i / 2, key = j0 + 8 * n + 2 * t + i % 2;
+        s[n][i] = key < visible[h] ? s[n][i] * scale : -INFINITY;
+        tile_max[h] = fmaxf(tile_max[h], s[n][i]);
+      }
+    }
+    float rescale[2];
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      tile_max[h] = fmaxf(tile_max[h], __shfl_xor_sync(0xffffffffu, tile_max[h], 1));
+      tile_max[h] = fmaxf(tile_max[h], __shfl_xor_sync(0xffffffffu, tile_max[h], 2));
+      // Finite from the first tile on: key 0 is visible to every row (past-the-end rows too).
+      const float new_max = fmaxf(row_max[h], tile_max[h]);
+      rescale[h] = __expf(row_max[h] - new_max);  // 0 on the first tile
+      row_max[h] = new_max;
+      row_sum[h] *= rescale[h];
+    }
+#pragma unroll
+    for (int d = 0; d < kDimTiles; ++d) {
+      out[d][0] *= rescale[0];
+      out[d][1] *= rescale[0];
+      out[d][2] *= rescale[1];
+      out[d][3] *= rescale[1];
+    }
+
+    // P = exp(S - max), summed in fp32 and packed to T; O += P V, 16 keys at a time: the score
+    // tiles 2m and 2m + 1 are, register for register, the A fragment of keys 16m .. 16m + 15.
+#pragma unroll
+    for (int m = 0; m < kKeyTiles / 2; ++m) {
+      float p[2][4];
+#pragma unroll
+      for (int half = 0; half < 2; ++half) {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          p[half][i] = __expf(s[2 * m + half][i] - row_max[i / 2]);  // exp(-inf) = 0: masked keys
+          row_sum[i / 2] += p[half][i];
+        }
+      }
+      const uint32_t pa[4] = {PackFloats<T>(p[0][0], p[0][1]), PackFloats<T>(p[0][2], p[0][3]),
+                              PackFloats<T>(p[1][0], p[1][1]), PackFloats<T>(p[1][2], p[1][3])};
+      // B[k = key][n = dim]: keys 16m + 2t, +1 (and 8 more) of dim column g, down V's rows.
+      const T* v0 = v_tile + (16 * m + 2 * t) * kLd<kDim> + g;
+#pragma unroll
+      for (int d = 0; d < kDimTiles; ++d) {
+        const T* v = v0 + 8 * d;
+        const uint32_t b[2] = {PackElements<T>(v[0], v[kLd<kDim>]),
+                               PackElements<T>(v[8 * kLd<kDim>], v[9 * kLd<kDim>])};
+        Mma16816<T>(out[d], pa, b);
+      }
+    }
+    __syncthreads();  // every warp is done with this tile before the next one lands
+  }
+
+  // Each row's sum over its 4 lanes, then the output: columns 2t, 2t + 1 of each 8-wide tile.
+  T* ctx = a.ctx + static_cast<size_t>(head) * kDim + 2 * t;
+#pragma unroll
+  for (int h = 0; h < 2; ++h) {
+    float sum = row_sum[h];
+    sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+    sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+    if (row[h] >= len) continue;
+    const float inv = 1.0f / sum;
+    T* dst = ctx + static_cast<size_t>(start + row[h]) * a.ctx_stride;
+#pragma unroll
+    for (int d = 0; d < kDimTiles; ++d) {
+      *reinterpret_cast<uint32_t*>(dst + 8 * d) = PackFloats<T>(out[d][2 * h] * inv, out[d][2 * h + 1] * inv);
+    }
+  }
+}
+
+template <typename T, int kDim>
+cudaError_t Launch(const AttentionProblem<T>& a, cudaStream_t stream) {
+  for (int first = 0; first < a.num_seqs; first += kMaxSequencesPerLaunch) {
+    const AttentionProblem<T> chunk = SequenceChunk(a, first, std::min(kMaxSequencesPerLaunch, a.num_seqs - first));
+    dim3 grid((a.max_seqlen + kRowsPerBlock - 1) / kRowsPerBlock, a.heads, chunk.num_seqs);
+    MmaAttentionKernel<T, kDim><<<grid, kWarps * 32, 0, stream>>>(chunk, 1.0f / sqrtf(static_cast<float>(kDim)));
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
+}
+
+}  // namespace
+
+bool MmaAttentionChosen() {
+  const char* v = std::getenv("CROSSRANK_CUDA_ATTENTION");
+  return v && std::strcmp(v, "mma") == 0;
+}
+
+template <typename T>
+cudaError_t LaunchMmaAttention(const AttentionProblem<T>& a, cudaStream_t stream) {
+  if (a.num_seqs == 0 || a.max_seqlen == 0) return cudaSuccess;
+  switch (a.head_dim) {
+    case 16: return Launch<T, 16>(a, stream);
+    case 32: return Launch<T, 32>(a, stream);
+    case 64: return Launch<T, 64>(a, stream);
+    case 128: return Launch<T, 128>(a, stream);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+template cudaError_t LaunchMmaAttention(const AttentionProblem<__half>&, cudaStream_t);
+template cudaError_t LaunchMmaAttention(const AttentionProblem<__nv_bfloat16>&, cudaStream_t);
+
+}  // namespace crossrank::cuda

@@ -1,0 +1,61 @@
+// What the tensor-core attention kernels (attention_tensor_core.cu, attention_mma.cu) share:
+// the keys a block of query rows sees, and copying rows of one head into shared memory.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "cuda/kernels/attention_tensor_core.cuh"
+
+namespace crossrank::cuda {
+
+// The keys and values one block of query rows [row0, row0 + rows) of a sequence sees, one
+// key/value head: its cached prefix's (if any), then the sequence's own.
+template <typename T>
+struct BlockKeys {
+  const T *own_k, *own_v;        // the sequence's first row, at the head's columns
+  const T *prefix_k, *prefix_v;  // the prefix's first row (null: no prefix)
+  int prefix_len;
+  int count;  // keys seen by some row of the block: causal rows stop at the block's last row
+};
+
+template <typename T>
+__device__ __forceinline__ BlockKeys<T> KeysOfBlock(const AttentionProblem<T>& a, int seq, int kv_head, int start,
+                                                    int len, int row0, int rows) {
+  const size_t kv_col = static_cast<size_t>(kv_head) * a.head_dim;
+  BlockKeys<T> b{a.k + start * a.kv_stride + kv_col, a.v + start * a.kv_stride + kv_col, nullptr, nullptr, 0, 0};
+  const int prefix = a.prefix_of ? a.prefix_of[seq] : -1;
+  if (prefix >= 0) {
+    const int p0 = a.prefix_cu[prefix];
+    b.prefix_len = a.prefix_cu[prefix + 1] - p0;
+    b.prefix_k = a.prefix_k + p0 * a.kv_stride + kv_col;
+    b.prefix_v = a.prefix_v + p0 * a.kv_stride + kv_col;
+  }
+  const int last_row = len < row0 + rows ? len : row0 + rows;  // exclusive
+  b.count = b.prefix_len + (a.causal ? last_row : len);
+  return b;
+}
+
+// Rows j0 .. j0 + rows of one head (kDim elements each, 16-byte chunks) of a sequence made of
+// `prefix_len` rows of `prefix` followed by the rows of `own`, zero past `count`, into dst
+// (rows kLd elements apart), by the block's kThreads threads: keys or values of a key tile
+// (the prefix's first), or the block's queries (no prefix). Zero keys and values beyond the
+// visible ones keep the masked products finite (0 * NaN would not be).
+template <int kDim, int kLd, int kThreads, typename T>
+__device__ __forceinline__ void StageHeadRows(T* dst, int rows, const T* __restrict__ prefix, int prefix_len,
+                                          const T* __restrict__ own, size_t stride, int j0, int count) {
+  constexpr int kChunks = kDim / 8;
+  for (int c = threadIdx.x; c < rows * kChunks; c += kThreads) {
+    const int r = c / kChunks, col = (c % kChunks) * 8, j = j0 + r;
+    uint4 value = make_uint4(0, 0, 0, 0);
+    if (j < count) {
+      const T* row = j < prefix_len ? prefix + j * stride : own + (j - prefix_len) * stride;
+      value = *reinterpret_cast<const uint4*>(row + col);
+    }
+    *reinterpret_cast<uint4*>(dst + r * kLd + col) = value;
+  }
+}
+
+}  // namespace crossrank::cuda

@@ -1,0 +1,36 @@
+/**
+ * What runs the native CUDA engine's linear layers, by the rule the engine itself applies
+ * (native/cuda/kernels/linear_library.cuh): `CROSSRANK_CUDA_GEMM` names an engine, or, unset
+ * or `auto`, encoders take cuBLASLt where it opens (it is opened at run time, never linked)
+ * and the decoder its own kernels (its rounding would otherwise follow the batch's shape, and
+ * a shared prefix would not score as the unshared one does). Reported in `info.linearLayers`,
+ * `crossrank bench` and `crossrank doctor`.
+ */
+import { InvalidArgumentError } from '../errors.js';
+import { native } from '../native/load.js';
+
+export type CudaLinearEngine = 'cublaslt' | 'pipelined' | 'wide' | 'wmma64';
+
+const SETTINGS = ['auto', 'cublaslt', 'pipelined', 'wide', 'wmma64'] as const;
+type Setting = (typeof SETTINGS)[number];
+
+/** The variable's value, checked: a typo would otherwise pick the default without a word. */
+export function cudaGemmSetting(value = process.env.CROSSRANK_CUDA_GEMM): Setting {
+  if (value === undefined || value === '') return 'auto';
+  if (!(SETTINGS as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`CROSSRANK_CUDA_GEMM must be one of ${SETTINGS.join(', ')}; got ${JSON.stringify(value)}`);
+  }
+  return value as Setting;
+}
+
+/** The engine a model of this family runs on, given whether cuBLASLt opens here. */
+export function linearEngineFor(family: 'encoder' | 'decoder', setting: Setting, cublasLtOpens: boolean): CudaLinearEngine {
+  if (setting !== 'auto') return setting;
+  return family === 'encoder' && cublasLtOpens ? 'cublaslt' : 'pipelined';
+}
+
+/** As linearEngineFor, asking the addon whether cuBLASLt opens (only where it matters). */
+export async function cudaLinearEngine(family: 'encoder' | 'decoder', setting = cudaGemmSetting()): Promise<CudaLinearEngine> {
+  const opens = family === 'encoder' && setting === 'auto' ? (await native().cublasLtInfo()).available : false;
+  return linearEngineFor(family, setting, opens);
+}
