@@ -81,11 +81,14 @@ void SyncThreads();
 void SyncWarp();
 // Publishes this lane's 8-byte value to its warp and returns the value of `src_lane`.
 uint64_t WarpExchange(uint64_t value, int src_lane);
-// Publishes up to kGatherWords words of this lane to its warp and copies every lane's into
-// all[lane]: a warp-wide operation (e.g. an emulated mma.sync) in two barriers, not a shuffle
-// per value.
+// A warp-wide operation (e.g. an emulated mma.sync) in two barriers, not a shuffle per value:
+// every lane publishes up to kGatherWords words (WarpPublish, a warp barrier), reads those of
+// the lanes it needs (WarpPublished: valid until the next call below), then WarpPublishedDone
+// (a barrier: no slot is overwritten before every lane has read).
 constexpr int kGatherWords = 8;
-void WarpGather(const uint32_t* mine, int words, uint32_t (*all)[kGatherWords]);
+void WarpPublish(const uint32_t* words, int count);
+const uint32_t* WarpPublished(int lane);
+void WarpPublishedDone();
 // Records a fault in the running kernel (reported by the next synchronising call).
 void Fault(const char* what);
 

@@ -154,7 +154,7 @@ struct Worker {
   Fiber* current = nullptr;
   BlockState block{};
   std::vector<uint64_t> exchange;  // one warp-shuffle slot per thread
-  std::vector<std::array<uint32_t, kGatherWords>> gather;  // one WarpGather slot per thread
+  std::vector<std::array<uint32_t, kGatherWords>> gather;  // one WarpPublish slot per thread
   std::unique_ptr<char, FreeAligned> dynamic_shared;  // kMaxOptInSharedBytes, 128-byte aligned
   size_t dynamic_shared_bytes = 0;                    // what the running launch asked for
   void (*body)(void*) = nullptr;
@@ -431,23 +431,28 @@ uint64_t WarpExchange(uint64_t value, int src_lane) {
   return out;
 }
 
-void WarpGather(const uint32_t* mine, int words, uint32_t (*all)[kGatherWords]) {
+void WarpPublish(const uint32_t* words, int count) {
   Fiber& f = Self();
   Worker& w = *f.worker;
-  const size_t self = size_t(&f - w.fibers.data()), first = self - size_t(f.state.lane);
-  if (words < 0 || words > kGatherWords) Fault("WarpGather: more words than a slot holds");
-  std::copy(mine, mine + std::min(words, kGatherWords), w.gather[self].begin());
+  const size_t self = size_t(&f - w.fibers.data());
+  if (count < 0 || count > kGatherWords) Fault("WarpPublish: more words than a slot holds");
+  std::copy(words, words + std::max(0, std::min(count, kGatherWords)), w.gather[self].begin());
   Yield(Wait::kWarpBarrier);
-  std::fill(&all[0][0], &all[0][0] + 32 * kGatherWords, 0u);
-  for (size_t lane = 0; lane < 32; ++lane) {
-    if (first + lane >= w.count || w.fibers[first + lane].wait == Wait::kDone) {
-      Fault("warp-wide operation with a lane that has exited or does not exist");
-      break;
-    }
-    std::copy(w.gather[first + lane].begin(), w.gather[first + lane].end(), all[lane]);
-  }
-  Yield(Wait::kWarpBarrier);  // nobody overwrites its slot before every lane has read
 }
+
+const uint32_t* WarpPublished(int lane) {
+  Fiber& f = Self();
+  Worker& w = *f.worker;
+  const size_t src = size_t(&f - w.fibers.data()) - size_t(f.state.lane) + size_t(lane);
+  static const uint32_t kZeros[kGatherWords] = {};
+  if (lane < 0 || lane > 31 || src >= w.count || w.fibers[src].wait == Wait::kDone) {
+    Fault("warp-wide operation with a lane that has exited or does not exist");
+    return kZeros;
+  }
+  return w.gather[src].data();
+}
+
+void WarpPublishedDone() { Yield(Wait::kWarpBarrier); }
 
 void Fault(const char* what) {
   const Fiber& f = Self();

@@ -172,14 +172,10 @@ __global__ void __launch_bounds__(kWarps * 32, 3) MmaAttentionKernel(AttentionPr
 
 template <typename T, int kDim>
 cudaError_t Launch(const AttentionProblem<T>& a, cudaStream_t stream) {
-  for (int first = 0; first < a.num_seqs; first += kMaxSequencesPerLaunch) {
-    const AttentionProblem<T> chunk = SequenceChunk(a, first, std::min(kMaxSequencesPerLaunch, a.num_seqs - first));
-    dim3 grid((a.max_seqlen + kRowsPerBlock - 1) / kRowsPerBlock, a.heads, chunk.num_seqs);
-    MmaAttentionKernel<T, kDim><<<grid, kWarps * 32, 0, stream>>>(chunk, 1.0f / sqrtf(static_cast<float>(kDim)));
-    const cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess) return e;
-  }
-  return cudaSuccess;
+  const float scale = 1.0f / sqrtf(static_cast<float>(kDim));
+  return LaunchBySequenceChunks(a, kRowsPerBlock, [&](const AttentionProblem<T>& chunk, dim3 grid) {
+    MmaAttentionKernel<T, kDim><<<grid, kWarps * 32, 0, stream>>>(chunk, scale);
+  });
 }
 
 }  // namespace
@@ -192,13 +188,7 @@ bool MmaAttentionChosen() {
 template <typename T>
 cudaError_t LaunchMmaAttention(const AttentionProblem<T>& a, cudaStream_t stream) {
   if (a.num_seqs == 0 || a.max_seqlen == 0) return cudaSuccess;
-  switch (a.head_dim) {
-    case 16: return Launch<T, 16>(a, stream);
-    case 32: return Launch<T, 32>(a, stream);
-    case 64: return Launch<T, 64>(a, stream);
-    case 128: return Launch<T, 128>(a, stream);
-    default: return cudaErrorInvalidValue;
-  }
+  return WithHeadDim(a.head_dim, [&](auto dim) { return Launch<T, decltype(dim)::value>(a, stream); });
 }
 
 template cudaError_t LaunchMmaAttention(const AttentionProblem<__half>&, cudaStream_t);

@@ -1,15 +1,44 @@
 // What the tensor-core attention kernels (attention_tensor_core.cu, attention_mma.cu) share:
-// the keys a block of query rows sees, and copying rows of one head into shared memory.
+// their launches in chunks of sequences, the keys a block of query rows sees, and copying
+// rows of one head into shared memory.
 #pragma once
 
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #include "cuda/kernels/attention_tensor_core.cuh"
 
 namespace crossrank::cuda {
+
+// f(std::integral_constant<int, D>{}) for the head dims D the kernels are built for (16, 32,
+// 64, 128; TensorCoreAttentionSupports), cudaErrorInvalidValue for any other.
+template <typename F>
+cudaError_t WithHeadDim(int head_dim, F f) {
+  switch (head_dim) {
+    case 16: return f(std::integral_constant<int, 16>{});
+    case 32: return f(std::integral_constant<int, 32>{});
+    case 64: return f(std::integral_constant<int, 64>{});
+    case 128: return f(std::integral_constant<int, 128>{});
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+// launch(chunk, grid) for each run of at most kMaxSequencesPerLaunch sequences, with grid =
+// (blocks of rows_per_block query rows over the longest sequence, heads, the chunk's sequences).
+template <typename T, typename LaunchFn>
+cudaError_t LaunchBySequenceChunks(const AttentionProblem<T>& a, int rows_per_block, LaunchFn launch) {
+  for (int first = 0; first < a.num_seqs; first += kMaxSequencesPerLaunch) {
+    const AttentionProblem<T> chunk = SequenceChunk(a, first, std::min(kMaxSequencesPerLaunch, a.num_seqs - first));
+    launch(chunk, dim3((a.max_seqlen + rows_per_block - 1) / rows_per_block, a.heads, chunk.num_seqs));
+    const cudaError_t e = cudaGetLastError();
+    if (e != cudaSuccess) return e;
+  }
+  return cudaSuccess;
+}
 
 // The keys and values one block of query rows [row0, row0 + rows) of a sequence sees, one
 // key/value head: its cached prefix's (if any), then the sequence's own.

@@ -170,14 +170,10 @@ __global__ void __launch_bounds__(kWarps * 32) TensorCoreAttentionKernel(Attenti
 
 template <typename T, int kDim>
 cudaError_t Launch(const AttentionProblem<T>& a, cudaStream_t stream) {
-  for (int first = 0; first < a.num_seqs; first += kMaxSequencesPerLaunch) {
-    const AttentionProblem<T> chunk = SequenceChunk(a, first, std::min(kMaxSequencesPerLaunch, a.num_seqs - first));
-    dim3 grid((a.max_seqlen + kRowsPerBlock - 1) / kRowsPerBlock, a.heads, chunk.num_seqs);
-    TensorCoreAttentionKernel<T, kDim><<<grid, kWarps * 32, 0, stream>>>(chunk, 1.0f / sqrtf(static_cast<float>(kDim)));
-    const cudaError_t e = cudaGetLastError();
-    if (e != cudaSuccess) return e;
-  }
-  return cudaSuccess;
+  const float scale = 1.0f / sqrtf(static_cast<float>(kDim));
+  return LaunchBySequenceChunks(a, kRowsPerBlock, [&](const AttentionProblem<T>& chunk, dim3 grid) {
+    TensorCoreAttentionKernel<T, kDim><<<grid, kWarps * 32, 0, stream>>>(chunk, scale);
+  });
 }
 
 template <typename T>
@@ -205,13 +201,7 @@ template <typename T>
 cudaError_t LaunchTensorCoreAttention(const AttentionProblem<T>& a, cudaStream_t stream) {
   if (a.num_seqs == 0 || a.max_seqlen == 0) return cudaSuccess;
   if (MmaAttentionChosen()) return LaunchMmaAttention(a, stream);
-  switch (a.head_dim) {
-    case 16: return Launch<T, 16>(a, stream);
-    case 32: return Launch<T, 32>(a, stream);
-    case 64: return Launch<T, 64>(a, stream);
-    case 128: return Launch<T, 128>(a, stream);
-    default: return cudaErrorInvalidValue;
-  }
+  return WithHeadDim(a.head_dim, [&](auto dim) { return Launch<T, decltype(dim)::value>(a, stream); });
 }
 
 template bool TensorCoreAttentionSupports(const AttentionProblem<__half>&);

@@ -62,15 +62,14 @@ __device__ __forceinline__ void Mma16816<__nv_bfloat16>(float (&d)[4], const uin
 #else  // the CPU emulation
 
 // Each lane gathers the two rows of A and the two columns of B its four outputs need from the
-// lanes the layout above puts them in (one warp-wide exchange of every lane's registers), and
+// lanes the layout above puts them in (every lane publishes its registers to the warp), and
 // computes them in fp32: the same layout contract as the hardware's, so a kernel that
 // misplaces an element is wrong here too.
 template <typename T>
 void Mma16816(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
   const int lane = ::crossrank_emu::Current().lane, g = lane / 4, t = lane % 4;
   const uint32_t mine[6] = {a[0], a[1], a[2], a[3], b[0], b[1]};
-  uint32_t all[32][::crossrank_emu::kGatherWords];
-  ::crossrank_emu::WarpGather(mine, 6, all);
+  ::crossrank_emu::WarpPublish(mine, 6);
   auto unpack = [](uint32_t bits, float* out) {
     T pair[2];
     memcpy(pair, &bits, sizeof bits);
@@ -79,7 +78,7 @@ void Mma16816(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
   };
   float rows[2][16], cols[2][16];  // A rows g and g + 8; B columns 2t and 2t + 1
   for (int s = 0; s < 4; ++s) {    // lane 4g + s holds columns 2s.. and 2s+8.. of rows g, g + 8
-    const uint32_t* r = all[4 * g + s];
+    const uint32_t* r = ::crossrank_emu::WarpPublished(4 * g + s);
     unpack(r[0], &rows[0][2 * s]);
     unpack(r[1], &rows[1][2 * s]);
     unpack(r[2], &rows[0][2 * s + 8]);
@@ -87,11 +86,12 @@ void Mma16816(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]) {
   }
   for (int c = 0; c < 2; ++c) {
     for (int s = 0; s < 4; ++s) {  // lane 4n + s holds k 2s.. and 2s+8.. of column n
-      const uint32_t* r = all[4 * (2 * t + c) + s];
+      const uint32_t* r = ::crossrank_emu::WarpPublished(4 * (2 * t + c) + s);
       unpack(r[4], &cols[c][2 * s]);
       unpack(r[5], &cols[c][2 * s + 8]);
     }
   }
+  ::crossrank_emu::WarpPublishedDone();
   for (int i = 0; i < 4; ++i) {
     float sum = 0.0f;
     for (int k = 0; k < 16; ++k) sum += rows[i / 2][k] * cols[i % 2][k];
