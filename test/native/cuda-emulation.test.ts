@@ -35,6 +35,7 @@ function runHarness(args: string[], env: Record<string, string> = {}) {
   return spawnSync(harness, [emulation, ...args], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, ...env } });
 }
 const withCublasLt = { CROSSRANK_CUDA_GEMM: 'cublaslt', CROSSRANK_CUBLASLT: fakeCublasLt };
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.max(...Array.from(a, (x, i) => Math.abs(x - b[i])));
 
 describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
   it('the emulation computes what CUDA would and reports the faults it claims to catch', () => {
@@ -77,27 +78,22 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
     const dump = JSON.parse(readFileSync(join(out, 'dump.json'), 'utf8')) as { logits_cpu: number[]; logits_cuda: number[]; element: string };
     expect(dump.element).toBe(element);
     expect(dump.logits_cuda).toHaveLength(24);
-    expect(Math.max(...dump.logits_cuda.map((x, i) => Math.abs(x - dump.logits_cpu[i])))).toBeLessThanOrEqual(2e-2);
+    expect(maxDiff(dump.logits_cuda, dump.logits_cpu)).toBeLessThanOrEqual(2e-2);
   }, 300_000);
 
-  it.each(['fp16', 'bf16'])('harness model mode (%s) with the one-pass mma.sync attention: equals the CPU reference', (element) => {
-    const out = join(dir.path, `tiny-xlmr-mma-${element}`);
-    makeModel({ preset: 'tiny-xlmr', seed: 7, out, tokenizer: bertTokenizerDir });
-    const r = runHarness(['--model', out, '--element', element, '--quick', '--parity-only', '--dump', join(out, 'dump.json')], {
-      CROSSRANK_CUDA_ATTENTION: 'mma',
-    });
+  // The same forward pass with another engine for one part of it.
+  it.each([
+    ['fp16', 'the one-pass mma.sync attention', 'mma', 7, { CROSSRANK_CUDA_ATTENTION: 'mma' }],
+    ['bf16', 'the one-pass mma.sync attention', 'mma', 7, { CROSSRANK_CUDA_ATTENTION: 'mma' }],
+    ['fp16', 'cuBLASLt running the linear layers', 'lt', 5, withCublasLt],
+    ['bf16', 'cuBLASLt running the linear layers', 'lt', 5, withCublasLt],
+  ] as const)('harness model mode (%s) with %s: equals the CPU reference', (element, _engine, tag, seed, env) => {
+    const out = join(dir.path, `tiny-xlmr-${tag}-${element}`);
+    makeModel({ preset: 'tiny-xlmr', seed, out, tokenizer: bertTokenizerDir });
+    const r = runHarness(['--model', out, '--element', element, '--quick', '--parity-only', '--dump', join(out, 'dump.json')], env);
     expect(r.status, r.stdout + r.stderr).toBe(0);
     const dump = JSON.parse(readFileSync(join(out, 'dump.json'), 'utf8')) as { logits_cpu: number[]; logits_cuda: number[] };
-    expect(Math.max(...dump.logits_cuda.map((x, i) => Math.abs(x - dump.logits_cpu[i])))).toBeLessThanOrEqual(2e-2);
-  }, 300_000);
-
-  it.each(['fp16', 'bf16'])('harness model mode (%s) with cuBLASLt running the linear layers: equals the CPU reference', (element) => {
-    const out = join(dir.path, `tiny-xlmr-lt-${element}`);
-    makeModel({ preset: 'tiny-xlmr', seed: 5, out, tokenizer: bertTokenizerDir });
-    const r = runHarness(['--model', out, '--element', element, '--quick', '--parity-only', '--dump', join(out, 'dump.json')], withCublasLt);
-    expect(r.status, r.stdout + r.stderr).toBe(0);
-    const dump = JSON.parse(readFileSync(join(out, 'dump.json'), 'utf8')) as { logits_cpu: number[]; logits_cuda: number[] };
-    expect(Math.max(...dump.logits_cuda.map((x, i) => Math.abs(x - dump.logits_cpu[i])))).toBeLessThanOrEqual(2e-2);
+    expect(maxDiff(dump.logits_cuda, dump.logits_cpu)).toBeLessThanOrEqual(2e-2);
   }, 300_000);
 
   it('cuBLASLt asked for but not there: the model is refused at load with the reason, nothing computed', () => {
@@ -109,28 +105,29 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
   });
 
   it('through the JavaScript API with cuBLASLt running the linear layers: encoder and decoder equal the CPU reference', async () => {
-    const encoder = join(dir.path, 'tiny-lt-js');
-    makeModel({ preset: 'tiny', seed: 6, out: encoder, tokenizer: bertTokenizerDir });
-    const decoder = join(dir.path, 'qwen3-tiny-lt-js');
-    makeQwen3Model({ preset: 'qwen3-tiny', seed: 6, out: decoder, tokenizer: join(sharedDir, 'tokenizers', 'qwen3') });
+    const { encoder, decoder } = tinyEncoderAndDecoder('lt-js', 6);
     const work = trecDlWorkload(1, 8);
-    const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.max(...Array.from(a, (x, i) => Math.abs(x - b[i])));
     for (const model of [encoder, decoder]) {
       const cpu = await CrossEncoder.load(model, { backend: 'native' });
       const want = await cpu.score(work.queries[0], work.docs[0]);
       await cpu.dispose();
-      Object.assign(process.env, withCublasLt); // read when the model is created
-      try {
+      await withEnv(withCublasLt, async () => {
         const gpu = await CrossEncoder.load(model, { backend: 'native', device: 'cuda' });
         const got = await gpu.score(work.queries[0], work.docs[0]);
         await gpu.dispose();
         expect(maxDiff(got, want)).toBeLessThanOrEqual(2e-2);
-      } finally {
-        delete process.env.CROSSRANK_CUDA_GEMM;
-        delete process.env.CROSSRANK_CUBLASLT;
-      }
+      });
     }
   });
+
+  // A tiny encoder and a qwen3-tiny decoder, written for one test.
+  function tinyEncoderAndDecoder(name: string, seed: number) {
+    const encoder = join(dir.path, `tiny-${name}`);
+    makeModel({ preset: 'tiny', seed, out: encoder, tokenizer: bertTokenizerDir });
+    const decoder = join(dir.path, `qwen3-tiny-${name}`);
+    makeQwen3Model({ preset: 'qwen3-tiny', seed, out: decoder, tokenizer: join(sharedDir, 'tokenizers', 'qwen3') });
+    return { encoder, decoder };
+  }
 
   // Runs fn with these variables set (null: unset), restoring them after: the engine reads
   // them when a model is created, and the fake cuBLASLt at each call.
@@ -153,13 +150,9 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
     existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith(`${kind} `)).length : 0;
 
   it('by default, encoders run their linear layers on cuBLASLt where it opens, the decoder on its own kernels', async () => {
-    const encoder = join(dir.path, 'tiny-auto');
-    makeModel({ preset: 'tiny', seed: 8, out: encoder, tokenizer: bertTokenizerDir });
-    const decoder = join(dir.path, 'qwen3-tiny-auto');
-    makeQwen3Model({ preset: 'qwen3-tiny', seed: 8, out: decoder, tokenizer: join(sharedDir, 'tokenizers', 'qwen3') });
+    const { encoder, decoder } = tinyEncoderAndDecoder('auto', 8);
     const work = trecDlWorkload(1, 6);
     const trace = join(dir.path, 'auto.trace');
-    const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => Math.max(...Array.from(a, (x, i) => Math.abs(x - b[i])));
     for (const [model, family] of [[encoder, 'encoder'], [decoder, 'decoder']] as const) {
       const cpu = await CrossEncoder.load(model, { backend: 'native' });
       const want = await cpu.score(work.queries[0], work.docs[0]);
@@ -237,7 +230,7 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
         const heuristics: number[] = [];
         for (const [i, batch] of batches.entries()) {
           const got = await gpu.score('query', batch);
-          expect(Math.max(...Array.from(got, (x, j) => Math.abs(x - want[i][j])))).toBeLessThanOrEqual(2e-2);
+          expect(maxDiff(got, want[i])).toBeLessThanOrEqual(2e-2);
           heuristics.push(traceLines(trace, 'heuristic'));
         }
         await gpu.dispose();

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -153,8 +154,7 @@ struct Worker {
   Context scheduler;
   Fiber* current = nullptr;
   BlockState block{};
-  std::vector<uint64_t> exchange;  // one warp-shuffle slot per thread
-  std::vector<std::array<uint32_t, kGatherWords>> gather;  // one WarpPublish slot per thread
+  std::vector<std::array<uint32_t, kGatherWords>> gather;  // one WarpPublish (and shuffle) slot per thread
   std::unique_ptr<char, FreeAligned> dynamic_shared;  // kMaxOptInSharedBytes, 128-byte aligned
   size_t dynamic_shared_bytes = 0;                    // what the running launch asked for
   void (*body)(void*) = nullptr;
@@ -384,7 +384,6 @@ void RunBlocks(const LaunchConfig& config, void (*body)(void*), void* context, s
   }
   for (size_t i = 0; i < threads; ++i) w.fibers[i].stack = w.stacks[i].get();
   w.count = threads;
-  w.exchange.assign(threads, 0);
   w.gather.assign(threads, {});
   w.warp_tokens.assign(2 * ((threads + 31) / 32), 0);
   w.scheduler.race_fiber = RaceFiberCurrent();
@@ -414,22 +413,21 @@ void RunBlocks(const LaunchConfig& config, void (*body)(void*), void* context, s
 void SyncThreads() { Yield(Wait::kBlockBarrier); }
 void SyncWarp() { Yield(Wait::kWarpBarrier); }
 
-uint64_t WarpExchange(uint64_t value, int src_lane) {
+namespace {
+// The slot `lane` of the caller's warp published, or zeros and a fault (`what`) for a lane that
+// has exited or does not exist.
+const uint32_t* PublishedBy(int lane, const char* what) {
   Fiber& f = Self();
   Worker& w = *f.worker;
-  const size_t self = size_t(&f - w.fibers.data());
-  const size_t src = self - size_t(f.state.lane) + size_t(src_lane);
-  w.exchange[self] = value;
-  Yield(Wait::kWarpBarrier);
-  uint64_t out = 0;
-  if (src_lane < 0 || src_lane > 31 || src >= w.count || w.fibers[src].wait == Wait::kDone) {
-    Fault("warp shuffle reads a lane that has exited or does not exist");
-  } else {
-    out = w.exchange[src];
+  const size_t src = size_t(&f - w.fibers.data()) - size_t(f.state.lane) + size_t(lane);
+  static const uint32_t kZeros[kGatherWords] = {};
+  if (lane < 0 || lane > 31 || src >= w.count || w.fibers[src].wait == Wait::kDone) {
+    Fault(what);
+    return kZeros;
   }
-  Yield(Wait::kWarpBarrier);  // nobody overwrites its slot before every lane has read
-  return out;
+  return w.gather[src].data();
 }
+}  // namespace
 
 void WarpPublish(const uint32_t* words, int count) {
   Fiber& f = Self();
@@ -441,18 +439,21 @@ void WarpPublish(const uint32_t* words, int count) {
 }
 
 const uint32_t* WarpPublished(int lane) {
-  Fiber& f = Self();
-  Worker& w = *f.worker;
-  const size_t src = size_t(&f - w.fibers.data()) - size_t(f.state.lane) + size_t(lane);
-  static const uint32_t kZeros[kGatherWords] = {};
-  if (lane < 0 || lane > 31 || src >= w.count || w.fibers[src].wait == Wait::kDone) {
-    Fault("warp-wide operation with a lane that has exited or does not exist");
-    return kZeros;
-  }
-  return w.gather[src].data();
+  return PublishedBy(lane, "warp-wide operation with a lane that has exited or does not exist");
 }
 
 void WarpPublishedDone() { Yield(Wait::kWarpBarrier); }
+
+// A shuffle is the one-value case of the above.
+uint64_t WarpExchange(uint64_t value, int src_lane) {
+  uint32_t words[2];
+  std::memcpy(words, &value, sizeof value);
+  WarpPublish(words, 2);
+  uint64_t out;
+  std::memcpy(&out, PublishedBy(src_lane, "warp shuffle reads a lane that has exited or does not exist"), sizeof out);
+  WarpPublishedDone();  // nobody overwrites its slot before every lane has read
+  return out;
+}
 
 void Fault(const char* what) {
   const Fiber& f = Self();

@@ -233,19 +233,22 @@ cudaError_t LinearLibrary::Matmul(const T* x, const T* w, const T* bias, T* y, i
   if (e != cudaSuccess) return e;
   const float alpha = 1.0f, beta = 0.0f;
   const void* bias_pointer = bias;
-  lt::Status s = lt::kSuccess;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    if (bias && (s = api_->MatmulDescSetAttribute(p->desc, lt::kDescBiasPointer, &bias_pointer,
-                                                  sizeof bias_pointer)) != lt::kSuccess) {
-      return Fail(s, "cublasLtMatmulDescSetAttribute (bias)");
+  // The bias pointer is per call (layers of one shape share a plan), then the product.
+  auto run = [&](Plan* plan, lt::Status* status) {
+    if (bias && (*status = api_->MatmulDescSetAttribute(plan->desc, lt::kDescBiasPointer, &bias_pointer,
+                                                        sizeof bias_pointer)) != lt::kSuccess) {
+      return Fail(*status, "cublasLtMatmulDescSetAttribute (bias)");
     }
-    s = api_->Matmul(handle_, p->desc, &alpha, w, p->a, x, p->b, &beta, y, p->d, y, p->d, &p->algo, workspace_,
-                     workspace_bytes_, stream);
-    // The library checks an algorithm against the problem before running it; one found for
-    // the bucket that does not take these rows is answered with a plan for exactly them.
-    const bool turned_down = s == lt::kNotSupported || s == lt::kInvalidValue;
-    if (!turned_down || known_exact || attempt == 1) break;
-    if ((e = FindPlan(exact, m, &p)) != cudaSuccess) return e;
+    *status = api_->Matmul(handle_, plan->desc, &alpha, w, plan->a, x, plan->b, &beta, y, plan->d, y, plan->d,
+                           &plan->algo, workspace_, workspace_bytes_, stream);
+    return cudaSuccess;
+  };
+  lt::Status s = lt::kSuccess;
+  if ((e = run(p, &s)) != cudaSuccess) return e;
+  // The library checks an algorithm against the problem before running it; one found for the
+  // bucket that does not take these rows is answered with a plan for exactly them.
+  if ((s == lt::kNotSupported || s == lt::kInvalidValue) && !known_exact) {
+    if ((e = FindPlan(exact, m, &p)) != cudaSuccess || (e = run(p, &s)) != cudaSuccess) return e;
   }
   return s == lt::kSuccess ? cudaSuccess : Fail(s, "cublasLtMatmul");
 }
