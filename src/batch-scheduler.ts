@@ -1,7 +1,8 @@
 /**
  * Merges the rows of concurrent requests into shared backend batches. Each request's
  * encoded pairs join a queue; when the backend is free, everything queued is sorted by
- * length and cut into batches by the token budget (rows x longest), so short requests
+ * length and cut into batches by the token budget (rows x longest; the sum of lengths for
+ * backends that pack rows without padding), so short requests
  * arriving together share one batch instead of running one after another, and a GPU gets
  * full batches. Logits are scattered back to their requests; a failed batch rejects only
  * the requests that had rows in it. A request whose AbortSignal fires before its rows run
@@ -10,12 +11,12 @@
  */
 import { performance } from 'node:perf_hooks';
 
-import { planBatches, planPrefixBatches, type PrefixRow } from './batching.js';
+import { planBatches, planPackedBatches, planPrefixBatches, type PrefixRow } from './batching.js';
 import type { Backend } from './backends/backend.js';
 import type { PairEncodings } from './tokenizer/pair-tokenizer.js';
 
 export interface BatchSchedulerOptions {
-  /** Padded tokens per backend batch. */
+  /** Tokens per backend batch: padded (rows x longest), or real tokens for backends that pack rows. */
   batchTokens: number;
   /** How long a first request waits for others to join (default 0: the same turn of the event loop). */
   maxWaitMs?: number;
@@ -141,12 +142,12 @@ export class BatchScheduler {
         this.#round = round;
         const budget = { batchTokens: this.#options.batchTokens };
         const prefixed = this.#backend.sharesPrefixes && round.every((q) => q.request.pairs.prefixLengths);
+        const lengths = round.map((q) => q.length);
         const batches = prefixed
           ? planPrefixBatches(prefixRows(round), budget)
-          : planBatches(
-              round.map((q) => q.length),
-              budget,
-            );
+          : this.#backend.packsRows
+            ? planPackedBatches(lengths, budget)
+            : planBatches(lengths, budget);
         for (const batch of batches) await this.#runBatch(batch, round);
       }
     } finally {

@@ -1,10 +1,11 @@
 /**
  * Length-aware batching: sort pairs by length (longest first) and cut batches so that
  * rows x longest row stays within a token budget. Padding is then only to each batch's
- * own longest sequence, and similar lengths share a batch.
+ * own longest sequence, and similar lengths share a batch. Backends that compute no padding
+ * (the native engine's packed batches) count real tokens instead: planPackedBatches.
  */
 export interface BatchPlanOptions {
-  /** Padded tokens per batch (rows x longest). */
+  /** Tokens per batch: padded (rows x longest) for planBatches, real (the rows' sum) for the packed plans. */
   batchTokens: number;
   /** Upper bound on rows per batch. */
   maxBatchSize?: number;
@@ -22,6 +23,32 @@ export function planBatches(lengths: ArrayLike<number>, options: BatchPlanOption
     batches.push(Int32Array.from(order.slice(start, start + rows)));
     start += rows;
   }
+  return batches;
+}
+
+/**
+ * Batches for backends that pack rows without padding: a batch costs the sum of its rows'
+ * lengths. Counting padded tokens there would split a typical rerank request (100 passages
+ * whose longest is twice the median) into two backend calls for no memory saved. Longest
+ * first, as planBatches, so a mixed queue is cut at the same places run after run.
+ */
+export function planPackedBatches(lengths: ArrayLike<number>, options: BatchPlanOptions): Int32Array[] {
+  const order = Array.from({ length: lengths.length }, (_, i) => i).sort((a, b) => lengths[b] - lengths[a] || a - b);
+  const maxRows = options.maxBatchSize ?? 256;
+  const batches: Int32Array[] = [];
+  let current: number[] = [];
+  let tokens = 0;
+  for (const i of order) {
+    const length = Math.max(1, lengths[i]);
+    if (current.length > 0 && (tokens + length > options.batchTokens || current.length >= maxRows)) {
+      batches.push(Int32Array.from(current));
+      current = [];
+      tokens = 0;
+    }
+    tokens += length;
+    current.push(i);
+  }
+  if (current.length > 0) batches.push(Int32Array.from(current));
   return batches;
 }
 

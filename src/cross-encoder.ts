@@ -44,7 +44,10 @@ export interface CrossEncoderOptions extends ResolveOptions, OnnxChoice {
   device?: string;
   /** Longest pair in tokens, special tokens included (default: the model's limit). */
   maxLength?: number;
-  /** Padded tokens per backend batch (default: 1024 on CPU, 16384 on CUDA). */
+  /**
+   * Tokens per backend batch (default: 1024 on CPU, 16384 on CUDA): padded (rows x longest)
+   * on ONNX Runtime; real tokens on the native engine, which packs rows without padding.
+   */
   batchTokens?: number;
   /** Override the head's activation: 'none' (raw logit), 'sigmoid', 'softmax'. */
   activation?: Activation;

@@ -15,6 +15,11 @@ export interface Backend {
    * scheduler then batches rows of one prefix together and counts a prefix once.
    */
   readonly sharesPrefixes?: boolean;
+  /**
+   * Packs a batch's rows without padding (the native engine), so a batch costs the sum of
+   * its rows' lengths: the scheduler fills the token budget with real tokens.
+   */
+  readonly packsRows?: boolean;
   /** Raw logits of pairs[rows[0]], pairs[rows[1]], ..., row-major. */
   run(pairs: PairEncodings, rows: Int32Array, padId: number): Promise<Float32Array>;
   dispose(): Promise<void>;

@@ -37,6 +37,7 @@ export class NativeBackend implements Backend {
   readonly name = 'native' as const;
   readonly device: string;
   readonly numLabels: number;
+  readonly packsRows = true;
   readonly #encoder: NativeEncoderInstance;
 
   private constructor(encoder: NativeEncoderInstance, device: string, numLabels: number) {

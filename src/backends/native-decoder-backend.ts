@@ -25,6 +25,7 @@ export class NativeDecoderBackend implements Backend {
   readonly device: string;
   readonly numLabels = 2;
   readonly sharesPrefixes: boolean;
+  readonly packsRows = true;
   readonly #decoder: NativeDecoderInstance;
 
   private constructor(decoder: NativeDecoderInstance, device: string, sharePrefix: boolean) {

@@ -33,6 +33,9 @@ export function number(name: string) {
 }
 
 /** --backend: left out, the model decides (defaultBackend in model/model-files.ts). */
+/** --batch-tokens: how the budget is counted depends on whether the backend pads. */
+export const BATCH_TOKENS_HELP = 'tokens per backend batch: padded (rows x longest) on ONNX Runtime, real tokens on the native engine, which packs rows (default: 1024 on CPU, 16384 on CUDA)';
+
 export const BACKEND_HELP = 'backend: onnx or native (default: onnx where the model has an ONNX export, else native)';
 
 /** --onnx-file: a graph other than onnx/model.onnx (CrossEncoderOptions.onnxFile). */

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 
 import type { Backend } from '../../src/backends/backend.js';
 import { BatchScheduler } from '../../src/batch-scheduler.js';
-import { planBatches, planPrefixBatches } from '../../src/batching.js';
+import { planBatches, planPackedBatches, planPrefixBatches } from '../../src/batching.js';
+import { trecDlWorkload } from '../../src/bench/workload.js';
 import type { PairEncodings } from '../../src/tokenizer/pair-tokenizer.js';
 
 /** Pairs whose first token id encodes (request, row); the fake backend echoes it as the logit. */
@@ -143,5 +144,51 @@ describe('batches for backends that share prompt prefixes (LLM rerankers)', () =
     expect(Array.from(b)).toEqual([2000, 2001, 2002]);
     // 70 + 190 and 65 + 140: each query's documents in one batch with its prefix once.
     expect(backend.costs).toEqual([{ cost: 260, prefixes: 1 }, { cost: 205, prefixes: 1 }]);
+  });
+});
+
+describe('batches for backends that pack rows without padding (the native engine)', () => {
+  class PackingBackend extends FakeBackend {
+    readonly packsRows = true;
+    readonly tokens: number[] = [];
+    override async run(p: PairEncodings, rows: Int32Array): Promise<Float32Array> {
+      this.tokens.push(rows.reduce((n, r) => n + p.offsets[r + 1] - p.offsets[r], 0));
+      return super.run(p, rows);
+    }
+  }
+
+  it('planPackedBatches fills the budget with real tokens, longest first, every row once', () => {
+    const lengths = [5, 40, 12, 40, 7, 90, 1, 33];
+    const batches = planPackedBatches(lengths, { batchTokens: 100 });
+    expect(batches.map((b) => Array.from(b))).toEqual([[5], [1, 3], [7, 2, 4, 0, 6]]); // 90; 80; 33+12+7+5+1 = 58
+    for (const b of batches) expect(Array.from(b, (i) => lengths[i]).reduce((a, c) => a + c, 0)).toBeLessThanOrEqual(100);
+    // A row longer than the budget runs alone; maxBatchSize caps the rows.
+    expect(planPackedBatches([300, 2, 2], { batchTokens: 100 }).map((b) => Array.from(b))).toEqual([[0], [1, 2]]);
+    expect(planPackedBatches([1, 1, 1, 1, 1], { batchTokens: 100, maxBatchSize: 2 }).map((b) => b.length)).toEqual([2, 2, 1]);
+    expect(planPackedBatches([], { batchTokens: 100 })).toEqual([]);
+  });
+
+  it('a rerank request of 100 TREC DL passages is one call on the CUDA budget, where padded counting makes two', async () => {
+    const work = trecDlWorkload(1, 100, 3);
+    const queryWords = work.queries[0].split(' ').length;
+    const lengths = work.docs[0].map((d) => queryWords + d.split(' ').length + 3);
+    const budget = { batchTokens: 16_384 }; // CrossEncoder's default on CUDA
+    expect(planBatches(lengths, budget).length).toBe(2); // the longest passage x 100 rows is over the budget
+    const backend = new PackingBackend();
+    const scheduler = new BatchScheduler(backend, 0, budget);
+    const logits = await scheduler.submit(pairs(4, lengths));
+    expect(Array.from(logits)).toEqual(lengths.map((_, i) => 4000 + i));
+    expect(backend.tokens).toEqual([lengths.reduce((a, c) => a + c, 0)]);
+  });
+
+  it('the scheduler keeps each packed batch within the budget across merged requests', async () => {
+    const backend = new PackingBackend();
+    const scheduler = new BatchScheduler(backend, 0, { batchTokens: 60 });
+    const lengths = Array.from({ length: 40 }, (_, i) => 1 + ((i * 7) % 25));
+    const [a, b] = await Promise.all([scheduler.submit(pairs(1, lengths)), scheduler.submit(pairs(2, lengths.slice(0, 9)))]);
+    expect(Array.from(a)).toEqual(lengths.map((_, i) => 1000 + i));
+    expect(Array.from(b)).toEqual(lengths.slice(0, 9).map((_, i) => 2000 + i));
+    expect(backend.tokens.reduce((n, t) => n + t, 0)).toBe(lengths.reduce((n, l) => n + l, 0) + lengths.slice(0, 9).reduce((n, l) => n + l, 0));
+    for (const t of backend.tokens) expect(t).toBeLessThanOrEqual(60);
   });
 });

@@ -10,7 +10,7 @@ import { InvalidArgumentError } from '../../errors.js';
 import { makeModel } from '../../model/make-model.js';
 import { presetNames } from '../../model/presets.js';
 import type { CudaElementType } from '../../native/binding.js';
-import { BACKEND_HELP, integer, precision, PRECISION_HELP } from '../options.js';
+import { BACKEND_HELP, BATCH_TOKENS_HELP, integer, precision, PRECISION_HELP } from '../options.js';
 
 interface BenchOptions {
   model?: string;
@@ -42,7 +42,7 @@ export function registerBench(program: Command): void {
     .option('--docs <n>', 'documents per query', integer('--docs', 1), 100)
     .option('--queries <n>', 'timed queries', integer('--queries', 1), 20)
     .option('--warmup <n>', 'untimed queries first', integer('--warmup', 0), 2)
-    .option('--batch-tokens <n>', 'padded tokens per batch', integer('--batch-tokens', 1))
+    .option('--batch-tokens <n>', BATCH_TOKENS_HELP, integer('--batch-tokens', 1))
     .option('--max-length <n>', 'longest pair in tokens', integer('--max-length', 4))
     .option('--cached', 'time the same queries again with their documents\' tokens cached: how much of the latency is tokenization')
     .option('--precision <type>', PRECISION_HELP, precision)
@@ -64,12 +64,28 @@ export function registerBench(program: Command): void {
           precision: o.precision,
         });
         const work = trecDlWorkload(o.warmup + o.queries, o.docs);
+        // Backend calls per query and the time inside them: the rest of a query's latency
+        // is tokenization and JavaScript.
+        let queryBatches = 0;
+        let queryBackendMs = 0;
+        model.onBatch((batch) => {
+          queryBatches++;
+          queryBackendMs += batch.ms;
+        });
         const latencies: number[] = [];
+        const backendMs: number[] = [];
+        let batches = 0;
         for (let q = 0; q < work.queries.length; q++) {
+          queryBatches = 0;
+          queryBackendMs = 0;
           const start = performance.now();
           await model.score(work.queries[q], work.docs[q]);
-          if (q >= o.warmup) latencies.push(performance.now() - start);
+          if (q < o.warmup) continue;
+          latencies.push(performance.now() - start);
+          backendMs.push(queryBackendMs);
+          batches += queryBatches;
         }
+        backendMs.sort((a, b) => a - b);
         // The same timed queries again: every document's tokens are in the tokenizer's cache
         // now, so the difference to the first pass is what tokenization costs.
         const cachedLatencies: number[] = [];
@@ -103,6 +119,8 @@ export function registerBench(program: Command): void {
           pairsPerSecond: pairs / total,
           tokensPerSecond: tokens / total,
           latencyMs: { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), mean: (total * 1000) / o.queries },
+          backendCallsPerQuery: batches / o.queries,
+          backendMsP50: percentile(backendMs, 50),
           ...(o.cached
             ? { cachedTokensLatencyMs: { p50: percentile(cachedLatencies, 50), p95: percentile(cachedLatencies, 95), p99: percentile(cachedLatencies, 99) } }
             : {}),
@@ -118,6 +136,7 @@ export function registerBench(program: Command): void {
           const l = result.latencyMs;
           const ms = (x: number) => x.toFixed(x < 10 ? 2 : 1);
           console.log(`| ${result.pairsPerSecond.toFixed(1)} | ${result.tokensPerSecond.toFixed(0)} | ${ms(l.p50)} | ${ms(l.p95)} | ${ms(l.p99)} |`);
+          console.log(`in the backend: p50 ${ms(result.backendMsP50)} ms per query, ${result.backendCallsPerQuery.toFixed(2)} calls per query; the rest is tokenization and JavaScript`);
           if (result.cachedTokensLatencyMs) {
             const c = result.cachedTokensLatencyMs;
             console.log(`same queries, documents' tokens cached: p50 ${ms(c.p50)} ms, p95 ${ms(c.p95)} ms, p99 ${ms(c.p99)} ms`);

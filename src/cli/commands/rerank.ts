@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { CrossEncoder } from '../../cross-encoder.js';
 import { parseActivation } from '../../model/head.js';
 import type { CudaElementType } from '../../native/binding.js';
-import { BACKEND_HELP, integer, number, ONNX_FILE_HELP, precision, PRECISION_HELP } from '../options.js';
+import { BACKEND_HELP, BATCH_TOKENS_HELP, integer, number, ONNX_FILE_HELP, precision, PRECISION_HELP } from '../options.js';
 import { readDocuments } from '../read-input.js';
 
 interface RerankOptions {
@@ -40,7 +40,7 @@ export function registerRerank(program: Command): void {
     .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
     .option('--activation <name>', 'none, sigmoid or softmax (default: from the model)')
     .option('--max-length <n>', 'longest pair in tokens (default: the model limit)', integer('--max-length', 4))
-    .option('--batch-tokens <n>', 'padded tokens per batch', integer('--batch-tokens', 1))
+    .option('--batch-tokens <n>', BATCH_TOKENS_HELP, integer('--batch-tokens', 1))
     .option('--truncation <strategy>', 'longest_first or only_second', 'longest_first')
     .option('--revision <rev>', 'hub revision (branch, tag or commit)')
     .option('--instruction <text>', 'LLM rerankers: the task instruction of the prompt (default: web search)')

@@ -8,7 +8,7 @@ import { SearchIndex } from '../../retrieval/search-index.js';
 // The server (and fastify under it) loads when `serve` runs, not with every command.
 import type { ModelSpec, RerankServer } from '../../server/server.js';
 import { defaultLimits } from '../../server/validate.js';
-import { BACKEND_HELP, integer, number, ONNX_FILE_HELP, precision, PRECISION_HELP } from '../options.js';
+import { BACKEND_HELP, BATCH_TOKENS_HELP, integer, number, ONNX_FILE_HELP, precision, PRECISION_HELP } from '../options.js';
 
 interface ServeOptions {
   model: string[];
@@ -52,7 +52,7 @@ export function registerServe(program: Command): void {
     .option('--onnx-file <path>', ONNX_FILE_HELP)
     .option('--device <device>', 'cpu, cuda or cuda:N', 'cpu')
     .option('--precision <type>', PRECISION_HELP, precision)
-    .option('--batch-tokens <n>', 'padded tokens per backend batch', integer('--batch-tokens', 1))
+    .option('--batch-tokens <n>', BATCH_TOKENS_HELP, integer('--batch-tokens', 1))
     .option('--max-wait-ms <n>', 'how long a request waits for others to share its batch', number('--max-wait-ms'), 2)
     .option('--index <dir>', 'serve POST /search over this index (crossrank index), reranked by the first model')
     .option('--candidates <n>', '/search: stage-1 candidates', integer('--candidates', 1), 100)
