@@ -3,7 +3,8 @@
 //   basic  score head (native vs JS vs CUDA), make-model time          (default)
 //   cpu    TREC DL 2019 BM25 top-100 reranking: crossrank vs transformers.js, side by side
 //   llm    a Qwen3 reranker: native engine with and without shared prompt prefixes, ONNX Runtime
-//   tokenize  pair tokenization of 100 real passages: one native call vs concurrent calls
+//   tokenize  pair tokenization of 100 real passages: one native thread vs the default threads
+//   host   the host's share of reranking (tokenization, batching, JavaScript) beside a GPU stand-in
 //   (also event-loop, retrieval, budget, serve: see each file's header)
 // Each suite prints a table to paste into bench/RESULTS.md with the machine it ran on.
 import { readdirSync } from 'node:fs';

@@ -1,5 +1,7 @@
 // scoreHead(logits, numLabels, activation, positiveIndex, device) -> Promise<Float32Array>
-// device -1 runs the CPU reference, device >= 0 the CUDA kernel. Runs off the JS thread.
+// device -1 runs the CPU reference, device >= 0 the CUDA kernel. Runs off the JS thread,
+// except small inputs on the CPU: a rerank request's few hundred logits take microseconds,
+// less than the hop to a pool thread and back (and that pool is busy tokenizing).
 #include <vector>
 
 #include "crossrank/cuda_library.h"
@@ -15,6 +17,9 @@ int32_t Int32Arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
   if (info.Length() <= i || !info[i].IsNumber()) ThrowInvalidArgument(info.Env(), std::string(name) + " must be a number");
   return info[i].As<Napi::Number>().Int32Value();
 }
+
+// Up to this many logits the CPU reference runs on the JS thread (a few microseconds).
+constexpr size_t kSyncLogits = 16384;
 
 }  // namespace
 
@@ -35,6 +40,18 @@ Napi::Value ScoreHead(const Napi::CallbackInfo& info) {
   // Validate on the JS thread so a bad call rejects without touching a worker.
   Status valid = ValidateScoreHead(params, logits.ElementLength(), static_cast<size_t>(params.rows));
   if (!valid.ok()) throw MakeError(env, valid);
+
+  if (device < 0 && logits.ElementLength() <= kSyncLogits) {
+    auto scores = Napi::Float32Array::New(env, static_cast<size_t>(params.rows));
+    Status done = ScoreHeadReference(params, logits.Data(), scores.Data());
+    auto deferred = Napi::Promise::Deferred::New(env);
+    if (done.ok()) {
+      deferred.Resolve(scores);
+    } else {
+      deferred.Reject(MakeError(env, done).Value());
+    }
+    return deferred.Promise();
+  }
 
   std::vector<float> copy(logits.Data(), logits.Data() + logits.ElementLength());
   return QueueFloatsJob(env, "crossrank.scoreHead", "the score head",

@@ -1,10 +1,14 @@
 // NativeTokenizer (WordPiece) and the pair/batch builders. Arguments are validated in
 // TypeScript (src/tokenizer/); the checks here only keep bad calls from crashing.
 #include <algorithm>
+#include <atomic>
 #include <memory>
+#include <mutex>
+#include <new>
 #include <string>
 #include <vector>
 
+#include "crossrank/thread_pool.h"
 #include "crossrank/tokenizer.h"
 #include "errors.h"
 #include "exports.h"
@@ -65,29 +69,76 @@ void CheckLists(Napi::Env env, const Napi::Int32Array& ids, const Napi::Int32Arr
   }
 }
 
+// The threads a tokenizer's asynchronous calls split their texts over: its own, because
+// libuv's pool (4 threads by default) is shared with the forward passes and every other
+// native call, and a request's 100 passages should use the machine's cores. One call uses
+// them at a time; a second waits (each would use all of them anyway).
+struct EncodeThreads {
+  explicit EncodeThreads(int threads) : pool(threads) {}
+  ThreadPool pool;
+  std::mutex busy;
+};
+
 class EncodeWorker : public Napi::AsyncWorker {
  public:
-  EncodeWorker(Napi::Env env, std::shared_ptr<const WordPieceTokenizer> tokenizer, std::vector<std::string> texts)
+  EncodeWorker(Napi::Env env, std::shared_ptr<const WordPieceTokenizer> tokenizer, std::shared_ptr<EncodeThreads> threads,
+               std::vector<std::string> texts)
       : Napi::AsyncWorker(env, "crossrank.tokenize"),
         deferred_(Napi::Promise::Deferred::New(env)),
         tokenizer_(std::move(tokenizer)),
+        threads_(std::move(threads)),
         texts_(std::move(texts)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
 
   void Execute() override {
-    for (const std::string& t : texts_) {
-      tokenizer_->Encode(t, &lists_.ids);
-      lists_.offsets.push_back(static_cast<int32_t>(lists_.ids.size()));
+    // Below this many texts per thread, handing them out costs more than it saves.
+    constexpr size_t kMinTextsPerThread = 8;
+    try {
+      if (!threads_ || texts_.size() < 2 * kMinTextsPerThread) {
+        for (const std::string& t : texts_) {
+          tokenizer_->Encode(t, &lists_.ids);
+          lists_.offsets.push_back(static_cast<int32_t>(lists_.ids.size()));
+        }
+        return;
+      }
+      std::vector<std::vector<int32_t>> each(texts_.size());
+      std::atomic<bool> out_of_memory{false};
+      {
+        std::lock_guard<std::mutex> lock(threads_->busy);
+        threads_->pool.ParallelFor(texts_.size(), kMinTextsPerThread, [&](size_t begin, size_t end) {
+          try {
+            for (size_t i = begin; i < end; ++i) tokenizer_->Encode(texts_[i], &each[i]);
+          } catch (const std::bad_alloc&) {  // never across a pool thread's boundary
+            out_of_memory = true;
+          }
+        });
+      }
+      if (out_of_memory) throw std::bad_alloc();
+      size_t total = 0;
+      for (const auto& ids : each) total += ids.size();
+      lists_.ids.reserve(total);
+      lists_.offsets.reserve(texts_.size() + 1);
+      for (const auto& ids : each) {
+        lists_.ids.insert(lists_.ids.end(), ids.begin(), ids.end());
+        lists_.offsets.push_back(static_cast<int32_t>(lists_.ids.size()));
+      }
+    } catch (const std::bad_alloc&) {
+      status_ = Status::OutOfMemory("out of host memory tokenizing " + std::to_string(texts_.size()) + " texts");
     }
   }
-  void OnOK() override { deferred_.Resolve(ToJs(Env(), lists_)); }
+  void OnOK() override {
+    if (!status_.ok()) return deferred_.Reject(MakeError(Env(), status_).Value());
+    deferred_.Resolve(ToJs(Env(), lists_));
+  }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<const WordPieceTokenizer> tokenizer_;
+  std::shared_ptr<EncodeThreads> threads_;  // null: one thread
   std::vector<std::string> texts_;
   TokenLists lists_;
+  Status status_;
 };
 
 class NativeTokenizer : public Napi::ObjectWrap<NativeTokenizer> {
@@ -98,11 +149,18 @@ class NativeTokenizer : public Napi::ObjectWrap<NativeTokenizer> {
                         InstanceMethod("encodeSync", &NativeTokenizer::EncodeSync)});
   }
 
-  // new NativeTokenizer(vocab: string[], config)
+  // new NativeTokenizer(vocab: string[], config, threads = 1): `threads` for encode() (async).
   explicit NativeTokenizer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeTokenizer>(info) {
     Napi::Env env = info.Env();
     if (info.Length() < 2 || !info[0].IsArray() || !info[1].IsObject()) {
-      ThrowInvalidArgument(env, "NativeTokenizer(vocab: string[], config: object)");
+      ThrowInvalidArgument(env, "NativeTokenizer(vocab: string[], config: object, threads?: number)");
+    }
+    int threads = 1;
+    if (info.Length() > 2 && !info[2].IsUndefined()) {
+      if (!info[2].IsNumber()) ThrowInvalidArgument(env, "threads must be a number");
+      const double t = info[2].As<Napi::Number>().DoubleValue();
+      if (!(t >= 1 && t <= 256) || t != static_cast<int>(t)) ThrowInvalidArgument(env, "threads must be an integer from 1 to 256");
+      threads = static_cast<int>(t);
     }
     Napi::Array list = info[0].As<Napi::Array>();
     std::vector<std::string> vocab(list.Length());
@@ -133,6 +191,7 @@ class NativeTokenizer : public Napi::ObjectWrap<NativeTokenizer> {
     Status status = WordPieceTokenizer::Create(std::move(vocab), std::move(config), &tokenizer);
     if (!status.ok()) throw MakeError(env, status);
     tokenizer_ = std::shared_ptr<const WordPieceTokenizer>(std::move(tokenizer));
+    if (threads > 1) threads_ = std::make_shared<EncodeThreads>(threads);
   }
 
  private:
@@ -148,9 +207,9 @@ class NativeTokenizer : public Napi::ObjectWrap<NativeTokenizer> {
     return texts;
   }
 
-  // encode(texts: string[]) -> Promise<{ids, offsets}>, off the JS thread.
+  // encode(texts: string[]) -> Promise<{ids, offsets}>, off the JS thread (over the tokenizer's threads).
   Napi::Value EncodeAsync(const Napi::CallbackInfo& info) {
-    auto* worker = new EncodeWorker(info.Env(), tokenizer_, Texts(info));
+    auto* worker = new EncodeWorker(info.Env(), tokenizer_, threads_, Texts(info));
     Napi::Promise promise = worker->Promise();
     worker->Queue();
     return promise;
@@ -167,6 +226,7 @@ class NativeTokenizer : public Napi::ObjectWrap<NativeTokenizer> {
   }
 
   std::shared_ptr<const WordPieceTokenizer> tokenizer_;
+  std::shared_ptr<EncodeThreads> threads_;  // null: encode() runs on one thread
 };
 
 PairTemplate TemplateArg(const Napi::CallbackInfo& info, size_t i) {

@@ -430,16 +430,30 @@ export class CrossEncoder {
     const logits = new Float32Array(rows * labels);
     const truncated = new Uint8Array(rows);
     // Chunks bound the synchronous work between awaits (pair assembly, batch planning),
-    // so a call with many thousands of pairs never holds the event loop for long.
-    for (let start = 0; start < rows; start += PAIRS_PER_CHUNK) {
-      const end = Math.min(rows, start + PAIRS_PER_CHUNK);
-      const pairs = await this.#tokenizer.encodePairs(queries, docs, pairQuery.subarray(start, end), pairDoc.subarray(start, end), {
-        maxLength: this.info.maxLength,
-        truncation: this.#truncation,
-      });
-      truncated.set(pairs.truncated, start);
-      logits.set(await this.#scheduler.submit(pairs, signal), start * labels);
+    // so a call with many thousands of pairs never holds the event loop for long. Each
+    // chunk is queued as soon as it is tokenized, so the next one tokenizes while the
+    // backend scores it (a GPU then waits for the first chunk's tokens only).
+    // Whatever fails, the call settles only after every queued chunk has (dispose() waits for
+    // calls, so none of their batches may outlive it).
+    const scored: Promise<void>[] = [];
+    let failure: { error: unknown } | undefined;
+    try {
+      for (let start = 0; start < rows; start += PAIRS_PER_CHUNK) {
+        signal?.throwIfAborted(); // an abandoned call tokenizes no further chunks
+        const end = Math.min(rows, start + PAIRS_PER_CHUNK);
+        const pairs = await this.#tokenizer.encodePairs(queries, docs, pairQuery.subarray(start, end), pairDoc.subarray(start, end), {
+          maxLength: this.info.maxLength,
+          truncation: this.#truncation,
+        });
+        truncated.set(pairs.truncated, start);
+        scored.push(this.#scheduler.submit(pairs, signal).then((chunk) => logits.set(chunk, start * labels)));
+      }
+    } catch (error) {
+      failure = { error };
     }
+    const settled = await Promise.allSettled(scored);
+    if (failure) throw failure.error;
+    for (const chunk of settled) if (chunk.status === 'rejected') throw chunk.reason;
     // A NaN or infinite logit would sort unpredictably and poison averages downstream: it
     // means the model is broken, not the request.
     const bad = logits.findIndex((x) => !Number.isFinite(x));

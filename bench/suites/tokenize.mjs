@@ -1,7 +1,7 @@
 // Suite "tokenize": the host-side share of a rerank request. Pair tokenization of each TREC
 // DL 2019 query with its BM25 top-100 passages (real text, the bert-base-uncased WordPiece
-// tokenizer from ../shared, document cache cold), on one native call vs split over the
-// default number of concurrent calls (`threads` of NativeWordPieceTokenizer). Alternating
+// tokenizer from ../shared, document cache cold), on one native thread vs split over the
+// tokenizer's default number of native threads (`threads` of NativeWordPieceTokenizer). Alternating
 // (ABAB) so machine noise hits both alike; each contender gets its own tokenizer, and every
 // query is new to both, so no cache hit helps either.
 //
@@ -57,8 +57,8 @@ const contenders = args.against
       buildTokenizer('--against, one call', createRequire(import.meta.url)(resolve(args.against))),
     ]
   : [
-      { name: 'one call', tokenizer: new NativeWordPieceTokenizer(spec, { threads: 1 }), times: [], ids: [] },
-      { name: `${threads} concurrent calls`, tokenizer: new NativeWordPieceTokenizer(spec, { threads }), times: [], ids: [] },
+      { name: 'one thread', tokenizer: new NativeWordPieceTokenizer(spec, { threads: 1 }), times: [], ids: [] },
+      { name: `${threads} threads`, tokenizer: new NativeWordPieceTokenizer(spec, { threads }), times: [], ids: [] },
     ];
 
 async function encode(c, item) {
@@ -95,7 +95,7 @@ if (args.json) {
   console.log(JSON.stringify({ machine, queries: work.length, docs, identicalIds: same, rows }, null, 2));
 } else {
   console.log(`pair tokenization, TREC DL 2019 BM25 top-100 (${work.length} queries, ${docs} passages), cold cache; ${machine}`);
-  console.log('| tokenizer calls | p50 ms / query | p95 ms / query | passages/s |\n|---|---:|---:|---:|');
+  console.log('| tokenizer | p50 ms / query | p95 ms / query | passages/s |\n|---|---:|---:|---:|');
   for (const r of rows) console.log(`| ${r.name} | ${r.p50.toFixed(2)} | ${r.p95.toFixed(2)} | ${Math.round(r.docsPerSecond)} |`);
   const ratio = args.against ? rows[1].p50 / rows[0].p50 : rows[0].p50 / rows[1].p50;
   console.log(`speed-up at p50${args.against ? ' of this build over --against' : ''}: ${ratio.toFixed(2)}x; identical ids: ${same}`);

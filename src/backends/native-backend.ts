@@ -20,6 +20,8 @@ import { DEFAULT_PRECISION } from './precision.js';
 
 /** Concatenates the selected pairs: token ids, type ids and cumulative lengths. */
 export function packRows(pairs: PairEncodings, rows: Int32Array): { tokenIds: Int32Array; typeIds: Int32Array; cuSeqlens: Int32Array } {
+  // Every row in order (the scheduler's merged batch): the pairs are the packed batch already.
+  if (isEveryRowInOrder(pairs, rows)) return { tokenIds: pairs.ids, typeIds: pairs.typeIds, cuSeqlens: pairs.offsets };
   const cuSeqlens = new Int32Array(rows.length + 1);
   for (let r = 0; r < rows.length; r++) cuSeqlens[r + 1] = cuSeqlens[r] + pairs.offsets[rows[r] + 1] - pairs.offsets[rows[r]];
   const tokenIds = new Int32Array(cuSeqlens[rows.length]);
@@ -31,6 +33,12 @@ export function packRows(pairs: PairEncodings, rows: Int32Array): { tokenIds: In
     typeIds.set(pairs.typeIds.subarray(begin, end), cuSeqlens[r]);
   }
   return { tokenIds, typeIds, cuSeqlens };
+}
+
+function isEveryRowInOrder(pairs: PairEncodings, rows: Int32Array): boolean {
+  if (rows.length !== pairs.offsets.length - 1 || pairs.offsets[0] !== 0 || pairs.ids.length !== pairs.offsets[rows.length]) return false;
+  for (let r = 0; r < rows.length; r++) if (rows[r] !== r) return false;
+  return true;
 }
 
 export class NativeBackend implements Backend {

@@ -50,7 +50,7 @@ export interface NativeWordPieceConfig {
 }
 
 export interface NativeTokenizerInstance {
-  /** Tokenizes without special tokens, off the JS thread. */
+  /** Tokenizes without special tokens, off the JS thread, over the tokenizer's threads. */
   encode(texts: string[]): Promise<NativeTokenLists>;
   /** The same on the JS thread, for short inputs (a query). */
   encodeSync(texts: string[]): NativeTokenLists;
@@ -167,7 +167,8 @@ export interface NativeBinding {
     positiveIndex: number,
     device: number,
   ): Promise<Float32Array>;
-  NativeTokenizer: new (vocab: string[], config: NativeWordPieceConfig) => NativeTokenizerInstance;
+  /** `threads` (default 1): native threads encode() splits a list of texts over. */
+  NativeTokenizer: new (vocab: string[], config: NativeWordPieceConfig, threads?: number) => NativeTokenizerInstance;
   encodePairs(
     queryIds: Int32Array,
     queryOffsets: Int32Array,

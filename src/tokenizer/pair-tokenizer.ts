@@ -65,13 +65,12 @@ function concat(lists: Int32Array[]): { ids: Int32Array; offsets: Int32Array } {
 }
 
 /**
- * Default concurrent tokenizer calls: libuv runs native calls on UV_THREADPOOL_SIZE threads
- * (default 4); one is left for the forward passes that share them, and no more than the
- * cores are used.
+ * Default threads a tokenizer splits a request's documents over (its own, in native code):
+ * the cores, up to 8 — a request of 100 passages gives each of 8 threads about a dozen, and
+ * more would mostly wait on one another.
  */
 export function defaultTokenizeThreads(): number {
-  const uvPoolSize = Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10) || 4;
-  return Math.max(1, Math.min(uvPoolSize - 1, availableParallelism()));
+  return Math.max(1, Math.min(8, availableParallelism()));
 }
 
 export class NativeWordPieceTokenizer implements PairTokenizer {
@@ -80,21 +79,19 @@ export class NativeWordPieceTokenizer implements PairTokenizer {
   readonly #tokenizer: NativeTokenizerInstance;
   readonly #spec: WordPieceSpec;
   readonly #docCache: LruCache<string, Int32Array>;
-  readonly #threads: number;
 
   /**
-   * `cacheSize`: documents whose tokens are kept (LRU); `threads`: concurrent native calls
-   * a large batch of documents is split into (default: defaultTokenizeThreads()).
+   * `cacheSize`: documents whose tokens are kept (LRU); `threads`: native threads a batch of
+   * documents is split over (default: defaultTokenizeThreads()).
    */
   constructor(spec: WordPieceSpec, options: { cacheSize?: number; threads?: number } = {}) {
-    if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1)) {
-      throw new InvalidArgumentError(`threads must be an integer >= 1, got ${options.threads}`);
+    if (options.threads !== undefined && !(Number.isInteger(options.threads) && options.threads >= 1 && options.threads <= 256)) {
+      throw new InvalidArgumentError(`threads must be an integer from 1 to 256, got ${options.threads}`);
     }
     this.#spec = spec;
     this.padId = spec.padId;
-    this.#tokenizer = new (native().NativeTokenizer)(spec.vocab, spec.config);
+    this.#tokenizer = new (native().NativeTokenizer)(spec.vocab, spec.config, options.threads ?? defaultTokenizeThreads());
     this.#docCache = new LruCache(options.cacheSize ?? 20_000);
-    this.#threads = options.threads ?? defaultTokenizeThreads();
   }
 
   /** Token ids of texts without special tokens (for `crossrank tokenize` and tests). */
@@ -103,27 +100,11 @@ export class NativeWordPieceTokenizer implements PairTokenizer {
     return texts.map((_, i) => ids.subarray(offsets[i], offsets[i + 1]));
   }
 
-  /**
-   * Token ids of many texts: in up to `threads` concurrent native calls (libuv's pool
-   * threads) of at least 32 texts each, so a request's documents tokenize in a fraction of
-   * the time one thread takes. The ids are the same either way.
-   */
-  async #encodeChunked(texts: string[]): Promise<Int32Array[]> {
-    const minChunk = 32;
-    const chunks = Math.min(this.#threads, Math.ceil(texts.length / minChunk));
-    if (chunks <= 1) return this.encodeTexts(texts);
-    const size = Math.ceil(texts.length / chunks);
-    const parts = await Promise.all(
-      Array.from({ length: chunks }, (_, c) => this.encodeTexts(texts.slice(c * size, (c + 1) * size))),
-    );
-    return parts.flat();
-  }
-
   async #docTokens(docs: string[]): Promise<Int32Array[]> {
     const out: (Int32Array | undefined)[] = docs.map((d) => this.#docCache.get(d));
     const missing = [...new Set(docs.filter((_, i) => out[i] === undefined))];
     if (missing.length > 0) {
-      const encoded = await this.#encodeChunked(missing);
+      const encoded = await this.encodeTexts(missing); // over the tokenizer's threads
       const fresh = new Map(missing.map((text, i) => [text, encoded[i].slice()]));
       for (const [text, ids] of fresh) this.#docCache.set(text, ids);
       docs.forEach((d, i) => (out[i] ??= fresh.get(d)));

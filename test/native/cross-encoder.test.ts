@@ -136,6 +136,28 @@ describe('CrossEncoder', () => {
     await Promise.all([short.dispose(), long.dispose()]);
   });
 
+  it('scores a call of several chunks (each tokenized while the one before runs) as small calls do', async () => {
+    const many = Array.from({ length: 700 }, (_, i) => `${docs[i % docs.length]} number ${i}`);
+    const whole = await model.score('cats', many);
+    const parts: number[] = [];
+    for (let i = 0; i < many.length; i += 100) parts.push(...(await model.score('cats', many.slice(i, i + 100))));
+    expect(whole).toHaveLength(many.length);
+    whole.forEach((s, i) => expect(s).toBeCloseTo(parts[i], 6));
+  });
+
+  it('an aborted call of several chunks rejects with the reason, and dispose waits for its queued chunks', async () => {
+    const m = await CrossEncoder.load(modelDir);
+    const many = Array.from({ length: 900 }, (_, i) => `an abandoned document ${i}`);
+    const controller = new AbortController();
+    const pending = m.scoreDetailed('cats', many, { signal: controller.signal });
+    const batch = new Promise<void>((resolve) => m.onBatch(() => resolve()));
+    await batch; // the first chunk is running or done
+    controller.abort(new Error('gave up'));
+    await expect(pending).rejects.toThrow('gave up');
+    await m.dispose();
+    expect(m.stats.rows).toBeLessThan(many.length);
+  });
+
   it('throws after dispose, and finishes calls already in flight', async () => {
     const m = await CrossEncoder.load(modelDir);
     const pending = m.score('cats', docs);

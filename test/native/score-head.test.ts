@@ -48,6 +48,22 @@ describe('score head (CPU reference)', () => {
     expect(scores[0]).toBe(0);
   });
 
+  it('gives the same scores on the JS thread (small inputs) and off it (large ones)', async () => {
+    // 16,384 logits is where the binding stops running the head on the calling thread.
+    for (const n of [16_384, 16_386, 100_000]) {
+      const logits = randomLogits(n, n);
+      const single = await applyScoreHead(logits, { numLabels: 1 });
+      const pairs = await applyScoreHead(logits, { numLabels: 2 });
+      single.forEach((s, i) => expect(Math.abs(s - sigmoid(logits[i]))).toBeLessThan(1e-7));
+      pairs.forEach((s, i) => expect(Math.abs(s - sigmoid(logits[2 * i + 1] - logits[2 * i]))).toBeLessThan(1e-6));
+    }
+    // The rows of a large input equal the same rows scored alone (which runs on the JS thread).
+    const big = randomLogits(40_000, 7);
+    const whole = await applyScoreHead(big, { numLabels: 1 });
+    const part = await applyScoreHead(big.slice(0, 1000), { numLabels: 1 });
+    expect(Array.from(whole.subarray(0, 1000))).toEqual(Array.from(part));
+  });
+
   it('handles an empty batch', async () => {
     expect(await applyScoreHead(new Float32Array(0), { numLabels: 1 })).toHaveLength(0);
   });

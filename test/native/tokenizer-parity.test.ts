@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { Tokenizer } from 'tokenizers';
 import { beforeAll, describe, expect, it } from 'vitest';
 
+import { native } from '../../src/native/load.js';
 import { NativeWordPieceTokenizer, type TruncationStrategy } from '../../src/tokenizer/pair-tokenizer.js';
 import { readTokenizerSpec, type WordPieceSpec } from '../../src/tokenizer/tokenizer-spec.js';
 import { hardPairs, realPairs } from '../fixtures/tokenizer-pairs.js';
@@ -85,8 +86,8 @@ describe('native WordPiece tokenizer vs Hugging Face tokenizers', () => {
   });
 });
 
-describe('documents split over concurrent native calls', () => {
-  it('gives the ids of one call, in order, for any number of calls', async () => {
+describe("documents split over the tokenizer's native threads", () => {
+  it('gives the ids of one thread, in order, for any number of threads', async () => {
     const spec = readTokenizerSpec(bertTokenizerDir) as WordPieceSpec;
     // 1,001 distinct documents: uneven chunks, each tokenizer with a cold cache.
     const docs = real.slice(0, 1001).map((p, i) => `${p[1]} ${i}`);
@@ -104,9 +105,24 @@ describe('documents split over concurrent native calls', () => {
 
   it('refuses a thread count that is not a positive integer', () => {
     const spec = readTokenizerSpec(bertTokenizerDir) as WordPieceSpec;
-    for (const threads of [0, -1, 1.5, Number.NaN]) {
+    for (const threads of [0, -1, 1.5, Number.NaN, 257]) {
       expect(() => new NativeWordPieceTokenizer(spec, { threads })).toThrow(expect.objectContaining({ code: 'CROSSRANK_INVALID_ARGUMENT' }));
     }
+    // The binding checks too (it is reachable without the class).
+    const NativeTokenizer = native().NativeTokenizer;
+    for (const threads of [0, 2.5, 'two', 1000]) {
+      expect(() => new NativeTokenizer(spec.vocab, spec.config, threads as number)).toThrow(expect.objectContaining({ code: 'CROSSRANK_INVALID_ARGUMENT' }));
+    }
+  });
+
+  it('serves concurrent calls on one tokenizer (they take turns on its threads) with the ids each gets alone', async () => {
+    const spec = readTokenizerSpec(bertTokenizerDir) as WordPieceSpec;
+    const tokenizer = new (native().NativeTokenizer)(spec.vocab, spec.config, 4);
+    const lists = [0, 1, 2, 3, 4, 5].map((k) => real.slice(k * 150, (k + 1) * 150).map((p) => p[1]));
+    const alone: number[][] = [];
+    for (const texts of lists) alone.push(Array.from((await tokenizer.encode(texts)).ids));
+    const together = await Promise.all(lists.map((texts) => tokenizer.encode(texts)));
+    together.forEach((result, k) => expect(Array.from(result.ids)).toEqual(alone[k]));
   });
 });
 
