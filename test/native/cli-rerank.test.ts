@@ -118,6 +118,11 @@ describe('crossrank bench', () => {
     expect(r.pairsPerSecond).toBeGreaterThan(0);
     expect(r.tokensPerSecond).toBeGreaterThan(r.pairsPerSecond);
     expect(r.latencyMs.p50).toBeLessThanOrEqual(r.latencyMs.p99);
+    // Per query: the backend calls, the time inside them and the rest.
+    expect(r.backendCallsPerQuery).toBeGreaterThanOrEqual(1);
+    expect(r.backendMsP50).toBeGreaterThan(0);
+    expect(r.backendMsP50).toBeLessThanOrEqual(r.latencyMs.p99);
+    expect(r.outsideBackendMsP50).toBeGreaterThanOrEqual(0);
     expect(r.cachedTokensLatencyMs).toBeUndefined();
   });
 
@@ -125,7 +130,8 @@ describe('crossrank bench', () => {
     const run = runCli(['bench', '--preset', 'tiny', '--tokenizer', bertTokenizerDir, '--queries', '3', '--docs', '10', '--warmup', '1', '--cached']);
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/\| p50 ms \|/);
-    expect(run.stdout).toMatch(/^same queries, documents' tokens cached: p50 [\d.]+ ms, p95 [\d.]+ ms, p99 [\d.]+ ms$/m);
+    expect(run.stdout).toMatch(/^per query: p50 [\d.]+ ms in [\d.]+ backend calls, [\d.]+ ms outside them/m);
+    expect(run.stdout).toMatch(/^same queries, documents' tokens cached: p50 [\d.]+ ms, p95 [\d.]+ ms, p99 [\d.]+ ms; outside the backend p50 [\d.]+ ms$/m);
   });
 
   it('needs exactly one of --model and --preset', () => {
