@@ -73,6 +73,26 @@ export function defaultTokenizeThreads(): number {
   return Math.max(1, Math.min(8, availableParallelism()));
 }
 
+/** The texts `index` refers to, each once in first-use order, and `index` renumbered into them. */
+function usedTexts(texts: string[], index: Int32Array): { texts: string[]; index: Int32Array } {
+  const position = new Map<number, number>();
+  const used: string[] = [];
+  const renumbered = new Int32Array(index.length);
+  for (let i = 0; i < index.length; i++) {
+    if (index[i] < 0 || index[i] >= texts.length) {
+      renumbered[i] = -1; // still out of range: the native pair builder refuses it
+      continue;
+    }
+    let at = position.get(index[i]);
+    if (at === undefined) {
+      at = used.push(texts[index[i]]) - 1;
+      position.set(index[i], at);
+    }
+    renumbered[i] = at;
+  }
+  return { texts: used, index: renumbered };
+}
+
 export class NativeWordPieceTokenizer implements PairTokenizer {
   readonly kind = 'native-wordpiece' as const;
   readonly padId: number;
@@ -137,12 +157,17 @@ export class NativeWordPieceTokenizer implements PairTokenizer {
     pairDoc: Int32Array,
     options: PairEncodeOptions,
   ): Promise<PairEncodings> {
+    // Only the queries and documents these pairs use: a large call passes all of its texts
+    // with each chunk of pairs, and tokenizing (and concatenating) them all for every chunk
+    // made the first chunk wait for the whole call's tokens and the work grow as chunks x texts.
+    const usedQueries = usedTexts(queries, pairQuery);
+    const usedDocs = usedTexts(docs, pairDoc);
     // Queries: once per call, on this thread (short); documents: off-thread, cached.
-    const q = queries.length <= 4 && queries.every((s) => s.length < 4096)
-      ? this.#tokenizer.encodeSync(queries)
-      : await this.#tokenizer.encode(queries);
-    const d = concat(await this.#docTokens(docs));
-    return native().encodePairs(q.ids, q.offsets, d.ids, d.offsets, pairQuery, pairDoc, {
+    const q = usedQueries.texts.length <= 4 && usedQueries.texts.every((s) => s.length < 4096)
+      ? this.#tokenizer.encodeSync(usedQueries.texts)
+      : await this.#tokenizer.encode(usedQueries.texts);
+    const d = concat(await this.#docTokens(usedDocs.texts));
+    return native().encodePairs(q.ids, q.offsets, d.ids, d.offsets, usedQueries.index, usedDocs.index, {
       clsId: this.#spec.clsId,
       sepId: this.#spec.sepId,
       maxLength: options.maxLength,

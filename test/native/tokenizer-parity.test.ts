@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { Tokenizer } from 'tokenizers';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 
 import { native } from '../../src/native/load.js';
 import { NativeWordPieceTokenizer, type TruncationStrategy } from '../../src/tokenizer/pair-tokenizer.js';
@@ -113,6 +113,33 @@ describe("documents split over the tokenizer's native threads", () => {
     for (const threads of [0, 2.5, 'two', 1000]) {
       expect(() => new NativeTokenizer(spec.vocab, spec.config, threads as number)).toThrow(expect.objectContaining({ code: 'CROSSRANK_INVALID_ARGUMENT' }));
     }
+  });
+
+  it('encodes the pairs of a chunk from the texts they use, as if given only those', async () => {
+    const spec = readTokenizerSpec(bertTokenizerDir) as WordPieceSpec;
+    const docs = real.slice(0, 300).map((p) => p[1]);
+    const queries = ['first query', 'second query', 'third query'];
+    const options = { maxLength: 128, truncation: 'longest_first' as const };
+    // A chunk of pairs in the middle of a large call: a few documents, out of order, one twice.
+    const pairDoc = Int32Array.from([250, 7, 120, 7, 299]);
+    const pairQuery = Int32Array.from([2, 0, 2, 1, 0]);
+    const tokenizer = new NativeWordPieceTokenizer(spec);
+    const tokenized = vi.spyOn(tokenizer, 'encodeTexts');
+    const chunk = await tokenizer.encodePairs(queries, docs, pairQuery, pairDoc, options);
+    // Only the chunk's four distinct documents were tokenized, not the call's 300.
+    expect(tokenized.mock.calls.map(([texts]) => texts)).toEqual([[docs[250], docs[7], docs[120], docs[299]]]);
+    const alone = await new NativeWordPieceTokenizer(spec).encodePairs(
+      Array.from(pairQuery, (q) => queries[q]),
+      Array.from(pairDoc, (d) => docs[d]),
+      Int32Array.from(pairQuery.keys()),
+      Int32Array.from(pairDoc.keys()),
+      options,
+    );
+    expect(Array.from(chunk.ids)).toEqual(Array.from(alone.ids));
+    expect(Array.from(chunk.offsets)).toEqual(Array.from(alone.offsets));
+    expect(Array.from(chunk.typeIds)).toEqual(Array.from(alone.typeIds));
+    // An index past the texts is still refused.
+    await expect(tokenizer.encodePairs(queries, docs, Int32Array.from([0]), Int32Array.from([300]), options)).rejects.toThrow(/out of range/);
   });
 
   it('serves concurrent calls on one tokenizer (they take turns on its threads) with the ids each gets alone', async () => {
