@@ -192,7 +192,8 @@ export class HfPairTokenizer implements PairTokenizer {
   readonly kind = 'hf-tokenizers' as const;
   readonly padId: number;
   readonly #tokenizer: HfTokenizer;
-  #specials: number | undefined;
+  /** The end of the last call's turn on the tokenizer (see #exclusive). */
+  #turn: Promise<unknown> = Promise.resolve();
 
   constructor(spec: HfTokenizerSpec) {
     const require = createRequire(import.meta.url);
@@ -209,45 +210,52 @@ export class HfPairTokenizer implements PairTokenizer {
     pairDoc: Int32Array,
     options: PairEncodeOptions,
   ): Promise<PairEncodings> {
-    this.#tokenizer.setTruncation(options.maxLength, {
-      strategy: options.truncation === 'only_second' ? 'OnlySecond' : 'LongestFirst',
-    });
-    const ids: Int32Array[] = [];
-    const typeIds: Int32Array[] = [];
-    const truncated = new Uint8Array(pairQuery.length);
-    for (let p = 0; p < pairQuery.length; p++) {
-      const e = await this.#tokenizer.encode(queries[pairQuery[p]], docs[pairDoc[p]]);
-      ids.push(Int32Array.from(e.getIds()));
-      typeIds.push(Int32Array.from(e.getTypeIds()));
-      truncated[p] = e.getOverflowing().length > 0 ? 1 : 0;
-    }
-    const a = concat(ids);
-    return { ids: a.ids, typeIds: concat(typeIds).ids, offsets: a.offsets, truncated };
+    const strategy = options.truncation === 'only_second' ? 'OnlySecond' : 'LongestFirst';
+    const encodings = await this.#exclusive(
+      () => this.#tokenizer.setTruncation(options.maxLength, { strategy }),
+      () => Promise.all(Array.from(pairQuery, (q, p) => this.#tokenizer.encode(queries[q], docs[pairDoc[p]]))),
+    );
+    return packEncodings(encodings);
   }
 
   async encodeSingles(texts: string[], maxLength: number): Promise<PairEncodings> {
-    this.#tokenizer.setTruncation(maxLength);
-    const ids: Int32Array[] = [];
-    const typeIds: Int32Array[] = [];
-    const truncated = new Uint8Array(texts.length);
-    for (let i = 0; i < texts.length; i++) {
-      const e = await this.#tokenizer.encode(texts[i]);
-      ids.push(Int32Array.from(e.getIds()));
-      typeIds.push(Int32Array.from(e.getTypeIds()));
-      truncated[i] = e.getOverflowing().length > 0 ? 1 : 0;
-    }
-    const a = concat(ids);
-    return { ids: a.ids, typeIds: concat(typeIds).ids, offsets: a.offsets, truncated };
+    const encodings = await this.#exclusive(
+      () => this.#tokenizer.setTruncation(maxLength),
+      () => Promise.all(texts.map((text) => this.#tokenizer.encode(text))),
+    );
+    return packEncodings(encodings);
   }
 
   async countTokens(texts: string[]): Promise<Int32Array> {
-    this.#tokenizer.disableTruncation();
-    // The special tokens the post-processor adds around a single text, counted once.
-    this.#specials ??= (await this.#tokenizer.encode('')).getIds().length;
-    const out = new Int32Array(texts.length);
-    for (let i = 0; i < texts.length; i++) out[i] = (await this.#tokenizer.encode(texts[i])).getIds().length - this.#specials;
-    return out;
+    const [empty, ...encodings] = await this.#exclusive(
+      () => this.#tokenizer.disableTruncation(),
+      // The special tokens the post-processor adds around a single text, counted once ('').
+      () => Promise.all(['', ...texts].map((text) => this.#tokenizer.encode(text))),
+    );
+    return Int32Array.from(encodings, (e) => e.getIds().length - empty.getIds().length);
   }
+
+  /**
+   * Truncation is the tokenizer's state, read by each encode when it runs on a pool thread,
+   * so calls that set it differently (pairs at the model's length, counting without a limit)
+   * must not overlap: each call configures and runs its encodes (concurrently) alone.
+   */
+  #exclusive<T>(configure: () => void, work: () => Promise<T>): Promise<T> {
+    const run = this.#turn.then(() => {
+      configure();
+      return work();
+    });
+    this.#turn = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/** Encodings as one PairEncodings: ids, type ids, offsets, and which were cut (overflowing). */
+function packEncodings(encodings: HfEncoding[]): PairEncodings {
+  const a = concat(encodings.map((e) => Int32Array.from(e.getIds())));
+  const typeIds = concat(encodings.map((e) => Int32Array.from(e.getTypeIds()))).ids;
+  const truncated = Uint8Array.from(encodings, (e) => (e.getOverflowing().length > 0 ? 1 : 0));
+  return { ids: a.ids, typeIds, offsets: a.offsets, truncated };
 }
 
 export function createPairTokenizer(spec: TokenizerSpec): PairTokenizer {
