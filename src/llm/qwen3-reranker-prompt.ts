@@ -89,9 +89,7 @@ export class Qwen3PromptTokenizer {
 
   /** Tokens of each text as a document would take them (" " + text). */
   async countTokens(texts: readonly string[]): Promise<Int32Array> {
-    const out = new Int32Array(texts.length);
-    for (let i = 0; i < texts.length; i++) out[i] = (await this.#encode(` ${texts[i]}`)).length;
-    return out;
+    return Int32Array.from(await Promise.all(texts.map((text) => this.#encode(` ${text}`))), (ids) => ids.length);
   }
 
   async #encode(text: string): Promise<Int32Array> {
@@ -114,14 +112,14 @@ export class Qwen3PromptTokenizer {
         `the prompt frame, instruction and query take ${prefix.length + this.#suffix.length} tokens; maxLength ${options.maxLength} leaves no room for a document`,
       );
     }
-    const docs: Int32Array[] = [];
-    const truncated: boolean[] = [];
-    for (const d of documents) {
-      if (typeof d !== 'string') throw new InvalidArgumentError('documents must be strings');
-      const ids = await this.#encode(` ${d}`);
-      truncated.push(ids.length > room);
-      docs.push(ids.length > room ? ids.slice(0, room) : ids);
-    }
-    return { prefix, documents: docs, suffix: this.#suffix, truncated };
+    for (const d of documents) if (typeof d !== 'string') throw new InvalidArgumentError('documents must be strings');
+    // All at once: each encode is its own job on libuv's pool, so they run side by side.
+    const encoded = await Promise.all(documents.map((d) => this.#encode(` ${d}`)));
+    return {
+      prefix,
+      documents: encoded.map((ids) => (ids.length > room ? ids.slice(0, room) : ids)),
+      suffix: this.#suffix,
+      truncated: encoded.map((ids) => ids.length > room),
+    };
   }
 }
