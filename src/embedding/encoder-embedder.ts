@@ -15,7 +15,7 @@ import { join } from 'node:path';
 
 import { packRows } from '../backends/native-backend.js';
 import { OrtWorkerSession, type WorkerTensor } from '../backends/ort-worker-session.js';
-import { planBatches } from '../batching.js';
+import { planBatches, planPackedBatches } from '../batching.js';
 import { InvalidArgumentError, ModelLoadError } from '../errors.js';
 import { resolveModel, type ResolveOptions } from '../hub/resolve.js';
 import { isBareEncoder, nativeEncoderConfig } from '../model/encoder-config.js';
@@ -35,7 +35,7 @@ export interface EncoderEmbedderOptions extends ResolveOptions, OnnxChoice {
   maxLength?: number;
   /** Override the pooling the model declares. */
   pooling?: Pooling;
-  /** Padded tokens per ONNX Runtime batch (default 8192). */
+  /** Tokens per batch (default 8192): padded on ONNX Runtime, real tokens on the native engine (it packs rows). */
   batchTokens?: number;
   /** ONNX Runtime intra-op threads (default: all cores). */
   threads?: number;
@@ -133,7 +133,8 @@ export class EncoderEmbedder implements Embedder {
     const lengths = Int32Array.from(texts, (_, i) => encoded.offsets[i + 1] - encoded.offsets[i]);
     const out: Float32Array[] = new Array(texts.length);
     const H = this.dimension;
-    for (const rows of planBatches(lengths, { batchTokens: this.#batchTokens })) {
+    const plan = this.#runner.packsRows ? planPackedBatches : planBatches;
+    for (const rows of plan(lengths, { batchTokens: this.#batchTokens })) {
       const { hidden, starts } = await this.#runner.run(encoded, rows, this.#padId, H);
       rows.forEach((row, r) => {
         const v = new Float32Array(H);
@@ -161,6 +162,8 @@ export class EncoderEmbedder implements Embedder {
 
 /** Token vectors of a batch: `hidden`, with row r's first token at token index starts[r]. */
 interface HiddenStates {
+  /** Rows packed without padding: batches count real tokens (see Backend.packsRows). */
+  readonly packsRows?: boolean;
   run(encoded: PairEncodings, rows: Int32Array, padId: number, hiddenSize: number): Promise<{ hidden: Float32Array; starts: number[] }>;
   dispose(): Promise<void>;
 }
@@ -213,6 +216,7 @@ class OnnxHiddenStates implements HiddenStates {
 
 /** crossrank's engine (C++ reference forward pass, off the JS thread); rows packed without padding. */
 class NativeHiddenStates implements HiddenStates {
+  readonly packsRows = true;
   private constructor(readonly encoder: NativeEncoderInstance) {}
 
   static async create(dir: string, config: ModelConfig, options: EncoderEmbedderOptions): Promise<NativeHiddenStates> {
