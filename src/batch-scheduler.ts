@@ -213,7 +213,7 @@ function mergeRows(members: QueuedRow[]): PairEncodings {
   const ids = new Int32Array(offsets[members.length]);
   const typeIds = new Int32Array(offsets[members.length]);
   // Element loops, not subarray().set(): a rerank request's rows are ~100 tokens, where
-  // creating two views per row cost more than the copy (measured: 2x the scheduler's time).
+  // creating two views per row cost more than the copy (a fifth of the scheduler's time, profiled).
   members.forEach((q, i) => {
     const from = q.request.pairs;
     const begin = from.offsets[q.row];

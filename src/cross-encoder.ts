@@ -437,8 +437,9 @@ export class CrossEncoder {
     // calls, so none of their batches may outlive it).
     const scored: Promise<void>[] = [];
     let failure: { error: unknown } | undefined;
+    let chunkFailed = false;
     try {
-      for (let start = 0; start < rows; start += PAIRS_PER_CHUNK) {
+      for (let start = 0; start < rows && !chunkFailed; start += PAIRS_PER_CHUNK) {
         signal?.throwIfAborted(); // an abandoned call tokenizes no further chunks
         const end = Math.min(rows, start + PAIRS_PER_CHUNK);
         const pairs = await this.#tokenizer.encodePairs(queries, docs, pairQuery.subarray(start, end), pairDoc.subarray(start, end), {
@@ -446,7 +447,15 @@ export class CrossEncoder {
           truncation: this.#truncation,
         });
         truncated.set(pairs.truncated, start);
-        scored.push(this.#scheduler.submit(pairs, signal).then((chunk) => logits.set(chunk, start * labels)));
+        scored.push(
+          this.#scheduler.submit(pairs, signal).then(
+            (chunk) => logits.set(chunk, start * labels),
+            (error: unknown) => {
+              chunkFailed = true; // the call fails: tokenize no further chunks
+              throw error;
+            },
+          ),
+        );
       }
     } catch (error) {
       failure = { error };
