@@ -2,7 +2,7 @@
  * Pair tokenization for cross-encoders: each (query, document) pair becomes
  * [CLS] q [SEP] d [SEP] (or the model's own template), truncated to the model's length.
  *
- * BERT WordPiece tokenizers run natively: each distinct query is tokenized once per call,
+ * BERT WordPiece tokenizers run natively: each distinct query is tokenized once per chunk of pairs,
  * document tokens are cached (LRU), and the pairs are assembled in native code. Other
  * tokenizers go through Hugging Face `tokenizers`, which encodes each pair whole.
  */
