@@ -69,6 +69,14 @@ void CheckLists(Napi::Env env, const Napi::Int32Array& ids, const Napi::Int32Arr
   }
 }
 
+// Each text's ids appended to `lists`, one after another on the calling thread.
+void EncodeInOrder(const WordPieceTokenizer& tokenizer, const std::vector<std::string>& texts, TokenLists* lists) {
+  for (const std::string& t : texts) {
+    tokenizer.Encode(t, &lists->ids);
+    lists->offsets.push_back(static_cast<int32_t>(lists->ids.size()));
+  }
+}
+
 // The threads a tokenizer's asynchronous calls split their texts over: its own, because
 // libuv's pool (4 threads by default) is shared with the forward passes and every other
 // native call, and a request's 100 passages should use the machine's cores. One call uses
@@ -94,13 +102,7 @@ class EncodeWorker : public Napi::AsyncWorker {
     // Below this many texts per thread, handing them out costs more than it saves.
     constexpr size_t kMinTextsPerThread = 8;
     try {
-      if (!threads_ || texts_.size() < 2 * kMinTextsPerThread) {
-        for (const std::string& t : texts_) {
-          tokenizer_->Encode(t, &lists_.ids);
-          lists_.offsets.push_back(static_cast<int32_t>(lists_.ids.size()));
-        }
-        return;
-      }
+      if (!threads_ || texts_.size() < 2 * kMinTextsPerThread) return EncodeInOrder(*tokenizer_, texts_, &lists_);
       std::vector<std::vector<int32_t>> each(texts_.size());
       std::atomic<bool> out_of_memory{false};
       {
@@ -218,10 +220,7 @@ class NativeTokenizer : public Napi::ObjectWrap<NativeTokenizer> {
   // encodeSync(texts: string[]) -> {ids, offsets}: for short inputs (one query).
   Napi::Value EncodeSync(const Napi::CallbackInfo& info) {
     TokenLists lists;
-    for (const std::string& t : Texts(info)) {
-      tokenizer_->Encode(t, &lists.ids);
-      lists.offsets.push_back(static_cast<int32_t>(lists.ids.size()));
-    }
+    EncodeInOrder(*tokenizer_, Texts(info), &lists);
     return ToJs(info.Env(), lists);
   }
 

@@ -14,10 +14,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 
 import { NativeBackend } from '../../dist/backends/native-backend.js';
+import { timeQueries } from '../../dist/bench/query-times.js';
 import { CrossEncoder, loadDataset, makeModel, readRun } from '../../dist/index.js';
 
 const { values: args } = parseArgs({
@@ -56,30 +56,20 @@ try {
     backend: 'native',
     batchTokens: 16_384, // CrossEncoder's default on CUDA
   });
-  let backendMs = 0;
-  let calls = 0;
-  model.onBatch((batch) => {
-    backendMs += batch.ms;
-    calls++;
-  });
   await model.score('warm up', Array.from({ length: 100 }, (_, i) => `warm-up passage number ${i} `.repeat(20)));
 
-  async function time(name, work) {
-    const latency = [];
-    const inBackend = [];
-    const host = [];
-    calls = 0;
-    for (const { query, docs } of work) {
-      backendMs = 0;
-      const start = performance.now();
-      await model.score(query, docs);
-      const ms = performance.now() - start;
-      latency.push(ms);
-      inBackend.push(backendMs);
-      host.push(ms - backendMs);
-    }
-    const p50 = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    return { name, queries: work.length, docs: work[0].docs.length, latencyP50: p50(latency), backendP50: p50(inBackend), hostP50: p50(host), callsPerQuery: calls / work.length };
+  async function time(name, items) {
+    const t = await timeQueries(model, { queries: items.map((i) => i.query), docs: items.map((i) => i.docs) });
+    const p50 = (sorted) => sorted[Math.floor(sorted.length / 2)];
+    return {
+      name,
+      queries: items.length,
+      docs: items[0].docs.length,
+      latencyP50: p50(t.latencies),
+      backendP50: p50(t.backendMs),
+      hostP50: p50(t.outsideMs),
+      callsPerQuery: t.backendCalls / items.length,
+    };
   }
 
   const rows = [await time('BM25 top-100, tokens cold', top100), await time('BM25 top-100, tokens cached', top100), await time('1,000 passages, tokens cold', thousands)];

@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 
-import { trecDlWorkload, type Workload } from '../../bench/workload.js';
+import { timeQueries } from '../../bench/query-times.js';
+import { trecDlWorkload } from '../../bench/workload.js';
 import { CrossEncoder } from '../../cross-encoder.js';
 import { InvalidArgumentError } from '../../errors.js';
 import { makeModel } from '../../model/make-model.js';
@@ -26,41 +26,6 @@ interface BenchOptions {
   cached?: boolean;
   precision?: CudaElementType;
   json?: boolean;
-}
-
-/** Sorted per-query latencies, time inside backend calls, and the rest; backend calls in all. */
-interface QueryTimes {
-  latencies: number[];
-  backendMs: number[];
-  outsideMs: number[];
-  backendCalls: number;
-}
-
-/** Scores work's queries from `first` on, one at a time, timing each and its backend calls. */
-async function timeQueries(model: CrossEncoder, work: Workload, first: number): Promise<QueryTimes> {
-  let calls = 0;
-  let inBackend = 0;
-  const stop = model.onBatch((batch) => {
-    calls++;
-    inBackend += batch.ms;
-  });
-  const times: QueryTimes = { latencies: [], backendMs: [], outsideMs: [], backendCalls: 0 };
-  try {
-    for (let q = first; q < work.queries.length; q++) {
-      inBackend = 0;
-      const start = performance.now();
-      await model.score(work.queries[q], work.docs[q]);
-      const latency = performance.now() - start;
-      times.latencies.push(latency);
-      times.backendMs.push(inBackend);
-      times.outsideMs.push(latency - inBackend);
-    }
-  } finally {
-    stop();
-  }
-  times.backendCalls = calls;
-  for (const list of [times.latencies, times.backendMs, times.outsideMs]) list.sort((a, b) => a - b);
-  return times;
 }
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
@@ -114,7 +79,6 @@ export function registerBench(program: Command): void {
           const qLen = work.queries[q].split(' ').length;
           for (const d of work.docs[q]) tokens += Math.min(model.info.maxLength, qLen + d.split(' ').length + 3);
         }
-        latencies.sort((a, b) => a - b);
         const result = {
           model: o.model ?? `preset:${o.preset}`,
           backend: model.info.backend,
