@@ -434,12 +434,14 @@ export class CrossEncoder {
     // chunk is queued as soon as it is tokenized, so the next one tokenizes while the
     // backend scores it (a GPU then waits for the first chunk's tokens only).
     // Whatever fails, the call settles only after every queued chunk has (dispose() waits for
-    // calls, so none of their batches may outlive it).
+    // calls, so none of their batches may outlive it). A chunk's promise records its failure
+    // instead of rejecting: it can fail (an abort, a backend error) while a later chunk is
+    // still tokenizing, before anything awaits it, and Node reports such a rejection as unhandled.
     const scored: Promise<void>[] = [];
     let failure: { error: unknown } | undefined;
-    let chunkFailed = false;
+    let chunkFailure: { error: unknown } | undefined;
     try {
-      for (let start = 0; start < rows && !chunkFailed; start += PAIRS_PER_CHUNK) {
+      for (let start = 0; start < rows && !chunkFailure; start += PAIRS_PER_CHUNK) {
         signal?.throwIfAborted(); // an abandoned call tokenizes no further chunks
         const end = Math.min(rows, start + PAIRS_PER_CHUNK);
         const pairs = await this.#tokenizer.encodePairs(queries, docs, pairQuery.subarray(start, end), pairDoc.subarray(start, end), {
@@ -450,19 +452,16 @@ export class CrossEncoder {
         scored.push(
           this.#scheduler.submit(pairs, signal).then(
             (chunk) => logits.set(chunk, start * labels),
-            (error: unknown) => {
-              chunkFailed = true; // the call fails: tokenize no further chunks
-              throw error;
-            },
+            (error: unknown) => void (chunkFailure ??= { error }), // the call fails: tokenize no further chunks
           ),
         );
       }
     } catch (error) {
       failure = { error };
     }
-    const settled = await Promise.allSettled(scored);
+    await Promise.all(scored);
     if (failure) throw failure.error;
-    for (const chunk of settled) if (chunk.status === 'rejected') throw chunk.reason;
+    if (chunkFailure) throw chunkFailure.error;
     // A NaN or infinite logit would sort unpredictably and poison averages downstream: it
     // means the model is broken, not the request.
     const bad = logits.findIndex((x) => !Number.isFinite(x));
