@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "cuda/common.cuh"
+#include "cuda/kernels/async_copy.cuh"
+#include "cuda/kernels/mma.cuh"
 
 namespace {
 
@@ -46,6 +48,30 @@ __global__ void DivergentBarrierKernel(int* out) {
 __global__ void ShuffleFromExitedLaneKernel(int* out) {
   if (threadIdx.x == 5) return;
   out[threadIdx.x] = __shfl_sync(0xffffffffu, static_cast<int>(threadIdx.x), 5);
+}
+
+// ldmatrix of four 8 x 8 matrices whose element (i, row, col) is 1000 i + 10 row + col, as
+// 16-bit integers: out[lane * 8 + 2 i + h] is the lane's register i, low half h.
+template <bool kTranspose>
+__global__ void LdMatrixKernel(uint16_t* out) {
+  __shared__ __align__(16) uint16_t matrices[4 * 8 * 8];
+  for (int e = threadIdx.x; e < 4 * 64; e += 32) matrices[e] = uint16_t(1000 * (e / 64) + 10 * (e / 8 % 8) + e % 8);
+  __syncwarp();
+  uint32_t r[4];
+  crossrank::cuda::LdMatrixX4<kTranspose>(r, matrices + 8 * threadIdx.x);  // lanes 8i + j: matrix i, row j
+  memcpy(out + 8 * threadIdx.x, r, sizeof r);
+}
+
+// cp.async: each thread copies 16 bytes of 2s over its shared slot of 1s and reads the slot
+// before its wait and after it: out[2 i] before, out[2 i + 1] after.
+__global__ void AsyncCopyKernel(const uint4* twos, int* out) {
+  __shared__ __align__(16) uint4 slots[32];
+  slots[threadIdx.x] = make_uint4(1, 1, 1, 1);
+  CpAsync16(&slots[threadIdx.x], &twos[threadIdx.x], 16);
+  CpAsyncCommit();
+  out[2 * threadIdx.x] = static_cast<int>(slots[threadIdx.x].x);
+  CpAsyncWait<0>();
+  out[2 * threadIdx.x + 1] = static_cast<int>(slots[threadIdx.x].w);
 }
 
 // Dynamic shared memory: thread i writes slot i, then reads the last thread's slot.
@@ -144,6 +170,44 @@ int main(int argc, char** argv) {
   Check(cudaFuncSetAttribute(reinterpret_cast<const void*>(DynamicSharedKernel), cudaFuncAttributeMaxDynamicSharedMemorySize,
                              300 << 10) == cudaErrorInvalidValue,
         "cudaFuncSetAttribute: 300 KB is refused (over sm_90's 227 KB)");
+
+  // ldmatrix: lane (g, t) gets row g, columns 2t, 2t + 1 of each matrix; transposed, rows
+  // 2t, 2t + 1 of column g (the PTX ISA's layout, written out independently here).
+  for (const bool transpose : {false, true}) {
+    uint16_t* d_out = Device<uint16_t>(32 * 8);
+    if (transpose) LdMatrixKernel<true><<<1, 32>>>(d_out);
+    else LdMatrixKernel<false><<<1, 32>>>(d_out);
+    uint16_t got[32 * 8];
+    cudaMemcpy(got, d_out, sizeof got, cudaMemcpyDeviceToHost);
+    bool same = cudaGetLastError() == cudaSuccess;
+    for (int lane = 0; lane < 32; ++lane) {
+      const int g = lane / 4, t = lane % 4;
+      for (int i = 0; i < 4; ++i) {
+        for (int h = 0; h < 2; ++h) {
+          const int row = transpose ? 2 * t + h : g, col = transpose ? g : 2 * t + h;
+          same = same && got[lane * 8 + 2 * i + h] == 1000 * i + 10 * row + col;
+        }
+      }
+    }
+    Check(same, transpose ? "ldmatrix.trans: lane (g, t) holds rows 2t, 2t + 1 of column g"
+                          : "ldmatrix: lane (g, t) holds row g, columns 2t, 2t + 1");
+    cudaFree(d_out);
+  }
+
+  // cp.async: landed at once, or (late) only at the wait; after the wait, always.
+  std::vector<uint4> twos(32, make_uint4(2, 2, 2, 2));
+  uint4* d_twos = Device<uint4>(32);
+  cudaMemcpy(d_twos, twos.data(), 32 * sizeof(uint4), cudaMemcpyHostToDevice);
+  for (const bool late : {false, true}) {
+    crossrank_emu::SetLateAsyncCopies(late);
+    AsyncCopyKernel<<<1, 32>>>(d_twos, ints);
+    cudaMemcpy(host_ints, ints, sizeof host_ints, cudaMemcpyDeviceToHost);
+    bool ok = cudaGetLastError() == cudaSuccess;
+    for (int i = 0; i < 32; ++i) ok = ok && host_ints[2 * i] == (late ? 1 : 2) && host_ints[2 * i + 1] == 2;
+    Check(ok, late ? "cp.async (late): the copy lands at the wait, not before" : "cp.async: the copy lands when issued");
+  }
+  crossrank_emu::SetLateAsyncCopies(false);
+  cudaFree(d_twos);
 
   cudaFree(sums);
   cudaFree(ints);

@@ -12,8 +12,11 @@
 // barriers that not every thread reaches, shuffles that read an exited lane, WMMA pointer
 // alignment and leading dimensions; fresh device memory is filled with NaN so reads of
 // unwritten data show, and in an address-sanitizer build (scripts/sanitize.sh) a kernel
-// reading or writing past a device buffer is reported. What it cannot tell: speed, true races between threads, cp.async
-// timing (copies complete at once), tensor-core rounding (products are summed in fp32).
+// reading or writing past a device buffer is reported. cp.async copies land when they are
+// issued, or with CROSSRANK_CUDA_EMU_CP_ASYNC=late at the last moment the PTX rules allow (the
+// issuing thread's wait for their group): the first catches a copy into shared memory that is
+// still being read, the second a read before the wait. What it cannot tell: speed, true races
+// between threads, tensor-core rounding (products are summed in fp32).
 // WMMA fragments are computed by lane 0 of the warp for the whole warp; code that reads a
 // fragment's elements per lane would get wrong results here.
 #pragma once
@@ -91,6 +94,12 @@ const uint32_t* WarpPublished(int lane);
 void WarpPublishedDone();
 // Records a fault in the running kernel (reported by the next synchronising call).
 void Fault(const char* what);
+// cp.async.cg of 16 bytes (src_bytes of them read, the rest zero), commit_group, wait_group n.
+void AsyncCopy16(void* shared, const void* global, int src_bytes);
+void AsyncCommit();
+void AsyncWait(int pending_groups);
+// Chooses when cp.async copies land (the self-test checks both; CROSSRANK_CUDA_EMU_CP_ASYNC otherwise).
+void SetLateAsyncCopies(bool late);
 
 struct LaunchConfig {
   dim3 grid, block;

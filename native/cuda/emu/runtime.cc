@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -133,6 +134,13 @@ struct Context {
 
 struct Worker;
 
+// A cp.async copy not landed yet (CROSSRANK_CUDA_EMU_CP_ASYNC=late): its source is read when it
+// is issued (global memory does not change under a kernel), its destination written at the wait.
+struct PendingCopy {
+  void* shared;
+  std::array<unsigned char, 16> bytes;
+};
+
 struct Fiber {
   Context context;
   char* stack = nullptr;  // kFiberStackBytes, aligned to its size; owned by the worker
@@ -140,6 +148,8 @@ struct Fiber {
   Worker* worker = nullptr;
   Wait wait = Wait::kDone;
   unsigned block_barriers = 0, warp_barriers = 0;  // passed so far (race-checking tokens)
+  std::vector<PendingCopy> copies;  // issued, not landed: committed groups first, in order
+  std::vector<size_t> group_ends;   // per committed group not landed, its end in `copies`
 };
 
 struct FreeAligned {
@@ -262,6 +272,8 @@ void StartFiber(Fiber& f, Worker& w) {
   f.state.fiber = &f;
   f.worker = &w;
   f.block_barriers = f.warp_barriers = 0;
+  f.copies.clear();  // a kernel that never waited for its copies: they never landed
+  f.group_ends.clear();
   if (!f.context.race_fiber) f.context.race_fiber = RaceFiberCreate();
 #if defined(__x86_64__)
   // The frame crossrank_emu_switch pops: six callee-saved registers, then the address it
@@ -458,6 +470,55 @@ uint64_t WarpExchange(uint64_t value, int src_lane) {
 void Fault(const char* what) {
   const Fiber& f = Self();
   SetError(cudaErrorLaunchFailure, what + Where(f.worker->block, &f));
+}
+
+namespace {
+// -1: not decided yet (the environment decides at the first copy); 0: at once; 1: late.
+std::atomic<int> late_copies{-1};
+bool LateCopies() {
+  int late = late_copies.load(std::memory_order_relaxed);
+  if (late < 0) {
+    const char* v = std::getenv("CROSSRANK_CUDA_EMU_CP_ASYNC");
+    late = v && std::strcmp(v, "late") == 0 ? 1 : 0;
+    late_copies.store(late, std::memory_order_relaxed);
+  }
+  return late == 1;
+}
+}  // namespace
+
+void SetLateAsyncCopies(bool late) { late_copies.store(late ? 1 : 0, std::memory_order_relaxed); }
+
+void AsyncCopy16(void* shared, const void* global, int src_bytes) {
+  if (reinterpret_cast<uintptr_t>(shared) % 16 || reinterpret_cast<uintptr_t>(global) % 16) {
+    Fault("cp.async: address not 16-byte aligned");
+    return;
+  }
+  if (src_bytes < 0 || src_bytes > 16) {
+    Fault("cp.async: source size outside 0..16");
+    return;
+  }
+  PendingCopy copy{shared, {}};
+  std::memcpy(copy.bytes.data(), global, size_t(src_bytes));
+  if (!LateCopies()) {
+    std::memcpy(shared, copy.bytes.data(), copy.bytes.size());
+    return;
+  }
+  Self().copies.push_back(copy);
+}
+
+void AsyncCommit() {
+  Fiber& f = Self();
+  if (LateCopies()) f.group_ends.push_back(f.copies.size());
+}
+
+void AsyncWait(int pending_groups) {
+  Fiber& f = Self();
+  if (f.group_ends.size() <= size_t(std::max(0, pending_groups))) return;
+  const size_t done = f.group_ends[f.group_ends.size() - size_t(std::max(0, pending_groups)) - 1];
+  for (size_t i = 0; i < done; ++i) std::memcpy(f.copies[i].shared, f.copies[i].bytes.data(), 16);
+  f.copies.erase(f.copies.begin(), f.copies.begin() + std::ptrdiff_t(done));
+  f.group_ends.erase(f.group_ends.begin(), f.group_ends.end() - std::ptrdiff_t(std::max(0, pending_groups)));
+  for (size_t& end : f.group_ends) end -= done;
 }
 
 // Kernels' opted-in dynamic shared memory (cudaFuncSetAttribute), by kernel address.

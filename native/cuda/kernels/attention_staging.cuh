@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <type_traits>
 
+#include "cuda/kernels/async_copy.cuh"
 #include "cuda/kernels/attention_tensor_core.cuh"
 
 namespace crossrank::cuda {
@@ -84,6 +85,24 @@ __device__ __forceinline__ void StageHeadRows(T* dst, int rows, const T* __restr
       value = *reinterpret_cast<const uint4*>(row + col);
     }
     *reinterpret_cast<uint4*>(dst + r * kLd + col) = value;
+  }
+}
+
+// StageHeadRows with cp.async: the same rows, zeros and layout, issued by the block's threads
+// and landed once each has waited for the group (async_copy.cuh) and the block has met at a
+// barrier. Zero rows read nothing (their source is `own`, a valid address).
+template <int kDim, int kLd, int kThreads, typename T>
+__device__ __forceinline__ void StageHeadRowsAsync(T* dst, int rows, const T* __restrict__ prefix, int prefix_len,
+                                                   const T* __restrict__ own, size_t stride, int j0, int count) {
+  constexpr int kChunks = kDim / 8;
+  for (int c = threadIdx.x; c < rows * kChunks; c += kThreads) {
+    const int r = c / kChunks, col = (c % kChunks) * 8, j = j0 + r;
+    if (j >= count) {
+      CpAsync16(dst + r * kLd + col, own, 0);
+      continue;
+    }
+    const T* row = j < prefix_len ? prefix + j * stride : own + (j - prefix_len) * stride;
+    CpAsync16(dst + r * kLd + col, row + col, 16);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "cuda/common.cuh"
+#include "cuda/kernels/async_copy.cuh"
 #include "cuda/kernels/gemm.cuh"
 #include "cuda/kernels/linear_library.cuh"
 
@@ -89,26 +90,6 @@ __global__ void LinearSimpleKernel(const T* __restrict__ x, const T* __restrict_
 // Rows past M or N and columns past K are zero-filled by the copy itself.
 constexpr int kBig = 128, kBigK = 32, kBigLd = kBigK + 8, kBigWarps = 8;
 constexpr int kStageElements = kBig * kBigLd;  // one operand tile of one stage
-
-#ifndef CROSSRANK_CUDA_EMU
-__device__ __forceinline__ void CpAsync16(void* smem, const void* gmem, int src_bytes) {
-  const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(gmem), "r"(src_bytes));
-}
-__device__ __forceinline__ void CpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::); }
-__device__ __forceinline__ void CpAsyncWaitPrevious() { asm volatile("cp.async.wait_group 1;\n" ::); }
-#else
-// The CPU emulation (native/cuda/emu): the copy completes at once, with the same zero fill.
-inline void CpAsync16(void* smem, const void* gmem, int src_bytes) {
-  if (reinterpret_cast<uintptr_t>(smem) % 16 || reinterpret_cast<uintptr_t>(gmem) % 16) {
-    ::crossrank_emu::Fault("cp.async: address not 16-byte aligned");
-  }
-  std::memset(smem, 0, 16);
-  std::memcpy(smem, gmem, src_bytes);
-}
-inline void CpAsyncCommit() {}
-inline void CpAsyncWaitPrevious() {}
-#endif
 
 // Copies a 128 x 32 tile of rows [row0, row0 + 128) and columns [k0, k0 + 32) of a row-major
 // [rows x k] matrix into shared memory: 512 chunks of 8 elements over the block's kThreads.
@@ -203,7 +184,7 @@ __global__ void __launch_bounds__(kBigWarps * 32)
       LoadTile<kBigWarps * 32>(smem + (2 + (stage ^ 1)) * kStageElements, w, n, k, col0, (t + 1) * kBigK);
     }
     CpAsyncCommit();
-    CpAsyncWaitPrevious();
+    CpAsyncWait<1>();
     __syncthreads();
     const T* as = smem + stage * kStageElements;
     const T* bs = smem + (2 + stage) * kStageElements;
@@ -256,7 +237,7 @@ __global__ void __launch_bounds__(kWideWarps * 32)
     CpAsyncCommit();
   }
   for (int t = 0; t < tiles; ++t) {
-    CpAsyncWaitPrevious();
+    CpAsyncWait<1>();
     __syncthreads();
     if (t + kWideStages - 1 < tiles) load(t + kWideStages - 1);
     CpAsyncCommit();

@@ -10,6 +10,14 @@
 //                          a[2] = (g, 2t+8..2t+9), a[3] = (g + 8, 2t+8..2t+9)
 //   B (16 x 8, k by n):    b[0] = (k 2t..2t+1, n g), b[1] = (k 2t+8..2t+9, n g)
 //   C/D (16 x 8, fp32):    d[0], d[1] = (g, 2t), (g, 2t+1); d[2], d[3] = (g + 8, 2t), (g + 8, 2t+1)
+//
+// Operands come from shared memory with `ldmatrix` (LdMatrixX4): four 8 x 8 matrices of 16-bit
+// elements in one warp-wide instruction, lanes 8i .. 8i + 7 giving the addresses of matrix i's
+// eight rows (16 bytes each, 16-byte aligned). Lane (g, t) receives r[i] = matrix i's row g,
+// columns 2t, 2t + 1 — a B fragment register of a matrix stored n-major (keys in rows, for
+// Q K^T) — or, transposed (.trans), its rows 2t, 2t + 1 of column g: a B fragment register of
+// a matrix stored k-major (values in rows, for P V). One instruction instead of eight 32-bit or
+// sixteen 16-bit shared-memory reads per lane.
 #pragma once
 
 #include <cuda_bf16.h>
@@ -37,6 +45,20 @@ __device__ __forceinline__ uint32_t PackFloats(float lo, float hi) {
 
 #ifndef CROSSRANK_CUDA_EMU
 
+template <bool kTranspose>
+__device__ __forceinline__ void LdMatrixX4(uint32_t (&r)[4], const void* row_address) {
+  const unsigned address = static_cast<unsigned>(__cvta_generic_to_shared(row_address));
+  if constexpr (kTranspose) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(address));
+  } else {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(address));
+  }
+}
+
 template <typename T>
 __device__ __forceinline__ void Mma16816(float (&d)[4], const uint32_t (&a)[4], const uint32_t (&b)[2]);
 
@@ -60,6 +82,34 @@ __device__ __forceinline__ void Mma16816<__nv_bfloat16>(float (&d)[4], const uin
 }
 
 #else  // the CPU emulation
+
+// Every lane publishes its row address; each reads the rows its registers come from (row g of
+// each matrix, or rows 2t and 2t + 1 transposed) at the addresses their lanes gave.
+template <bool kTranspose>
+void LdMatrixX4(uint32_t (&r)[4], const void* row_address) {
+  const int lane = ::crossrank_emu::Current().lane, g = lane / 4, t = lane % 4;
+  if (reinterpret_cast<uintptr_t>(row_address) % 16 != 0) {
+    ::crossrank_emu::Fault("ldmatrix: row address not 16-byte aligned");
+  }
+  uint32_t mine[2];
+  memcpy(mine, &row_address, sizeof row_address);
+  ::crossrank_emu::WarpPublish(mine, 2);
+  auto row_of = [](int src_lane) {
+    const unsigned char* row;
+    memcpy(&row, ::crossrank_emu::WarpPublished(src_lane), sizeof row);
+    return row;
+  };
+  for (int i = 0; i < 4; ++i) {
+    uint16_t pair[2];
+    if (kTranspose) {
+      for (int h = 0; h < 2; ++h) memcpy(&pair[h], row_of(8 * i + 2 * t + h) + 2 * g, 2);
+    } else {
+      memcpy(pair, row_of(8 * i + g) + 4 * t, 4);
+    }
+    memcpy(&r[i], pair, 4);
+  }
+  ::crossrank_emu::WarpPublishedDone();
+}
 
 // Each lane gathers the two rows of A and the two columns of B its four outputs need from the
 // lanes the layout above puts them in (every lane publishes its registers to the warp), and
