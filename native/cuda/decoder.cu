@@ -2,11 +2,15 @@
 // matrices, the desc's choice; q/k/v fused into one projection and gate/up into another; fp32
 // norms and answer rows),
 // the residual stream in fp32, grow-only device buffers, pinned staging, one stream per model.
-// A batch runs in up to two passes over the layers: the prefixes (each query's prompt frame,
-// run once, their keys and values kept per layer), then the sequences, which attend to their
-// prefix's cached keys and values and to their own. Only the answer rows of the output layer
-// are computed, at each sequence's last token. The CPU reference
-// (native/reference/decoder_forward.cc) is its oracle.
+// A batch runs in one pass over the layers, its rows the prefixes (each query's prompt frame,
+// once) followed by the sequences. Every linear layer and norm takes all rows at once, and in
+// each layer's attention a prefix is a causal sequence of its own while a sequence attends to
+// its prefix's keys and values (rows of the same layer's buffers) and to its own. A separate
+// pass over the prefixes first would run every layer's products again on a few dozen rows,
+// which leave most of the card idle. Row results do not depend on the other rows (the linear
+// kernels and cuBLASLt's batch-invariant plans), so a sequence scores exactly as its whole
+// prompt would unshared. Only the answer rows of the output layer are computed, at each
+// sequence's last token. The CPU reference (native/reference/decoder_forward.cc) is its oracle.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -72,12 +76,12 @@ struct DecoderLayer {
   Element *qkv = nullptr, *o = nullptr, *gate_up = nullptr, *down = nullptr;
 };
 
-// Device views of one pass's inputs.
+// Device views of a batch's inputs: the prefixes' rows, then the sequences'.
 struct Pass {
-  int tokens = 0, num_seqs = 0, max_seqlen = 0;
+  int tokens = 0, num_seqs = 0, max_seqlen = 0;  // num_seqs: prefixes and sequences
   const int *ids = nullptr, *positions = nullptr, *cu = nullptr;
-  const int* prefix_of = nullptr;  // sequences pass: the prefix each continues (or -1)
-  bool keep_kv = false;            // prefixes pass: write keys and values to the prefix cache
+  const int* prefix_of = nullptr;  // per sequence the prefix it continues, or -1 (the prefixes themselves)
+  const int* prefix_cu = nullptr;  // the prefixes' rows (they come first); null: no prefixes
 };
 
 // What a crossrank_cuda_decoder handle points to: a CudaDecoder of the element type chosen at
@@ -155,54 +159,51 @@ class CudaDecoder final : public DecoderEngine {
     // A batch that failed part-way may have left work queued that reads the staging buffers.
     if ((e = cudaStreamSynchronize(stream_)) != cudaSuccess) return *what = "an earlier batch", e;
     const int P = num_prefixes > 0 ? prefix_cu[num_prefixes] : 0, T = cu_seqlens[num_seqs];
-    // Host side: positions (a sequence continues its prefix's positions), last rows, lengths.
-    // Staged as one int array: prefix ids | prefix positions | prefix_cu | ids | positions | cu |
-    // prefix_of | last.
-    const size_t n_ints = 2 * size_t(P) + (num_prefixes + 1) + 2 * size_t(T) + (num_seqs + 1) + 2 * size_t(num_seqs);
+    const int S = num_prefixes + num_seqs, N = P + T;
+    // Host side: rows, positions (a sequence continues its prefix's positions), lengths, last
+    // rows. Staged as one int array: ids | positions | cu | prefix_of | prefix_cu | last, over
+    // the prefixes' rows and then the sequences'.
+    const size_t n_ints = 2 * size_t(N) + (S + 1) + S + (num_prefixes + 1) + num_seqs;
     if ((e = pinned_ints_.Ensure(n_ints * sizeof(int))) || (e = inputs_.Ensure(n_ints * sizeof(int)))) {
       return *what = "allocating inputs", e;
     }
-    int* h = pinned_ints_.as<int>();
-    int* const h_prefix_ids = h;
-    int* const h_prefix_pos = h_prefix_ids + P;
-    int* const h_prefix_cu = h_prefix_pos + P;
-    int* const h_ids = h_prefix_cu + num_prefixes + 1;
-    int* const h_pos = h_ids + T;
-    int* const h_cu = h_pos + T;
-    int* const h_prefix_of = h_cu + num_seqs + 1;
-    int* const h_last = h_prefix_of + num_seqs;
-    int max_prefix = 0, max_seq = 0;
-    h_prefix_cu[0] = 0;
+    int* const h_ids = pinned_ints_.as<int>();
+    int* const h_pos = h_ids + N;
+    int* const h_cu = h_pos + N;
+    int* const h_prefix_of = h_cu + S + 1;
+    int* const h_prefix_cu = h_prefix_of + S;
+    int* const h_last = h_prefix_cu + num_prefixes + 1;
+    int max_len = 0;
     for (int p = 0; p < num_prefixes; ++p) {
-      h_prefix_cu[p + 1] = prefix_cu[p + 1];
-      for (int t = prefix_cu[p]; t < prefix_cu[p + 1]; ++t) h_prefix_ids[t] = prefix_ids[t], h_prefix_pos[t] = t - prefix_cu[p];
-      max_prefix = std::max(max_prefix, prefix_cu[p + 1] - prefix_cu[p]);
+      h_cu[p] = h_prefix_cu[p] = prefix_cu[p];
+      h_prefix_of[p] = -1;
+      for (int t = prefix_cu[p]; t < prefix_cu[p + 1]; ++t) h_ids[t] = prefix_ids[t], h_pos[t] = t - prefix_cu[p];
+      max_len = std::max(max_len, prefix_cu[p + 1] - prefix_cu[p]);
     }
+    h_prefix_cu[num_prefixes] = P;
     for (int s = 0; s < num_seqs; ++s) {
       const int pre = prefix_of[s] >= 0 ? prefix_cu[prefix_of[s] + 1] - prefix_cu[prefix_of[s]] : 0;
-      h_cu[s] = cu_seqlens[s];
-      for (int t = cu_seqlens[s]; t < cu_seqlens[s + 1]; ++t) h_ids[t] = token_ids[t], h_pos[t] = pre + t - cu_seqlens[s];
-      h_prefix_of[s] = prefix_of[s];
-      h_last[s] = cu_seqlens[s + 1] - 1;
-      max_seq = std::max(max_seq, cu_seqlens[s + 1] - cu_seqlens[s]);
+      h_cu[num_prefixes + s] = P + cu_seqlens[s];
+      h_prefix_of[num_prefixes + s] = prefix_of[s];
+      for (int t = cu_seqlens[s]; t < cu_seqlens[s + 1]; ++t) {
+        h_ids[P + t] = token_ids[t];
+        h_pos[P + t] = pre + t - cu_seqlens[s];
+      }
+      h_last[s] = P + cu_seqlens[s + 1] - 1;
+      max_len = std::max(max_len, cu_seqlens[s + 1] - cu_seqlens[s]);
     }
-    h_cu[num_seqs] = T;
-    if ((e = Reserve(P, T, num_seqs)) != cudaSuccess) return *what = "allocating activations", e;
-    if ((e = cudaMemcpyAsync(inputs_.ptr, h, n_ints * sizeof(int), cudaMemcpyHostToDevice, stream_))) {
+    h_cu[S] = N;
+    if ((e = Reserve(N, num_seqs)) != cudaSuccess) return *what = "allocating activations", e;
+    if ((e = cudaMemcpyAsync(inputs_.ptr, h_ids, n_ints * sizeof(int), cudaMemcpyHostToDevice, stream_))) {
       return *what = "copying inputs", e;
     }
     const int* d = inputs_.as<int>();
-    const int* d_prefix_cu = d + 2 * P;
-    const int* d_seq = d_prefix_cu + num_prefixes + 1;
+    const int* d_prefix_of = d + 2 * N + S + 1;
+    const int* d_prefix_cu = d_prefix_of + S;
+    const Pass pass{N, S, max_len, d, d + N, d + 2 * N, d_prefix_of, num_prefixes > 0 ? d_prefix_cu : nullptr};
+    if ((e = RunLayers(pass, what))) return e;
 
-    if (num_prefixes > 0) {
-      Pass prefixes{P, num_prefixes, max_prefix, d, d + P, d_prefix_cu, nullptr, true};
-      if ((e = RunLayers(prefixes, d_prefix_cu, what))) return e;
-    }
-    Pass seqs{T, num_seqs, max_seq, d_seq, d_seq + T, d_seq + 2 * T, d_seq + 2 * T + num_seqs + 1, false};
-    if ((e = RunLayers(seqs, d_prefix_cu, what))) return e;
-
-    const int* d_last = seqs.prefix_of + num_seqs;
+    const int* d_last = d_prefix_cu + num_prefixes + 1;
     AnswerHeadParams<Element> head{x_.as<float>(), down_.as<Element>(), d_last,         final_norm_, answer_,
                                    num_seqs,       c_.hidden_size,     c_.num_answers, c_.rms_norm_eps};
     if ((e = LaunchAnswerHead(head, logits_.as<float>(), stream_))) return *what = "answer head", e;
@@ -216,12 +217,11 @@ class CudaDecoder final : public DecoderEngine {
   }
 
  private:
-  // Every layer over one pass. The residual stream x stays fp32; each layer's last delta
+  // Every layer over the batch. The residual stream x stays fp32; each layer's last delta
   // (the down projection) is added by the next layer's first norm, or by the answer head.
-  cudaError_t RunLayers(const Pass& p, const int* d_prefix_cu, const char** what) {
+  cudaError_t RunLayers(const Pass& p, const char** what) {
     const int H = c_.hidden_size, I = c_.intermediate_size, hd = c_.head_dim;
     const int qd = c_.num_heads * hd, kvd = c_.num_kv_heads * hd;
-    const size_t prefix_layer = size_t(prefix_tokens_) * kvd;  // one layer's slice of the prefix cache
     float* x = x_.as<float>();
     Element *h = h_.as<Element>(), *qkv = qkv_.as<Element>(), *q = q_.as<Element>(), *ctx = ctx_.as<Element>();
     Element *o = o_.as<Element>(), *gu = gate_up_.as<Element>(), *act = act_.as<Element>(), *down = down_.as<Element>();
@@ -230,8 +230,7 @@ class CudaDecoder final : public DecoderEngine {
     const Element* pending = nullptr;
     for (size_t l = 0; l < layers_.size(); ++l) {
       const DecoderLayer<Element>& L = layers_[l];
-      Element* k = p.keep_kv ? prefix_k_.as<Element>() + l * prefix_layer : k_.as<Element>();
-      Element* v = p.keep_kv ? prefix_v_.as<Element>() + l * prefix_layer : v_.as<Element>();
+      Element *k = k_.as<Element>(), *v = v_.as<Element>();
       if ((e = LaunchAddRmsNorm(x, pending, L.input_norm, p.tokens, H, c_.rms_norm_eps, h, stream_)) ||
           (e = Linear(h, L.qkv, qkv, p.tokens, qd + 2 * kvd, H))) {
         return *what = linear_.Describe("qkv projection"), e;
@@ -241,10 +240,10 @@ class CudaDecoder final : public DecoderEngine {
       if ((e = LaunchQkNormRope(rp, q, k, v, stream_))) return *what = "q/k norm and rotary embeddings", e;
       DecoderAttentionParams<Element> ap{q,       k,       v,       p.cu,         p.num_seqs,      p.max_seqlen, nullptr,
                                          nullptr, nullptr, nullptr, c_.num_heads, c_.num_kv_heads, hd};
-      if (p.prefix_of && prefix_tokens_ > 0) {
-        ap.prefix_k = prefix_k_.as<Element>() + l * prefix_layer;
-        ap.prefix_v = prefix_v_.as<Element>() + l * prefix_layer;
-        ap.prefix_cu = d_prefix_cu;
+      if (p.prefix_cu) {  // the prefixes' keys and values are this layer's first rows
+        ap.prefix_k = k;
+        ap.prefix_v = v;
+        ap.prefix_cu = p.prefix_cu;
         ap.prefix_of = p.prefix_of;
       }
       if ((e = LaunchDecoderAttention(ap, ctx, stream_))) return *what = "attention", e;
@@ -261,20 +260,17 @@ class CudaDecoder final : public DecoderEngine {
     return cudaSuccess;
   }
 
-  // Activations for max(P, T) rows, the prefix cache for P tokens per layer, logits.
-  cudaError_t Reserve(int P, int T, int num_seqs) {
-    const size_t rows = std::max(std::max(P, T), 1), H = c_.hidden_size, I = c_.intermediate_size;
+  // Activations for the batch's rows (prefixes and sequences), logits.
+  cudaError_t Reserve(int tokens, int num_seqs) {
+    const size_t rows = std::max(tokens, 1), H = c_.hidden_size, I = c_.intermediate_size;
     const size_t qd = size_t(c_.num_heads) * c_.head_dim, kvd = size_t(c_.num_kv_heads) * c_.head_dim;
     const size_t elem = sizeof(Element);
-    prefix_tokens_ = P;
     cudaError_t e;
     if ((e = x_.Ensure(rows * H * sizeof(float))) || (e = h_.Ensure(rows * H * elem)) ||
         (e = qkv_.Ensure(rows * (qd + 2 * kvd) * elem)) || (e = q_.Ensure(rows * qd * elem)) ||
         (e = k_.Ensure(rows * kvd * elem)) || (e = v_.Ensure(rows * kvd * elem)) || (e = ctx_.Ensure(rows * qd * elem)) ||
         (e = o_.Ensure(rows * H * elem)) || (e = gate_up_.Ensure(rows * 2 * I * elem)) ||
         (e = act_.Ensure(rows * I * elem)) || (e = down_.Ensure(rows * H * elem)) ||
-        (e = prefix_k_.Ensure(size_t(c_.num_layers) * std::max(P, 1) * kvd * elem)) ||
-        (e = prefix_v_.Ensure(size_t(c_.num_layers) * std::max(P, 1) * kvd * elem)) ||
         (e = logits_.Ensure(size_t(std::max(num_seqs, 1)) * c_.num_answers * sizeof(float))) ||
         (e = pinned_logits_.Ensure(size_t(std::max(num_seqs, 1)) * c_.num_answers * sizeof(float)))) {
       return e;
@@ -283,8 +279,8 @@ class CudaDecoder final : public DecoderEngine {
   }
 
   std::vector<GrowBuffer*> Buffers() {
-    return {&x_, &h_, &qkv_, &q_, &k_, &v_, &ctx_, &o_, &gate_up_, &act_, &down_, &prefix_k_, &prefix_v_,
-            &inputs_, &logits_, &pinned_ints_, &pinned_logits_};
+    return {&x_,      &h_,   &qkv_, &q_,       &k_,      &v_,          &ctx_,          &o_,
+            &gate_up_, &act_, &down_, &inputs_, &logits_, &pinned_ints_, &pinned_logits_};
   }
 
   // Concatenates host fp32 matrices into one device matrix of Element (rows stacked).
@@ -327,8 +323,7 @@ class CudaDecoder final : public DecoderEngine {
   Element* embed_ = nullptr;
   float *final_norm_ = nullptr, *answer_ = nullptr, *inv_freq_ = nullptr;
   std::vector<DecoderLayer<Element>> layers_;
-  int prefix_tokens_ = 0;
-  GrowBuffer x_, h_, qkv_, q_, k_, v_, ctx_, o_, gate_up_, act_, down_, prefix_k_, prefix_v_, inputs_, logits_;
+  GrowBuffer x_, h_, qkv_, q_, k_, v_, ctx_, o_, gate_up_, act_, down_, inputs_, logits_;
   GrowBuffer pinned_ints_, pinned_logits_;
 };
 
