@@ -15,7 +15,7 @@ import { Qwen3PromptTokenizer } from './llm/qwen3-reranker-prompt.js';
 import type { Backend } from './backends/backend.js';
 import { NativeBackend } from './backends/native-backend.js';
 import { NativeDecoderBackend } from './backends/native-decoder-backend.js';
-import { cudaGemmSetting, cudaLinearEngine, type CudaLinearEngine } from './backends/cuda-linear-engine.js';
+import { cudaGeluSetting, cudaGemmSetting, cudaLinearEngine, geluFor, type CudaGelu, type CudaLinearEngine } from './backends/cuda-linear-engine.js';
 import { DEFAULT_PRECISION, parsePrecision } from './backends/precision.js';
 import { BatchScheduler, type BatchEvent } from './batch-scheduler.js';
 import { checkQuery, documentTexts, type DocumentInput } from './documents.js';
@@ -144,6 +144,8 @@ export interface CrossEncoderInfo {
   precision?: CudaElementType;
   /** The native CUDA engine's linear-layer engine (CROSSRANK_CUDA_GEMM; see backends/cuda-linear-engine.ts). */
   linearLayers?: CudaLinearEngine;
+  /** Encoders on the native CUDA engine: exact GELU, or cuBLASLt's tanh approximation (CROSSRANK_CUDA_GELU=tanh). */
+  gelu?: CudaGelu;
   /** LLM rerankers: whether each query's prompt prefix runs once for all its documents. */
   sharesPrefixes?: boolean;
   maxLength: number;
@@ -167,6 +169,12 @@ function positiveInteger(value: number | undefined, name: string): number | unde
 /** Whether a load runs on the native CUDA engine, where `precision` means something. */
 function nativeCuda(backendName: 'onnx' | 'native', device: string | undefined): boolean {
   return backendName === 'native' && (device ?? 'cpu').startsWith('cuda');
+}
+
+/** An encoder's info on the native CUDA engine, once it has loaded (cuBLASLt is asked only then). */
+async function cudaEncoderInfo(precision: CudaElementType, gemm: ReturnType<typeof cudaGemmSetting>, gelu: CudaGelu) {
+  const linearLayers = await cudaLinearEngine('encoder', gemm);
+  return { precision, linearLayers, gelu: geluFor(linearLayers, gelu) };
 }
 
 export class CrossEncoder {
@@ -238,6 +246,7 @@ export class CrossEncoder {
     const tokenizer = createPairTokenizer(readTokenizerSpec(resolved.dir));
     const precision = parsePrecision(options.precision, nativeCuda(backendName, options.device), DEFAULT_PRECISION.encoder);
     const gemm = nativeCuda(backendName, options.device) ? cudaGemmSetting() : undefined;
+    const geluSetting = gemm ? cudaGeluSetting() : undefined;
 
     // ONNX Runtime is loaded only when used: the native engine runs without it installed.
     const backend: Backend =
@@ -255,7 +264,7 @@ export class CrossEncoder {
       revision: resolved.revision,
       backend: backendName,
       device: backend.device,
-      ...(gemm ? { precision, linearLayers: await cudaLinearEngine('encoder', gemm) } : {}),
+      ...(gemm && geluSetting ? await cudaEncoderInfo(precision, gemm, geluSetting) : {}),
       maxLength,
       head,
       tokenizer: tokenizer.kind,

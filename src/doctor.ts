@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { cpus, release, totalmem } from 'node:os';
 
 import type { NativeCudaDevice } from './native/binding.js';
-import { cudaGemmSetting } from './backends/cuda-linear-engine.js';
+import { cudaGeluSetting, cudaGemmSetting } from './backends/cuda-linear-engine.js';
 import { native, nativeStatus, type NativeKind } from './native/load.js';
 import { packageVersion } from './package-info.js';
 
@@ -97,14 +97,15 @@ export async function doctorReport(): Promise<DoctorReport> {
 
 /** What the native CUDA engine does with cuBLASLt where it opens, by CROSSRANK_CUDA_GEMM. */
 function cublasLtUse(): string {
-  let setting: string;
+  let setting: string, gelu: string;
   try {
     setting = cudaGemmSetting();
+    gelu = cudaGeluSetting() === 'tanh' ? ', GELU in its epilogue as the tanh approximation (CROSSRANK_CUDA_GELU=tanh)' : '';
   } catch (error) {
     return `not used: ${(error as Error).message}`;
   }
-  if (setting === 'auto') return "runs the encoders' linear layers (CROSSRANK_CUDA_GEMM=cublaslt: the decoder's too)";
-  if (setting === 'cublaslt') return 'runs every model\'s linear layers (CROSSRANK_CUDA_GEMM=cublaslt)';
+  if (setting === 'auto') return `runs the encoders' linear layers (CROSSRANK_CUDA_GEMM=cublaslt: the decoder's too)${gelu}`;
+  if (setting === 'cublaslt') return `runs every model's linear layers (CROSSRANK_CUDA_GEMM=cublaslt)${gelu}`;
   return `not used (CROSSRANK_CUDA_GEMM=${setting})`;
 }
 

@@ -44,7 +44,8 @@ constexpr int32_t kOpN = 0, kOpT = 1;
 // cublasLtMatmulDescAttributes_t
 constexpr int kDescTransA = 3, kDescTransB = 4, kDescEpilogue = 7, kDescBiasPointer = 8;
 // cublasLtEpilogue_t
-constexpr uint32_t kEpilogueDefault = 1, kEpilogueBias = 4;
+// GELU_BIAS: the bias, then GELU in its tanh approximation 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+constexpr uint32_t kEpilogueDefault = 1, kEpilogueBias = 4, kEpilogueGeluBias = 36;
 // cublasLtMatmulPreferenceAttributes_t
 constexpr int kPrefMaxWorkspaceBytes = 1;
 constexpr int kPrefReductionSchemeMask = 3;  // uint32_t; 0: only algorithms that do not split K

@@ -153,6 +153,16 @@ void BenchOps(crossrank_cuda_op_bench_fn bench, bool quick, const std::vector<co
                                 (l[2] ? " +gelu" : "");
       row(0, {rows, l[0], l[1], l[2]}, gemm, label, 2.0 * rows * l[0] * l[1]);
     }
+    // cuBLASLt's own GELU epilogue (tanh approximation, CROSSRANK_CUDA_GELU=tanh) instead of the
+    // exact GELU's pass after the product: what the pass costs.
+    if (std::strcmp(gemm, "cublaslt") != 0) continue;
+    setenv("CROSSRANK_CUDA_GELU", "tanh", 1);
+    for (const auto& l : linear) {
+      if (!l[2]) continue;
+      const std::string label = std::to_string(rows) + "x" + std::to_string(l[1]) + " -> " + std::to_string(l[0]) + " +gelu";
+      row(0, {rows, l[0], l[1], l[2]}, "cublaslt, tanh gelu", label, 2.0 * rows * l[0] * l[1]);
+    }
+    unsetenv("CROSSRANK_CUDA_GELU");
   }
   unsetenv("CROSSRANK_CUDA_GEMM");
   for (const char* kernel : {"tensor-core", "mma", "warp"}) {
@@ -269,6 +279,15 @@ int main(int argc, char** argv) {
       failures += CheckLinear(linear, 64, 50, 40, false);      // N, K not multiples of 8: the 64 x 64 kernel
       failures += CheckLinear(linear, 9, 20, 13, true);        // odd K: the 64 x 64 kernel's element-wise edges
       failures += CheckLinear(linear, 33, 256, 128, false, false);  // no bias (a decoder's layers)
+      if (std::strcmp(gemm, "cublaslt") == 0) {
+        // Its GELU epilogue (CROSSRANK_CUDA_GELU=tanh): the tanh approximation, against the
+        // exact GELU's reference with the same tolerance.
+        setenv("CROSSRANK_CUDA_GELU", "tanh", 1);
+        std::printf("-- linear kernels: cublaslt with its tanh GELU epilogue, %s\n", element);
+        failures += CheckLinear(linear, 100, 1536, 384, true);
+        failures += CheckLinear(linear, 257, 1040, 1056, true);
+        unsetenv("CROSSRANK_CUDA_GELU");
+      }
     }
   }
   unsetenv("CROSSRANK_CUDA_GEMM");

@@ -26,8 +26,10 @@
 #    each against the CPU reference and timed; the op harness of step 1 has already checked
 #    and timed cuBLASLt beside the own kernels;
 # 4b. every preset again with the one-pass mma.sync attention (CROSSRANK_CUDA_ATTENTION=mma, a
-#    candidate default): checked against the CPU reference and timed; then the encoders in
-#    bf16 (on request) against the CPU reference and PyTorch fp32, without timings;
+#    candidate default): checked against the CPU reference and timed; where cuBLASLt opens,
+#    the encoders once more with its tanh-GELU epilogue too (CROSSRANK_CUDA_GELU=tanh: the
+#    exact GELU's pass saved, tanh-*); then the encoders in bf16 (on request) against the CPU
+#    reference and PyTorch fp32, without timings;
 # 5. the op harness (--quick) under compute-sanitizer memcheck and racecheck (last: slow).
 # Prints a short table last. Record the output in bench/GPU_NOTES.md with card, command, date.
 #
@@ -163,6 +165,17 @@ for preset in "${presets[@]}"; do
     step "mma-$preset" 60 env CROSSRANK_CUDA_ATTENTION=mma "$ops" "$lib" --model "$dir"
   fi
 done
+# The same with cuBLASLt's GELU epilogue (tanh approximation, CROSSRANK_CUDA_GELU=tanh) in
+# place of the exact GELU's pass after each feed-forward's first product, encoders only, where
+# cuBLASLt opens: against mma-* it says what the pass costs a forward pass (the op table has
+# it per product), against the CPU reference what the approximation costs the scores.
+if grep -q '^-- cuBLASLt: cuBLASLt [0-9]' "$logs/ops.log" 2>/dev/null; then
+  for preset in "${presets[@]}"; do
+    [[ $preset == qwen3-* || ${status[make-$preset]:-} != 0 ]] && continue
+    step "tanh-$preset" 60 env CROSSRANK_CUDA_ATTENTION=mma CROSSRANK_CUDA_GELU=tanh "$ops" "$lib" \
+      --model "/tmp/crossrank-gpu-$preset"
+  done
+fi
 # Encoders in bf16 (on request; fp16 is their default): parity only.
 for preset in "${presets[@]}"; do
   [[ $preset == qwen3-* || ${status[model-$preset]:-} == "no model" ]] && continue
@@ -213,6 +226,8 @@ for preset in "${presets[@]}"; do
 done
 for preset in "${presets[@]}"; do
   echo "| $preset, mma attention: CUDA vs CPU reference (timings in mma-$preset.log) | $(verdict "${status[mma-$preset]:-}") |"
+  [ -n "${status[tanh-$preset]:-}" ] &&
+    echo "| $preset, mma attention + cuBLASLt's tanh GELU: CUDA vs CPU reference (timings in tanh-$preset.log) | $(verdict "${status[tanh-$preset]}") |"
 done
 echo "| memcheck (op harness, --quick) | $(verdict "${status[memcheck]:-}") |"
 echo "| racecheck (op harness, --quick) | $(verdict "${status[racecheck]:-}") |"

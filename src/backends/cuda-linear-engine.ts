@@ -23,6 +23,29 @@ export function cudaGemmSetting(value = process.env.CROSSRANK_CUDA_GEMM): Settin
   return value as Setting;
 }
 
+const GELU_SETTINGS = ['exact', 'tanh'] as const;
+/** The GELU an encoder's feed-forward layers compute on the native CUDA engine. */
+export type CudaGelu = (typeof GELU_SETTINGS)[number];
+
+/**
+ * `CROSSRANK_CUDA_GELU`, checked. `tanh` lets cuBLASLt apply GELU in its own epilogue, which has
+ * only the tanh approximation (within 4.7e-4 of the exact GELU), instead of a pass of exact GELU
+ * over the feed-forward activations after the product; TEI runs BERT this way. Unset or
+ * `exact`: exact GELU, as the models were trained with.
+ */
+export function cudaGeluSetting(value = process.env.CROSSRANK_CUDA_GELU): CudaGelu {
+  if (value === undefined || value === '') return 'exact';
+  if (!(GELU_SETTINGS as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`CROSSRANK_CUDA_GELU must be one of ${GELU_SETTINGS.join(', ')}; got ${JSON.stringify(value)}`);
+  }
+  return value as CudaGelu;
+}
+
+/** The GELU an encoder computes: the approximation only where cuBLASLt runs its layers (the own kernels fuse the exact one). */
+export function geluFor(engine: CudaLinearEngine, setting: CudaGelu): CudaGelu {
+  return engine === 'cublaslt' ? setting : 'exact';
+}
+
 /** The engine a model of this family runs on, given whether cuBLASLt opens here. */
 export function linearEngineFor(family: 'encoder' | 'decoder', setting: Setting, cublasLtOpens: boolean): CudaLinearEngine {
   if (setting !== 'auto') return setting;

@@ -59,13 +59,15 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
     expect(r.stdout).toMatch(/^0 case\(s\) failed$/m);
     expect(r.stdout).toMatch(/linear kernels: wide, fp16[\s\S]*linear kernels: wmma64, bf16/);
     expect(r.stdout).toMatch(/cuBLASLt: cuBLASLt 99\.0\.0[\s\S]*linear kernels: cublaslt, fp16[\s\S]*linear kernels: cublaslt, bf16/);
+    expect(r.stdout).toMatch(/linear kernels: cublaslt with its tanh GELU epilogue, bf16/);
+    expect(r.stdout).toMatch(/^\| linear \| .* \+gelu \| cublaslt, tanh gelu \|/m);
     expect(r.stdout).toMatch(/decoder ops: fp16[\s\S]*decoder ops: bf16/);
     expect(r.stdout).toMatch(/residual LayerNorm: fp16[\s\S]*attention kernel: warp, fp16[\s\S]*residual LayerNorm: bf16/);
     expect(r.stdout).toMatch(/attention kernel: tensor-core, bf16[\s\S]*attention kernel: mma, bf16[\s\S]*attention kernel: warp, bf16/);
     expect(r.stdout).toMatch(/dec_attention/);
     expect(r.stdout).toMatch(/decoder attention kernel: tensor-core[\s\S]*decoder attention kernel: mma[\s\S]*decoder attention kernel: warp/);
     // --bench: every op of the timing table ran (the times themselves mean nothing here)
-    expect(r.stdout.match(/^\| (linear|attention|add_layernorm|dec_attention) \|.*\| [\d.]+ \| [\d.]+ \|$/gm)).toHaveLength(40);
+    expect(r.stdout.match(/^\| (linear|attention|add_layernorm|dec_attention) \|.*\| [\d.]+ \| [\d.]+ \|$/gm)).toHaveLength(42);
     expect(r.stdout).not.toMatch(/MISMATCH|error/);
   }, 300_000);
 
@@ -182,6 +184,47 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
     const off = runCli(args, { CROSSRANK_CUDA_LIBRARY: emulation, CROSSRANK_CUDA_GEMM: undefined, CROSSRANK_CUBLASLT: 'off' });
     expect(off.status, off.stderr).toBe(0);
     expect(JSON.parse(off.stdout)).toMatchObject({ device: 'cuda', linearLayers: 'pipelined' });
+  });
+
+  it('CROSSRANK_CUDA_GELU=tanh: cuBLASLt applies GELU in its epilogue (the tanh approximation), within 2e-2 of the exact CPU reference', async () => {
+    const { encoder } = tinyEncoderAndDecoder('tanh-gelu', 12);
+    const work = trecDlWorkload(1, 8);
+    const cpu = await CrossEncoder.load(encoder, { backend: 'native' });
+    const want = await cpu.score(work.queries[0], work.docs[0]);
+    await cpu.dispose();
+    const trace = join(dir.path, 'tanh-gelu.trace');
+    const run = async (gelu: string | null) => {
+      writeFileSync(trace, '');
+      return withEnv({ ...withCublasLt, CROSSRANK_CUDA_GELU: gelu, CROSSRANK_FAKE_CUBLASLT_TRACE: trace }, async () => {
+        const gpu = await CrossEncoder.load(encoder, { backend: 'native', device: 'cuda' });
+        const scores = await gpu.score(work.queries[0], work.docs[0]);
+        await gpu.dispose();
+        const epilogues = readFileSync(trace, 'utf8').trim().split('\n').filter((l) => l.startsWith('matmul ')).map((l) => l.split(' ')[4]);
+        return { scores, info: gpu.info, epilogues: new Set(epilogues) };
+      });
+    };
+    const exact = await run(null);
+    const tanh = await run('tanh');
+    expect(exact.info).toMatchObject({ linearLayers: 'cublaslt', gelu: 'exact' });
+    expect(tanh.info).toMatchObject({ linearLayers: 'cublaslt', gelu: 'tanh' });
+    // BIAS (4) on every layer without it; GELU_BIAS (36) on the feed-forward's first layer only with tanh.
+    expect(exact.epilogues).toEqual(new Set(['4']));
+    expect(tanh.epilogues).toEqual(new Set(['4', '36']));
+    expect(maxDiff(tanh.scores, want)).toBeLessThanOrEqual(2e-2);
+    expect(maxDiff(tanh.scores, exact.scores)).toBeGreaterThan(0); // the approximation did run
+    // The own kernels fuse the exact GELU anyway: the setting changes nothing there.
+    const own = await withEnv({ CROSSRANK_CUDA_GEMM: 'pipelined', CROSSRANK_CUDA_GELU: 'tanh' }, async () => {
+      const gpu = await CrossEncoder.load(encoder, { backend: 'native', device: 'cuda' });
+      await gpu.dispose();
+      return gpu.info;
+    });
+    expect(own).toMatchObject({ linearLayers: 'pipelined', gelu: 'exact' });
+    await withEnv({ CROSSRANK_CUDA_GELU: 'fast' }, async () => {
+      await expect(CrossEncoder.load(encoder, { backend: 'native', device: 'cuda' })).rejects.toMatchObject({
+        code: 'CROSSRANK_INVALID_ARGUMENT',
+        message: expect.stringMatching(/CROSSRANK_CUDA_GELU must be one of exact, tanh; got "fast"/),
+      });
+    });
   });
 
   it('the decoder on cuBLASLt (on request) finds one batch-invariant plan per shape, whatever its batches', async () => {

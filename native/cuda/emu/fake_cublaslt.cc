@@ -1,7 +1,7 @@
 // A stand-in for libcublasLt on the CPU, for the CUDA emulation (a test tool, not shipped):
 // the part of cuBLASLt's C API the linear layers call, written from its documentation, so
 // that the cuBLASLt path (native/cuda/kernels/linear_library.cu) runs in CI without a GPU:
-// layouts, transposes, leading dimensions, the bias epilogue, plan caching and error paths.
+// layouts, transposes, leading dimensions, the bias and GELU epilogues, plan caching and error paths.
 // Like the real library it rejects what its documentation rejects (shapes that do not
 // multiply, unknown attributes and types) with a status instead of computing something.
 // Buffers are host memory, as every "device" buffer of the emulation is; calls complete at
@@ -10,13 +10,15 @@
 //
 // Two switches for tests: CROSSRANK_FAKE_CUBLASLT_TRACE=<file> appends a line per heuristic
 // query and per matmul ("heuristic|matmul <rows> <cols> <inner>" of D = op(A) op(B)), so a
-// test can see which engine ran and how often plans were found; CROSSRANK_FAKE_CUBLASLT_EXACT=1
+// test can see which engine ran and how often plans were found (a matmul's line ends with its
+// epilogue's number); CROSSRANK_FAKE_CUBLASLT_EXACT=1
 // makes an algorithm take only the problem size it was found for (the real library may turn
 // an algorithm down for a size, and the caller must cope).
 //
 // Semantics (cuBLASLt, column-major): D = alpha * op(A) op(B) + beta * C, then the epilogue;
 // op(X) = X or X^T by TRANSA / TRANSB; a matrix of `rows` x `cols` with leading dimension ld
-// holds element (r, c) at r + c * ld; BIAS adds bias[r] to every column of row r of D.
+// holds element (r, c) at r + c * ld; BIAS adds bias[r] to every column of row r of D, and
+// GELU_BIAS then applies GELU in the tanh approximation the documentation gives.
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -105,15 +107,18 @@ uint16_t FloatToBf16(float f) {
   return uint16_t(x >> 16);
 }
 
-void Trace(const char* what, const Layout* dl, uint64_t inner) {
+void Trace(const char* what, const Layout* dl, uint64_t inner, uint32_t epilogue) {
   const char* path = std::getenv("CROSSRANK_FAKE_CUBLASLT_TRACE");
   if (!path || !*path) return;
   if (FILE* f = std::fopen(path, "a")) {
-    std::fprintf(f, "%s %llu %llu %llu\n", what, static_cast<unsigned long long>(dl->rows),
-                 static_cast<unsigned long long>(dl->cols), static_cast<unsigned long long>(inner));
+    std::fprintf(f, "%s %llu %llu %llu %u\n", what, static_cast<unsigned long long>(dl->rows),
+                 static_cast<unsigned long long>(dl->cols), static_cast<unsigned long long>(inner), epilogue);
     std::fclose(f);
   }
 }
+
+float TanhGelu(float x) { return 0.5f * x * (1.0f + std::tanh(0.7978845608f * (x + 0.044715f * x * x * x))); }
+bool HasBias(uint32_t epilogue) { return epilogue == 4 || epilogue == 36; }
 
 bool ExactSizesOnly() {
   const char* v = std::getenv("CROSSRANK_FAKE_CUBLASLT_EXACT");
@@ -154,7 +159,7 @@ int Check(const Desc* d, const Layout* a, const Layout* b, const Layout* c, cons
   OpShape(*a, d->trans_a, &ar, &ac);
   OpShape(*b, d->trans_b, &br, &bc);
   if (ac != br || ar != dl->rows || bc != dl->cols || c->rows != dl->rows || c->cols != dl->cols) return kInvalidValue;
-  if (d->epilogue != 1 && d->epilogue != 4) return kNotSupported;  // DEFAULT, BIAS
+  if (d->epilogue != 1 && d->epilogue != 4 && d->epilogue != 36) return kNotSupported;  // DEFAULT, BIAS, GELU_BIAS
   return kSuccess;
 }
 
@@ -256,7 +261,7 @@ FAKE_EXPORT int cublasLtMatmulAlgoGetHeuristic(Handle* h, Desc* d, Layout* a, La
   results[0].algo.data[5] = dl->cols;
   uint64_t rows, inner;
   OpShape(*a, d->trans_a, &rows, &inner);
-  Trace("heuristic", dl, inner);
+  Trace("heuristic", dl, inner, d->epilogue);
   results[0].workspace_size = pref->max_workspace > 0 ? 1024 : 0;  // uses some workspace when it may
   results[0].waves_count = 1.0f;
   *returned = 1;
@@ -278,15 +283,15 @@ FAKE_EXPORT int cublasLtMatmul(Handle* h, Desc* d, const void* alpha, const void
   }
   if (algo && ExactSizesOnly() && algo->data[5] != dl->cols) return kNotSupported;
   if (algo && workspace_bytes > 0 && !workspace) return kInvalidValue;
-  if (d->epilogue == 4 && !d->bias) return kInvalidValue;
+  if (HasBias(d->epilogue) && !d->bias) return kInvalidValue;
   const int bias_type = d->bias_type < 0 ? dl->type : d->bias_type;
-  if (d->epilogue == 4 && !KnownType(bias_type)) return kNotSupported;
+  if (HasBias(d->epilogue) && !KnownType(bias_type)) return kNotSupported;
   const float al = *static_cast<const float*>(alpha), be = *static_cast<const float*>(beta);
   if (be != 0.0f && !C) return kInvalidValue;
   uint64_t rows, inner, cols, unused;
   OpShape(*a, d->trans_a, &rows, &inner);
   OpShape(*b, d->trans_b, &unused, &cols);
-  Trace("matmul", dl, inner);
+  Trace("matmul", dl, inner, d->epilogue);
   // op(A) as rows of `inner` and op(B) as columns of `inner`, in fp32: each output is then one
   // contiguous dot product. Element (r, i) of op(A) is A(i, r) when transposed.
   std::vector<float> ar(rows * inner), bc(cols * inner);
@@ -312,7 +317,8 @@ FAKE_EXPORT int cublasLtMatmul(Handle* h, Desc* d, const void* alpha, const void
       for (; i < inner; ++i) lanes[0] += x[i] * y[i];
       float v = al * (((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7])));
       if (be != 0.0f) v += be * Load(C, c->type, r + col * c->ld);
-      if (d->epilogue == 4) v += Load(d->bias, bias_type, r);
+      if (HasBias(d->epilogue)) v += Load(d->bias, bias_type, r);
+      if (d->epilogue == 36) v = TanhGelu(v);
       Store(D, dl->type, r + col * dl->ld, v);
     }
   }

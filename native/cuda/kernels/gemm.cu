@@ -304,8 +304,9 @@ cudaError_t LaunchLinear(const T* x, const T* w, const float* bias, T* y, int m,
   if (m == 0 || n == 0) return cudaSuccess;
   if (library && library->active()) {
     if (bias && !bias_same_type) return cudaErrorInvalidValue;  // a caller that did not upload it
-    cudaError_t e = library->Matmul(x, w, bias ? bias_same_type : nullptr, y, m, n, k, stream);
-    if (e != cudaSuccess || epilogue != Epilogue::kBiasGelu) return e;
+    const bool fused_gelu = epilogue == Epilogue::kBiasGelu && bias && library->tanh_gelu();
+    cudaError_t e = library->Matmul(x, w, bias ? bias_same_type : nullptr, y, m, n, k, stream, fused_gelu);
+    if (e != cudaSuccess || epilogue != Epilogue::kBiasGelu || fused_gelu) return e;
     const size_t count = size_t(m) * n;
     const int threads = 256, blocks = int(std::min<size_t>((count / 8 + threads) / threads, 65536));
     GeluInPlaceKernel<T><<<blocks, threads, 0, stream>>>(y, count);

@@ -17,10 +17,11 @@ class LinearLibrary;  // kernels/linear_library.cuh
 // bias: fp32, length n, or null for none. With an active `library` (cuBLASLt,
 // CROSSRANK_CUDA_GEMM=cublaslt) the product runs there instead, reading `bias_same_type`, the
 // bias in T (required when bias is set), and exact GELU follows as a pass of its own (the
-// library's GELU epilogue is the tanh approximation). Otherwise: any shape. N and K multiples of 8 with 16-byte aligned buffers take the 128 x 128
-// tensor-core kernels (rows copied 16 bytes at a time); other shapes of N >= 16 the 64 x 64
-// tensor-core kernel (element-wise, zero-padded tiles); narrower outputs (a classifier) a
-// plain fallback. T: __half or __nv_bfloat16.
+// library's GELU epilogue is the tanh approximation, used instead with CROSSRANK_CUDA_GELU=tanh:
+// LinearLibrary::tanh_gelu). Otherwise: any shape. N and K multiples of 8 with 16-byte aligned
+// buffers take the 128 x 128 tensor-core kernels (rows copied 16 bytes at a time); other shapes
+// of N >= 16 the 64 x 64 tensor-core kernel (element-wise, zero-padded tiles); narrower outputs
+// (a classifier) a plain fallback. T: __half or __nv_bfloat16.
 template <typename T>
 cudaError_t LaunchLinear(const T* x, const T* w, const float* bias, T* y, int m, int n, int k, Epilogue epilogue,
                          cudaStream_t stream, LinearLibrary* library = nullptr, const T* bias_same_type = nullptr);

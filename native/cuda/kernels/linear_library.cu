@@ -66,9 +66,15 @@ LinearLibrary::~LinearLibrary() {
   if (workspace_) cudaFree(workspace_);
 }
 
+bool TanhGeluRequested() {
+  const char* v = std::getenv("CROSSRANK_CUDA_GELU");
+  return v && std::strcmp(v, "tanh") == 0;
+}
+
 cudaError_t LinearLibrary::Init(LibraryUse use, bool batch_invariant) {
   if (api_) return cudaSuccess;
   batch_invariant_ = batch_invariant;
+  tanh_gelu_ = TanhGeluRequested();
   const bool required = CublasLtRequested();
   if (!required && !(use == LibraryUse::kWhereItOpens && DefaultEngineRequested())) return cudaSuccess;
   std::string why;
@@ -119,7 +125,7 @@ void LinearLibrary::Release(Plan* p) {
 }
 
 cudaError_t LinearLibrary::MakePlan(const Key& key, Plan* p) {
-  [[maybe_unused]] const auto [m, n, k, type, bias, align_w, align_x, align_y, exact] = key;
+  [[maybe_unused]] const auto [m, n, k, type, epilogue, align_w, align_x, align_y, exact] = key;
   const auto dtype = static_cast<cudaDataType_t>(type);
   lt::Status s;
   if ((s = api_->MatmulDescCreate(&p->desc, lt::kCompute32F, CUDA_R_32F)) != lt::kSuccess) {
@@ -128,7 +134,6 @@ cudaError_t LinearLibrary::MakePlan(const Key& key, Plan* p) {
   const int32_t trans_w = lt::kOpT, trans_x = lt::kOpN;
   // The bias is in D's type, the documented default for 16-bit outputs (so the type is left
   // unset, as PyTorch leaves it).
-  const uint32_t epilogue = bias ? lt::kEpilogueBias : lt::kEpilogueDefault;
   if ((s = api_->MatmulDescSetAttribute(p->desc, lt::kDescTransA, &trans_w, sizeof trans_w)) != lt::kSuccess ||
       (s = api_->MatmulDescSetAttribute(p->desc, lt::kDescTransB, &trans_x, sizeof trans_x)) != lt::kSuccess ||
       (s = api_->MatmulDescSetAttribute(p->desc, lt::kDescEpilogue, &epilogue, sizeof epilogue)) != lt::kSuccess) {
@@ -214,7 +219,7 @@ cudaError_t LinearLibrary::FindPlan(const Key& key, int m, Plan** plan) {
 
 template <typename T>
 cudaError_t LinearLibrary::Matmul(const T* x, const T* w, const T* bias, T* y, int m, int n, int k,
-                                  cudaStream_t stream) {
+                                  cudaStream_t stream, bool tanh_gelu) {
   error_.clear();
   if (!api_) {
     error_ = "cuBLASLt is not open";
@@ -224,8 +229,13 @@ cudaError_t LinearLibrary::Matmul(const T* x, const T* w, const T* bias, T* y, i
   const int type = static_cast<int>(DataType<T>());
   const uint32_t align_w = Alignment(w), align_x = Alignment(x), align_y = Alignment(y);
   const int rows = batch_invariant_ ? kInvariantRows : PlanRows(m);
-  const Key bucket{rows, n, k, type, bias != nullptr, align_w, align_x, align_y, false};
-  const Key exact{m, n, k, type, bias != nullptr, align_w, align_x, align_y, true};
+  if (tanh_gelu && !bias) {
+    error_ = "the GELU epilogue is only used with a bias";
+    return cudaErrorInvalidValue;
+  }
+  const uint32_t epilogue = tanh_gelu ? lt::kEpilogueGeluBias : bias ? lt::kEpilogueBias : lt::kEpilogueDefault;
+  const Key bucket{rows, n, k, type, epilogue, align_w, align_x, align_y, false};
+  const Key exact{m, n, k, type, epilogue, align_w, align_x, align_y, true};
   // A size the bucket's algorithm turned down once goes straight to its own plan.
   const bool known_exact = plans_.count(exact) > 0;
   Plan* p = nullptr;
@@ -254,9 +264,9 @@ cudaError_t LinearLibrary::Matmul(const T* x, const T* w, const T* bias, T* y, i
 }
 
 template cudaError_t LinearLibrary::Matmul<__half>(const __half*, const __half*, const __half*, __half*, int, int, int,
-                                                   cudaStream_t);
+                                                   cudaStream_t, bool);
 template cudaError_t LinearLibrary::Matmul<__nv_bfloat16>(const __nv_bfloat16*, const __nv_bfloat16*,
                                                           const __nv_bfloat16*, __nv_bfloat16*, int, int, int,
-                                                          cudaStream_t);
+                                                          cudaStream_t, bool);
 
 }  // namespace crossrank::cuda

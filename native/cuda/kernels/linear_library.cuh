@@ -23,6 +23,10 @@ namespace crossrank::cuda {
 
 // True when CROSSRANK_CUDA_GEMM asks for cuBLASLt.
 bool CublasLtRequested();
+// True when CROSSRANK_CUDA_GELU=tanh: GELU may be its tanh approximation where that saves a pass
+// (cuBLASLt's fused epilogue; within 4.7e-4 of the exact GELU, about fp16's rounding of
+// activations near 1; TEI runs BERT's FFN this way). Unset or `exact`: exact GELU everywhere.
+bool TanhGeluRequested();
 
 // Which models use cuBLASLt unless CROSSRANK_CUDA_GEMM says otherwise.
 enum class LibraryUse {
@@ -46,12 +50,16 @@ class LinearLibrary {
   // once for a fixed row count, that does not split K, whatever the batch's rows.
   cudaError_t Init(LibraryUse use = LibraryUse::kOnRequest, bool batch_invariant = false);
   bool active() const { return api_ != nullptr; }
+  // Whether GELU after a product runs in cuBLASLt's epilogue (tanh approximation), as chosen at Init.
+  bool tanh_gelu() const { return tanh_gelu_; }
 
   // Y[m x n] = X[m x k] W^T (+ bias, same type as Y, length n; null: none), all row-major as
-  // PyTorch stores them. In cuBLASLt's column-major terms: D[n x m] = op(W)[n x k] X^T[k x m]
+  // PyTorch stores them; tanh_gelu (with a bias): then GELU in the tanh approximation, the one
+  // cuBLASLt's epilogue has. In cuBLASLt's column-major terms: D[n x m] = op(W)[n x k] X^T[k x m]
   // with W read transposed. On failure error() names the cuBLASLt status.
   template <typename T>
-  cudaError_t Matmul(const T* x, const T* w, const T* bias, T* y, int m, int n, int k, cudaStream_t stream);
+  cudaError_t Matmul(const T* x, const T* w, const T* bias, T* y, int m, int n, int k, cudaStream_t stream,
+                     bool tanh_gelu = false);
 
   const std::string& error() const { return error_; }
   const std::string& unavailable() const { return unavailable_; }
@@ -67,10 +75,10 @@ class LinearLibrary {
     lt::MatmulAlgo algo{};
     int rows = 0;  // the m that layouts b and d describe now
   };
-  // Rows (a bucket of m, or m itself: see PlanRows), n, k, data type, bias, the alignments
-  // (bytes, up to 256) of W, X and Y (the heuristic assumes 256 unless told, and picks
-  // algorithms that need it), and whether the plan is for exactly that m.
-  using Key = std::tuple<int, int, int, int, bool, uint32_t, uint32_t, uint32_t, bool>;
+  // Rows (a bucket of m, or m itself: see PlanRows), n, k, data type, the epilogue (lt::kEpilogue*),
+  // the alignments (bytes, up to 256) of W, X and Y (the heuristic assumes 256 unless told, and
+  // picks algorithms that need it), and whether the plan is for exactly that m.
+  using Key = std::tuple<int, int, int, int, uint32_t, uint32_t, uint32_t, uint32_t, bool>;
 
   cudaError_t Fail(lt::Status status, const char* step);
   // The plan of `key` (found once, then cached) with its layouts set to m rows.
@@ -84,7 +92,7 @@ class LinearLibrary {
   void* workspace_ = nullptr;
   size_t workspace_bytes_ = 0;
   std::map<Key, Plan> plans_;
-  bool batch_invariant_ = false;
+  bool batch_invariant_ = false, tanh_gelu_ = false;
   std::string error_, described_, unavailable_;
 };
 
