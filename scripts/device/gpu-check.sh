@@ -28,8 +28,8 @@
 # 4b. every preset again with the one-pass mma.sync attention (CROSSRANK_CUDA_ATTENTION=mma, a
 #    candidate default): checked against the CPU reference and timed; where cuBLASLt opens,
 #    the encoders once more with its tanh-GELU epilogue too (CROSSRANK_CUDA_GELU=tanh: the
-#    exact GELU's pass saved, tanh-*); then the encoders in bf16 (on request) against the CPU
-#    reference and PyTorch fp32, without timings;
+#    exact GELU's pass saved, tanh-*) and the JavaScript step with both (js-mma); then the
+#    encoders in bf16 (on request) against the CPU reference and PyTorch fp32, without timings;
 # 5. the op harness (--quick) under compute-sanitizer memcheck and racecheck (last: slow).
 # Prints a short table last. Record the output in bench/GPU_NOTES.md with card, command, date.
 #
@@ -176,6 +176,13 @@ if grep -q '^-- cuBLASLt: cuBLASLt [0-9]' "$logs/ops.log" 2>/dev/null; then
       --model "/tmp/crossrank-gpu-$preset"
   done
 fi
+# The JavaScript step (the <= 3 ms target) again with both candidates.
+if [ -x /tmp/crossrank-node ]; then
+  step js-mma 90 env CROSSRANK_CUDA_ATTENTION=mma CROSSRANK_CUDA_GELU=tanh \
+    CROSSRANK_NATIVE="$PWD/build/Release/crossrank.node" CROSSRANK_CUDA_LIBRARY="$PWD/$lib" \
+    /tmp/crossrank-node device-carry/dist/cli/main.js bench --preset minilm-l6 --tokenizer device-carry/tokenizer \
+    --backend native --device cuda --docs 100 --queries 50 --warmup 5 --cached
+fi
 # Encoders in bf16 (on request; fp16 is their default): parity only.
 for preset in "${presets[@]}"; do
   [[ $preset == qwen3-* || ${status[model-$preset]:-} == "no model" ]] && continue
@@ -220,6 +227,8 @@ for preset in "${presets[@]}"; do
     echo "| $preset, own linear kernels: CUDA vs CPU reference (timings in own-$preset.log) | $(verdict "${status[own-$preset]}") |"
 done
 [ -n "${status[js-own]:-}" ] && echo "| minilm-l6, 100 passages, from JavaScript, own linear kernels | $(verdict "${status[js-own]}") |"
+[ -n "${status[js-mma]:-}" ] &&
+  echo "| minilm-l6, 100 passages, from JavaScript, mma attention + tanh GELU (timings in js-mma.log) | $(verdict "${status[js-mma]}") |"
 for preset in "${presets[@]}"; do
   [[ $preset == qwen3-* ]] && continue
   echo "| $preset in bf16: vs CPU reference / vs PyTorch fp32 | $(verdict "${status[bf16-$preset]:-}") / $(verdict "${status[torch-bf16-$preset]:-}") |"
