@@ -69,41 +69,39 @@ __device__ __forceinline__ BlockKeys<T> KeysOfBlock(const AttentionProblem<T>& a
 }
 
 // Rows j0 .. j0 + rows of one head (kDim elements each, 16-byte chunks) of a sequence made of
-// `prefix_len` rows of `prefix` followed by the rows of `own`, zero past `count`, into dst
-// (rows kLd elements apart), by the block's kThreads threads: keys or values of a key tile
-// (the prefix's first), or the block's queries (no prefix). Zero keys and values beyond the
-// visible ones keep the masked products finite (0 * NaN would not be).
-template <int kDim, int kLd, int kThreads, typename T>
-__device__ __forceinline__ void StageHeadRows(T* dst, int rows, const T* __restrict__ prefix, int prefix_len,
-                                          const T* __restrict__ own, size_t stride, int j0, int count) {
+// `prefix_len` rows of `prefix` followed by the rows of `own`, zero past `count`, by the block's
+// kThreads threads: copy(destination chunk, source chunk or null for a zero row) for each chunk
+// of dst (rows kLd elements apart).
+template <int kDim, int kLd, int kThreads, typename T, typename Copy>
+__device__ __forceinline__ void ForEachHeadChunk(T* dst, int rows, const T* __restrict__ prefix, int prefix_len,
+                                                 const T* __restrict__ own, size_t stride, int j0, int count,
+                                                 Copy copy) {
   constexpr int kChunks = kDim / 8;
   for (int c = threadIdx.x; c < rows * kChunks; c += kThreads) {
     const int r = c / kChunks, col = (c % kChunks) * 8, j = j0 + r;
-    uint4 value = make_uint4(0, 0, 0, 0);
-    if (j < count) {
-      const T* row = j < prefix_len ? prefix + j * stride : own + (j - prefix_len) * stride;
-      value = *reinterpret_cast<const uint4*>(row + col);
-    }
-    *reinterpret_cast<uint4*>(dst + r * kLd + col) = value;
+    const T* row = j >= count ? nullptr : j < prefix_len ? prefix + j * stride : own + (j - prefix_len) * stride;
+    copy(dst + r * kLd + col, row ? row + col : nullptr);
   }
 }
 
-// StageHeadRows with cp.async: the same rows, zeros and layout, issued by the block's threads
-// and landed once each has waited for the group (async_copy.cuh) and the block has met at a
-// barrier. Zero rows read nothing (their source is `own`, a valid address).
+// Keys or values of a key tile (the prefix's first), or the block's queries (no prefix), into
+// shared memory. Zero keys and values beyond the visible ones keep the masked products finite
+// (0 * NaN would not be).
+template <int kDim, int kLd, int kThreads, typename T>
+__device__ __forceinline__ void StageHeadRows(T* dst, int rows, const T* __restrict__ prefix, int prefix_len,
+                                             const T* __restrict__ own, size_t stride, int j0, int count) {
+  ForEachHeadChunk<kDim, kLd, kThreads>(dst, rows, prefix, prefix_len, own, stride, j0, count, [](T* to, const T* from) {
+    *reinterpret_cast<uint4*>(to) = from ? *reinterpret_cast<const uint4*>(from) : make_uint4(0, 0, 0, 0);
+  });
+}
+
+// The same with cp.async: landed once each thread has waited for the group (async_copy.cuh) and
+// the block has met at a barrier. Zero rows read nothing (their source is `own`, a valid address).
 template <int kDim, int kLd, int kThreads, typename T>
 __device__ __forceinline__ void StageHeadRowsAsync(T* dst, int rows, const T* __restrict__ prefix, int prefix_len,
                                                    const T* __restrict__ own, size_t stride, int j0, int count) {
-  constexpr int kChunks = kDim / 8;
-  for (int c = threadIdx.x; c < rows * kChunks; c += kThreads) {
-    const int r = c / kChunks, col = (c % kChunks) * 8, j = j0 + r;
-    if (j >= count) {
-      CpAsync16(dst + r * kLd + col, own, 0);
-      continue;
-    }
-    const T* row = j < prefix_len ? prefix + j * stride : own + (j - prefix_len) * stride;
-    CpAsync16(dst + r * kLd + col, row + col, 16);
-  }
+  ForEachHeadChunk<kDim, kLd, kThreads>(dst, rows, prefix, prefix_len, own, stride, j0, count,
+                                        [own](T* to, const T* from) { CpAsync16(to, from ? from : own, from ? 16 : 0); });
 }
 
 }  // namespace crossrank::cuda
