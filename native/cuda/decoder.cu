@@ -28,6 +28,7 @@
 #include "cuda/api.h"
 #include "cuda/common.cuh"
 #include "cuda/model_status.h"
+#include "cuda/stage_timer.h"
 #include "cuda/kernels/answer_head.cuh"
 #include "cuda/kernels/decoder_attention.cuh"
 #include "cuda/kernels/elementwise.cuh"
@@ -194,9 +195,11 @@ class CudaDecoder final : public DecoderEngine {
     }
     h_cu[S] = N;
     if ((e = Reserve(N, num_seqs)) != cudaSuccess) return *what = "allocating activations", e;
+    timer_.Begin(stream_, N, num_seqs);
     if ((e = cudaMemcpyAsync(inputs_.ptr, h_ids, n_ints * sizeof(int), cudaMemcpyHostToDevice, stream_))) {
       return *what = "copying inputs", e;
     }
+    timer_.Mark("inputs", stream_);
     const int* d = inputs_.as<int>();
     const int* d_prefix_of = d + 2 * N + S + 1;
     const int* d_prefix_cu = d_prefix_of + S;
@@ -207,11 +210,13 @@ class CudaDecoder final : public DecoderEngine {
     AnswerHeadParams<Element> head{x_.as<float>(), down_.as<Element>(), d_last,         final_norm_, answer_,
                                    num_seqs,       c_.hidden_size,     c_.num_answers, c_.rms_norm_eps};
     if ((e = LaunchAnswerHead(head, logits_.as<float>(), stream_))) return *what = "answer head", e;
+    timer_.Mark("answer head", stream_);
     const size_t out_bytes = sizeof(float) * size_t(num_seqs) * c_.num_answers;
     if ((e = cudaMemcpyAsync(pinned_logits_.ptr, logits_.ptr, out_bytes, cudaMemcpyDeviceToHost, stream_)) ||
         (e = cudaStreamSynchronize(stream_))) {
       return *what = "copying logits", e;
     }
+    timer_.End();
     std::memcpy(logits, pinned_logits_.ptr, out_bytes);
     return cudaSuccess;
   }
@@ -227,17 +232,21 @@ class CudaDecoder final : public DecoderEngine {
     Element *o = o_.as<Element>(), *gu = gate_up_.as<Element>(), *act = act_.as<Element>(), *down = down_.as<Element>();
     cudaError_t e;
     if ((e = LaunchGatherRows(embed_, p.ids, p.tokens, H, x, stream_))) return *what = "embedding", e;
+    timer_.Mark("embedding", stream_);
     const Element* pending = nullptr;
     for (size_t l = 0; l < layers_.size(); ++l) {
       const DecoderLayer<Element>& L = layers_[l];
       Element *k = k_.as<Element>(), *v = v_.as<Element>();
-      if ((e = LaunchAddRmsNorm(x, pending, L.input_norm, p.tokens, H, c_.rms_norm_eps, h, stream_)) ||
-          (e = Linear(h, L.qkv, qkv, p.tokens, qd + 2 * kvd, H))) {
-        return *what = linear_.Describe("qkv projection"), e;
+      if ((e = LaunchAddRmsNorm(x, pending, L.input_norm, p.tokens, H, c_.rms_norm_eps, h, stream_))) {
+        return *what = "input RMSNorm", e;
       }
+      timer_.Mark("add+RMSNorm", stream_);
+      if ((e = Linear(h, L.qkv, qkv, p.tokens, qd + 2 * kvd, H))) return *what = linear_.Describe("qkv projection"), e;
+      timer_.Mark("qkv", stream_);
       QkNormRopeParams<Element> rp{qkv,      p.positions,  L.q_norm,        L.k_norm, inv_freq_,
                                    p.tokens, c_.num_heads, c_.num_kv_heads, hd,       c_.rms_norm_eps};
       if ((e = LaunchQkNormRope(rp, q, k, v, stream_))) return *what = "q/k norm and rotary embeddings", e;
+      timer_.Mark("q/k norm+rotary", stream_);
       DecoderAttentionParams<Element> ap{q,       k,       v,       p.cu,         p.num_seqs,      p.max_seqlen, nullptr,
                                          nullptr, nullptr, nullptr, c_.num_heads, c_.num_kv_heads, hd};
       if (p.prefix_cu) {  // the prefixes' keys and values are this layer's first rows
@@ -247,14 +256,19 @@ class CudaDecoder final : public DecoderEngine {
         ap.prefix_of = p.prefix_of;
       }
       if ((e = LaunchDecoderAttention(ap, ctx, stream_))) return *what = "attention", e;
-      if ((e = Linear(ctx, L.o, o, p.tokens, H, qd)) ||
-          (e = LaunchAddRmsNorm(x, o, L.post_norm, p.tokens, H, c_.rms_norm_eps, h, stream_))) {
-        return *what = linear_.Describe("attention output"), e;
+      timer_.Mark("attention", stream_);
+      if ((e = Linear(ctx, L.o, o, p.tokens, H, qd))) return *what = linear_.Describe("attention output"), e;
+      timer_.Mark("attention out", stream_);
+      if ((e = LaunchAddRmsNorm(x, o, L.post_norm, p.tokens, H, c_.rms_norm_eps, h, stream_))) {
+        return *what = "post-attention RMSNorm", e;
       }
-      if ((e = Linear(h, L.gate_up, gu, p.tokens, 2 * I, H)) || (e = LaunchSwiGlu(gu, p.tokens, I, act, stream_)) ||
-          (e = Linear(act, L.down, down, p.tokens, H, I))) {
-        return *what = linear_.Describe("feed-forward"), e;
-      }
+      timer_.Mark("add+RMSNorm", stream_);
+      if ((e = Linear(h, L.gate_up, gu, p.tokens, 2 * I, H))) return *what = linear_.Describe("feed-forward"), e;
+      timer_.Mark("gate/up", stream_);
+      if ((e = LaunchSwiGlu(gu, p.tokens, I, act, stream_))) return *what = "SwiGLU", e;
+      timer_.Mark("SwiGLU", stream_);
+      if ((e = Linear(act, L.down, down, p.tokens, H, I))) return *what = linear_.Describe("feed-forward"), e;
+      timer_.Mark("down", stream_);
       pending = down;
     }
     return cudaSuccess;
@@ -318,6 +332,7 @@ class CudaDecoder final : public DecoderEngine {
   cudaStream_t stream_ = nullptr;
   LinearLibrary linear_;  // cuBLASLt only with CROSSRANK_CUDA_GEMM=cublaslt (batch-invariant plans); else the own kernels
   std::mutex mutex_;
+  StageTimer timer_{"decoder"};
   crossrank_cuda_decoder_desc c_{};
   std::vector<void*> weights_;
   Element* embed_ = nullptr;

@@ -18,6 +18,7 @@
 #include "cuda/api.h"
 #include "cuda/common.cuh"
 #include "cuda/model_status.h"
+#include "cuda/stage_timer.h"
 #include "cuda/kernels/attention.cuh"
 #include "cuda/kernels/embedding.cuh"
 #include "cuda/kernels/gemm.cuh"
@@ -137,6 +138,7 @@ class CudaEncoder final : public EncoderEngine {
     if ((e = cudaSetDevice(device_)) != cudaSuccess) return *what = "cudaSetDevice", e;
     if ((e = Reserve(total, num_seqs)) != cudaSuccess) return *what = "allocating activations", e;
     // Inputs through pinned memory, asynchronously on the model's stream.
+    timer_.Begin(stream_, total, num_seqs);
     std::memcpy(h_tokens_, token_ids, sizeof(int) * total);
     std::memcpy(h_types_, type_ids, sizeof(int) * total);
     std::memcpy(h_positions_, positions, sizeof(int) * total);
@@ -147,42 +149,55 @@ class CudaEncoder final : public EncoderEngine {
         (e = cudaMemcpyAsync(d_cu_, h_cu_, sizeof(int) * (num_seqs + 1), cudaMemcpyHostToDevice, stream_))) {
       return *what = "copying inputs", e;
     }
+    timer_.Mark("inputs", stream_);
     const crossrank_cuda_encoder_desc& c = desc_;
     const int H = c.hidden_size, A = c.num_heads * padded_head_dim_;  // A: attention width, padded heads
 
     EmbeddingParams<T> ep{word_, position_, type_, embedding_norm_.gamma, embedding_norm_.beta, H, c.layer_norm_eps,
                           c.roberta != 0, 0};
     if ((e = LaunchEmbedding(ep, d_tokens_, d_types_, d_positions_, total, x_, stream_))) return *what = "embedding", e;
+    timer_.Mark("embedding", stream_);
 
     for (const DeviceLayer<T>& L : layers_) {
       // One projection for q, k and v (a wider GEMM fills the card better than three),
       // read by the attention in place: row stride 3A.
       if ((e = Linear(x_, L.qkv, qkv_, total, Epilogue::kBias))) return *what = linear_.Describe("qkv projection"), e;
+      timer_.Mark("qkv", stream_);
       const VarlenAttentionArgs<T> attention{qkv_,       qkv_ + A,    qkv_ + 2 * A,     size_t(3) * A, d_cu_, num_seqs,
                                              max_seqlen, c.num_heads, padded_head_dim_, ctx_,          size_t(A)};
       if ((e = LaunchVarlenAttention(attention, stream_))) return *what = "attention", e;
-      if ((e = Linear(ctx_, L.attention_out, attn_, total, Epilogue::kBias)) ||
-          (e = LaunchAddLayerNorm(attn_, x_, L.attention_norm.gamma, L.attention_norm.beta, total, H, c.layer_norm_eps,
-                                  stream_))) {
+      timer_.Mark("attention", stream_);
+      if ((e = Linear(ctx_, L.attention_out, attn_, total, Epilogue::kBias))) {
         return *what = linear_.Describe("attention output"), e;
       }
-      std::swap(x_, attn_);
-      if ((e = Linear(x_, L.intermediate, up_, total, Epilogue::kBiasGelu)) ||
-          (e = Linear(up_, L.output, attn_, total, Epilogue::kBias)) ||
-          (e = LaunchAddLayerNorm(attn_, x_, L.output_norm.gamma, L.output_norm.beta, total, H, c.layer_norm_eps,
+      timer_.Mark("attention out", stream_);
+      if ((e = LaunchAddLayerNorm(attn_, x_, L.attention_norm.gamma, L.attention_norm.beta, total, H, c.layer_norm_eps,
                                   stream_))) {
-        return *what = linear_.Describe("feed-forward"), e;
+        return *what = "attention LayerNorm", e;
       }
+      timer_.Mark("add+LayerNorm", stream_);
+      std::swap(x_, attn_);
+      if ((e = Linear(x_, L.intermediate, up_, total, Epilogue::kBiasGelu))) return *what = linear_.Describe("feed-forward"), e;
+      timer_.Mark("ffn in+GELU", stream_);
+      if ((e = Linear(up_, L.output, attn_, total, Epilogue::kBias))) return *what = linear_.Describe("feed-forward"), e;
+      timer_.Mark("ffn out", stream_);
+      if ((e = LaunchAddLayerNorm(attn_, x_, L.output_norm.gamma, L.output_norm.beta, total, H, c.layer_norm_eps,
+                                  stream_))) {
+        return *what = "feed-forward LayerNorm", e;
+      }
+      timer_.Mark("add+LayerNorm", stream_);
       std::swap(x_, attn_);
     }
 
     HeadParams<T> hp{head_dense_.w, head_dense_.b, classifier_.w, classifier_.b, H, c.num_labels};
     if ((e = LaunchHead(hp, x_, d_cu_, num_seqs, d_logits_, stream_))) return *what = "head", e;
+    timer_.Mark("head", stream_);
     const size_t out_bytes = sizeof(float) * size_t(num_seqs) * c.num_labels;
     if ((e = cudaMemcpyAsync(h_logits_, d_logits_, out_bytes, cudaMemcpyDeviceToHost, stream_)) ||
         (e = cudaStreamSynchronize(stream_))) {
       return *what = "copying logits", e;
     }
+    timer_.End();
     std::memcpy(logits, h_logits_, out_bytes);
     return cudaSuccess;
   }
@@ -324,6 +339,7 @@ class CudaEncoder final : public EncoderEngine {
   cudaStream_t stream_ = nullptr;
   LinearLibrary linear_;  // cuBLASLt where it opens (CROSSRANK_CUDA_GEMM unset or auto) or is asked for; else the own kernels
   std::mutex mutex_;
+  StageTimer timer_{"encoder"};
   crossrank_cuda_encoder_desc desc_{};
   int head_dim_ = 0, padded_head_dim_ = 0;  // see PaddedHeadDim
   std::vector<void*> weights_, activations_, pinned_;

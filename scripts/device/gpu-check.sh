@@ -154,15 +154,18 @@ fi
 
 # The one-pass mma.sync attention (a candidate for the default, kernels/attention_mma.cu):
 # every preset's forward pass again with it, checked against the CPU reference and timed, so
-# one run tells whether to switch (the op harness above has checked and timed it alone).
+# one run tells whether to switch (the op harness above has checked and timed it alone). These
+# runs and tanh-* below also print where each batch shape's GPU time goes, stage by stage
+# (CROSSRANK_CUDA_PROFILE=1: "crossrank CUDA profile" lines in their logs).
 for preset in "${presets[@]}"; do
   [[ ${status[make-$preset]:-} != 0 ]] && continue
   dir="/tmp/crossrank-gpu-$preset"
   if [[ $preset == qwen3-* ]]; then
-    step "mma-$preset" 150 env CROSSRANK_CUDA_ATTENTION=mma "$ops" "$lib" --qwen3 "$dir" --prompts "$prompts" \
+    step "mma-$preset" 150 env CROSSRANK_CUDA_ATTENTION=mma CROSSRANK_CUDA_PROFILE=1 "$ops" "$lib" --qwen3 "$dir" \
+      --prompts "$prompts" \
       --dump "$dir/dump-mma.json" --cpu-docs 10
   else
-    step "mma-$preset" 60 env CROSSRANK_CUDA_ATTENTION=mma "$ops" "$lib" --model "$dir"
+    step "mma-$preset" 60 env CROSSRANK_CUDA_ATTENTION=mma CROSSRANK_CUDA_PROFILE=1 "$ops" "$lib" --model "$dir"
   fi
 done
 # The same with cuBLASLt's GELU epilogue (tanh approximation, CROSSRANK_CUDA_GELU=tanh) in
@@ -172,7 +175,8 @@ done
 if grep -q '^-- cuBLASLt: cuBLASLt [0-9]' "$logs/ops.log" 2>/dev/null; then
   for preset in "${presets[@]}"; do
     [[ $preset == qwen3-* || ${status[make-$preset]:-} != 0 ]] && continue
-    step "tanh-$preset" 60 env CROSSRANK_CUDA_ATTENTION=mma CROSSRANK_CUDA_GELU=tanh "$ops" "$lib" \
+    step "tanh-$preset" 60 env CROSSRANK_CUDA_ATTENTION=mma CROSSRANK_CUDA_GELU=tanh CROSSRANK_CUDA_PROFILE=1 \
+      "$ops" "$lib" \
       --model "/tmp/crossrank-gpu-$preset"
   done
 fi

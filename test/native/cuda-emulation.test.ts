@@ -93,6 +93,21 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
     expect(maxDiff(dump.logits_cuda, dump.logits_cpu)).toBeLessThanOrEqual(2e-2);
   }, 300_000);
 
+  it('CROSSRANK_CUDA_PROFILE=1: each batch shape prints where its GPU time went, stage by stage; unset, nothing', () => {
+    const out = join(dir.path, 'tiny-xlmr-profile');
+    makeModel({ preset: 'tiny-xlmr', seed: 4, out, tokenizer: bertTokenizerDir });
+    const on = runHarness(['--model', out, '--quick', '--parity-only'], { CROSSRANK_CUDA_PROFILE: '1' });
+    expect(on.status, on.stdout + on.stderr).toBe(0);
+    const line = on.stderr.split('\n').find((l) => l.startsWith('crossrank CUDA profile, encoder, 24 sequences'));
+    expect(line, on.stderr).toBeDefined();
+    for (const stage of ['embedding', 'qkv', 'attention', 'attention out', 'add+LayerNorm', 'ffn in+GELU', 'ffn out', 'head']) {
+      expect(line).toMatch(new RegExp(`[:,] ${stage.replace('+', '\\+')} [\\d.]+ ms \\(\\d+%\\)`));
+    }
+    const off = runHarness(['--model', out, '--quick', '--parity-only']);
+    expect(off.status).toBe(0);
+    expect(off.stderr).not.toMatch(/crossrank CUDA profile/);
+  });
+
   // The same forward pass with another engine for one part of it.
   it.each([
     ['fp16', 'the one-pass mma.sync attention', 'mma', 7, { CROSSRANK_CUDA_ATTENTION: 'mma' }],
