@@ -2,6 +2,7 @@
 // random inputs, then time it. Opens libcrossrank_cuda.so like the addon does.
 //
 //   crossrank_cuda_ops [path/to/libcrossrank_cuda.so] [--bench] [--quick] [--no-grid-limits]
+//   crossrank_cuda_ops [path/to/libcrossrank_cuda.so] --profile-kernels
 //
 // Prints one line per case and exits non-zero on any mismatch; --bench adds each op's time
 // and a table of kernel times at a forward pass's shapes. Needs a GPU, or the CPU emulation
@@ -10,6 +11,10 @@
 // modes' timing tables (emulated times say nothing about a GPU). --no-grid-limits skips the
 // cases that exist only to pass a grid's limits (65,537 sequences; the race checker, which
 // runs blocks one after another, gains nothing from them and takes minutes over them).
+// --profile-kernels only launches the kernels a profiler should look at (the own linear kernel
+// at bert-base's feed-forward shapes, both tensor-core attention kernels at 100 x 128 tokens,
+// decoder attention at qwen3-0.6b's heads, residual LayerNorm), each twice, nothing checked:
+// run under `ncu -k regex:...` it says what bounds each (scripts/device/gpu-check.sh).
 #include <dlfcn.h>
 
 #include <algorithm>
@@ -192,6 +197,37 @@ void BenchOps(crossrank_cuda_op_bench_fn bench, bool quick, const std::vector<co
   row(2, {rows, 768}, "fused", std::to_string(rows) + "x768", 0);
 }
 
+// One launch (after a warm-up) of each kernel worth a profiler's look, at a forward pass's shapes.
+int ProfileKernels(crossrank_cuda_op_bench_fn bench) {
+  struct Launch {
+    const char* gemm;       // CROSSRANK_CUDA_GEMM, or null
+    const char* attention;  // CROSSRANK_CUDA_ATTENTION, or null
+    int op;
+    std::vector<int> shape;
+  };
+  const Launch launches[] = {
+      {"pipelined", nullptr, 0, {12800, 3072, 768, 1}},  // bert-base feed-forward in, + GELU
+      {"pipelined", nullptr, 0, {12800, 768, 3072, 0}},  // and out
+      {nullptr, "tensor-core", 1, {100, 128, 12, 64}},
+      {nullptr, "mma", 1, {100, 128, 12, 64}},
+      {nullptr, "mma", 3, {100, 100, 70, 16, 8, 128}},
+      {nullptr, nullptr, 2, {12800, 768}},
+  };
+  int failures = 0;
+  for (const Launch& l : launches) {
+    if (l.gemm) setenv("CROSSRANK_CUDA_GEMM", l.gemm, 1);
+    if (l.attention) setenv("CROSSRANK_CUDA_ATTENTION", l.attention, 1);
+    char message[512] = {0};
+    double ms = 0;
+    const int rc = bench(l.op, l.shape.data(), 1, &ms, message, sizeof message);
+    std::printf("op %d (%s): %s\n", l.op, l.gemm ? l.gemm : l.attention ? l.attention : "default", rc ? message : "launched");
+    failures += rc != 0;
+    unsetenv("CROSSRANK_CUDA_GEMM");
+    unsetenv("CROSSRANK_CUDA_ATTENTION");
+  }
+  return failures ? 1 : 0;
+}
+
 }  // namespace
 
 int RunModel(const std::string& dir, const std::string& dump, const std::string& element, bool parity_only, bool quick);
@@ -201,12 +237,13 @@ int RunDecoder(const std::string& dir, const std::string& prompts, const std::st
 int main(int argc, char** argv) {
   std::string path = "libcrossrank_cuda.so", model, dump, qwen3, prompts, element;  // element: each mode's default
   int cpu_docs = 10, max_queries = 0;
-  bool bench = false, quick = false, parity_only = false, grid_limits = true;
+  bool bench = false, quick = false, parity_only = false, grid_limits = true, profile_kernels = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--bench") == 0) bench = true;
     else if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     else if (std::strcmp(argv[i], "--parity-only") == 0) parity_only = true;
     else if (std::strcmp(argv[i], "--no-grid-limits") == 0) grid_limits = false;
+    else if (std::strcmp(argv[i], "--profile-kernels") == 0) profile_kernels = true;
     else if (std::strcmp(argv[i], "--model") == 0 && i + 1 < argc) model = argv[++i];
     else if (std::strcmp(argv[i], "--dump") == 0 && i + 1 < argc) dump = argv[++i];
     else if (std::strcmp(argv[i], "--qwen3") == 0 && i + 1 < argc) qwen3 = argv[++i];
@@ -239,6 +276,11 @@ int main(int argc, char** argv) {
     return 3;
   }
   std::printf("device 0: %s (sm_%d%d)\n", info.devices[0].name, info.devices[0].major, info.devices[0].minor);
+  if (profile_kernels) {
+    auto op_bench = reinterpret_cast<crossrank_cuda_op_bench_fn>(dlsym(lib, "crossrank_cuda_op_bench"));
+    if (!op_bench) return std::printf("%s lacks crossrank_cuda_op_bench\n", path.c_str()), 2;
+    return ProfileKernels(op_bench);
+  }
   const Case cases[] = {
       {1, 1, Activation::kSigmoid, 0},      {1000, 1, Activation::kSigmoid, 0},
       {100000, 1, Activation::kIdentity, 0}, {1000, 2, Activation::kSoftmax, 1},

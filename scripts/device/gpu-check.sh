@@ -30,7 +30,8 @@
 #    the encoders once more with its tanh-GELU epilogue too (CROSSRANK_CUDA_GELU=tanh: the
 #    exact GELU's pass saved, tanh-*) and the JavaScript step with both (js-mma); then the
 #    encoders in bf16 (on request) against the CPU reference and PyTorch fp32, without timings;
-# 5. the op harness (--quick) under compute-sanitizer memcheck and racecheck (last: slow).
+# 5. Nsight Compute (ncu) on one launch of each own kernel worth a look (--profile-kernels), then
+#    the op harness (--quick) under compute-sanitizer memcheck and racecheck (last: slow).
 # Prints a short table last. Record the output in bench/GPU_NOTES.md with card, command, date.
 #
 # The device lease is short, so every step has its own time limit and the whole run a
@@ -196,6 +197,16 @@ for preset in "${presets[@]}"; do
     "$dir/dump-bf16.json" --parity-only
 done
 
+# What bounds the own kernels (the linear kernel ran at 20-25% of the card's rate on the first
+# run, attention at 23-47 TFLOP/s): Nsight Compute's speed-of-light, occupancy and warp-stall
+# sections for one launch of each at a forward pass's shapes (the harness's --profile-kernels).
+ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu 2>/dev/null || true)
+if [ -n "$ncu" ]; then
+  step ncu 120 env CROSSRANK_CUBLASLT=off "$ncu" --section SpeedOfLight --section Occupancy \
+    --section WarpStateStats --section ComputeWorkloadAnalysis -k 'regex:Linear|Attention|LayerNorm' \
+    "$ops" "$lib" --profile-kernels
+fi
+
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
 # --no-grid-limits: the 65,537-sequence cases would take most of a step's time under the
 # sanitizers; their chunk boundaries are checked under AddressSanitizer on the emulation.
@@ -242,6 +253,7 @@ for preset in "${presets[@]}"; do
   [ -n "${status[tanh-$preset]:-}" ] &&
     echo "| $preset, mma attention + cuBLASLt's tanh GELU: CUDA vs CPU reference (timings in tanh-$preset.log) | $(verdict "${status[tanh-$preset]}") |"
 done
+echo "| Nsight Compute of the own kernels (ncu.log) | $(verdict "${status[ncu]:-}") |"
 echo "| memcheck (op harness, --quick) | $(verdict "${status[memcheck]:-}") |"
 echo "| racecheck (op harness, --quick) | $(verdict "${status[racecheck]:-}") |"
 echo "logs: $logs"
