@@ -38,10 +38,7 @@ constexpr int kWarps = 4, kRowsPerWarp = 16, kRowsPerBlock = kWarps * kRowsPerWa
 template <int kDim>
 constexpr int kLd = kDim + 8;
 
-template <typename T>
-__device__ __forceinline__ uint32_t Load32(const T* p) {
-  return *reinterpret_cast<const uint32_t*>(p);
-}
+static_assert(kRowsPerBlock <= kKeys, "a block's queries are staged in V's tile buffer");
 
 // At least 3 blocks per SM: ptxas then keeps every head dim free of spills (168 registers at 128).
 template <typename T, int kDim>
@@ -67,18 +64,6 @@ __global__ void __launch_bounds__(kWarps * 32, 3) MmaAttentionKernel(AttentionPr
     visible[h] = a.causal && prefix_len + row[h] + 1 < keys ? prefix_len + row[h] + 1 : keys;
   }
 
-  // Q as A fragments, straight from global memory (read once); rows past the sequence are 0.
-  uint32_t qa[kDimChunks][4];
-  const T* q_base = a.q + static_cast<size_t>(start) * a.q_stride + static_cast<size_t>(head) * kDim;
-#pragma unroll
-  for (int c = 0; c < kDimChunks; ++c) {
-#pragma unroll
-    for (int r = 0; r < 4; ++r) {
-      const int h = r % 2, col = 16 * c + 2 * t + 8 * (r / 2);
-      qa[c][r] = row[h] < len ? Load32(q_base + row[h] * a.q_stride + col) : 0u;
-    }
-  }
-
   float out[kDimTiles][4];
 #pragma unroll
   for (int d = 0; d < kDimTiles; ++d) out[d][0] = out[d][1] = out[d][2] = out[d][3] = 0.0f;
@@ -101,7 +86,20 @@ __global__ void __launch_bounds__(kWarps * 32, 3) MmaAttentionKernel(AttentionPr
     StageHeadRowsAsync<kDim, kLd<kDim>, kWarps * 32>(tile, kKeys, prefix, prefix_len, own, a.kv_stride, j0, keys);
     CpAsyncCommit();
   };
-  stage(k_tile, prefix_k, own_k, 0);
+  // The block's queries land in V's buffer with the first K tile (rows past the sequence are
+  // 0); each warp takes its A fragments with ldmatrix (matrices: rows 0-7 and 8-15 of its 16,
+  // at dims 16c and 16c + 8), then the first V tile replaces them.
+  const T* q_block = a.q + static_cast<size_t>(start + row0) * a.q_stride + static_cast<size_t>(head) * kDim;
+  StageHeadRowsAsync<kDim, kLd<kDim>, kWarps * 32>(v_tile, kRowsPerBlock, static_cast<const T*>(nullptr), 0, q_block,
+                                                   a.q_stride, 0, len - row0);
+  stage(k_tile, prefix_k, own_k, 0);  // one group with the queries
+  CpAsyncWait<0>();
+  __syncthreads();
+  uint32_t qa[kDimChunks][4];
+  const T* q_lane = v_tile + (warp * kRowsPerWarp + 8 * (matrix % 2) + matrix_row) * kLd<kDim> + 8 * (matrix / 2);
+#pragma unroll
+  for (int c = 0; c < kDimChunks; ++c) LdMatrixX4<false>(qa[c], q_lane + 16 * c);
+  __syncthreads();  // every warp has its queries before V's copy overwrites them
   stage(v_tile, prefix_v, own_v, 0);
 
   for (int j0 = 0; j0 < keys; j0 += kKeys) {
