@@ -234,6 +234,11 @@ describe.skipIf(!built)('the CUDA backend on the CPU emulation', () => {
       return gpu.info;
     });
     expect(own).toMatchObject({ linearLayers: 'pipelined', gelu: 'exact' });
+    // crossrank bench says which GELU it timed.
+    const args = ['bench', '--preset', 'tiny', '--tokenizer', bertTokenizerDir, '--backend', 'native', '--device', 'cuda', '--docs', '4', '--queries', '1', '--warmup', '1', '--json'];
+    const bench = runCli(args, { CROSSRANK_CUDA_LIBRARY: emulation, ...withCublasLt, CROSSRANK_CUDA_GELU: 'tanh' });
+    expect(bench.status, bench.stderr).toBe(0);
+    expect(JSON.parse(bench.stdout)).toMatchObject({ linearLayers: 'cublaslt', gelu: 'tanh' });
     await withEnv({ CROSSRANK_CUDA_GELU: 'fast' }, async () => {
       await expect(CrossEncoder.load(encoder, { backend: 'native', device: 'cuda' })).rejects.toMatchObject({
         code: 'CROSSRANK_INVALID_ARGUMENT',

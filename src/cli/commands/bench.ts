@@ -86,6 +86,7 @@ export function registerBench(program: Command): void {
           ...(model.info.precision ? { precision: model.info.precision } : {}),
           // What ran the linear layers on the native CUDA engine (CROSSRANK_CUDA_GEMM, or the default).
           ...(model.info.linearLayers ? { linearLayers: model.info.linearLayers } : {}),
+          ...(model.info.gelu ? { gelu: model.info.gelu } : {}),
           queries: o.queries,
           docsPerQuery: o.docs,
           pairsPerSecond: pairs / total,
@@ -105,7 +106,11 @@ export function registerBench(program: Command): void {
         if (o.json) {
           console.log(JSON.stringify(result, null, 2));
         } else {
-          const details = [model.info.precision, result.linearLayers && `linear layers: ${result.linearLayers}`].filter(Boolean);
+          const details = [
+            model.info.precision,
+            result.linearLayers && `linear layers: ${result.linearLayers}`,
+            model.info.gelu === 'tanh' && 'GELU: tanh approximation',
+          ].filter(Boolean);
           const where = `${result.backend}/${result.device}${details.length ? ` (${details.join(', ')})` : ''}`;
           console.log(`${result.model} on ${where}: ${o.queries} queries x ${o.docs} docs (TREC DL lengths)`);
           console.log('| pairs/s | tokens/s | p50 ms | p95 ms | p99 ms |');
