@@ -19,19 +19,21 @@
 # 3. if device-carry/ came along (scripts/device/pack-for-device.sh), reranking 100 passages of
 #    TREC DL length with minilm-l6 end to end from JavaScript (`crossrank bench`, native
 #    engine on CUDA): p50/p95/p99 latency per query (target <= 3 ms).
-# 4. where cuBLASLt is found (the loader's path, the CUDA toolkit, or PyTorch's wheels; none
+# 4. every preset again with the one-pass mma.sync attention (CROSSRANK_CUDA_ATTENTION=mma, a
+#    candidate default): checked against the CPU reference, timed and profiled stage by stage;
+#    where cuBLASLt opens, the encoders once more with its tanh-GELU epilogue too
+#    (CROSSRANK_CUDA_GELU=tanh: the exact GELU's pass saved, tanh-*) and the JavaScript step
+#    with both (js-mma);
+# 5. where cuBLASLt is found (the loader's path, the CUDA toolkit, or PyTorch's wheels; none
 #    is linked at build time), the encoders' default runs their linear layers on it (steps 2
-#    and 3), so here the encoders and the JavaScript step run again on the own kernels
-#    (CROSSRANK_CUDA_GEMM=pipelined), and the decoder (own kernels by default) with cuBLASLt;
-#    each against the CPU reference and timed; the op harness of step 1 has already checked
-#    and timed cuBLASLt beside the own kernels;
-# 4b. every preset again with the one-pass mma.sync attention (CROSSRANK_CUDA_ATTENTION=mma, a
-#    candidate default): checked against the CPU reference and timed; where cuBLASLt opens,
-#    the encoders once more with its tanh-GELU epilogue too (CROSSRANK_CUDA_GELU=tanh: the
-#    exact GELU's pass saved, tanh-*) and the JavaScript step with both (js-mma); then the
+#    and 3), so here the decoder (own kernels by default) runs with cuBLASLt, then the encoders
+#    and the JavaScript step again on the own kernels (CROSSRANK_CUDA_GEMM=pipelined); each
+#    against the CPU reference and timed; the op harness of step 1 has already checked and
+#    timed cuBLASLt beside the own kernels;
+# 6. Nsight Compute (ncu) on one launch of each own kernel worth a look (--profile-kernels); the
 #    encoders in bf16 (on request) against the CPU reference and PyTorch fp32, without timings;
-# 5. Nsight Compute (ncu) on one launch of each own kernel worth a look (--profile-kernels), then
 #    the op harness (--quick) under compute-sanitizer memcheck and racecheck (last: slow).
+# Steps run in that order, the most telling first: where the deadline cuts, it cuts the end.
 # Prints a short table last. Record the output in bench/GPU_NOTES.md with card, command, date.
 #
 # The device lease is short, so every step has its own time limit and the whole run a
@@ -130,29 +132,6 @@ if [ -f device-carry/node.xz ]; then
     --preset minilm-l6 --tokenizer device-carry/tokenizer --backend native --device cuda --docs 100 --queries 50 --warmup 5 --cached
 fi
 
-# Where cuBLASLt opens, the encoders' default runs their linear layers on it (above: model-*,
-# js), so the own kernels run again here for comparison (own-*, js-own: CROSSRANK_CUDA_GEMM=
-# pipelined); the decoder runs on its own kernels by default, so here with cuBLASLt
-# (lt-*: on request) — against the CPU reference and timed, the same prompts.
-if grep -q '^-- cuBLASLt: cuBLASLt [0-9]' "$logs/ops.log" 2>/dev/null; then
-  for preset in "${presets[@]}"; do
-    [[ ${status[make-$preset]:-} != 0 ]] && continue  # no model written
-    dir="/tmp/crossrank-gpu-$preset"
-    if [[ $preset == qwen3-* ]]; then
-      step "lt-$preset" 150 env CROSSRANK_CUDA_GEMM=cublaslt "$ops" "$lib" --qwen3 "$dir" --prompts "$prompts" \
-        --dump "$dir/dump-lt.json" --cpu-docs 10
-    else
-      step "own-$preset" 90 env CROSSRANK_CUDA_GEMM=pipelined "$ops" "$lib" --model "$dir"
-    fi
-  done
-  if [ -x /tmp/crossrank-node ]; then
-    step js-own 90 env CROSSRANK_CUDA_GEMM=pipelined CROSSRANK_NATIVE="$PWD/build/Release/crossrank.node" \
-      CROSSRANK_CUDA_LIBRARY="$PWD/$lib" /tmp/crossrank-node device-carry/dist/cli/main.js bench \
-      --preset minilm-l6 --tokenizer device-carry/tokenizer --backend native --device cuda --docs 100 --queries 50 \
-      --warmup 5 --cached
-  fi
-fi
-
 # The one-pass mma.sync attention (a candidate for the default, kernels/attention_mma.cu):
 # every preset's forward pass again with it, checked against the CPU reference and timed, so
 # one run tells whether to switch (the op harness above has checked and timed it alone). These
@@ -188,14 +167,30 @@ if [ -x /tmp/crossrank-node ]; then
     /tmp/crossrank-node device-carry/dist/cli/main.js bench --preset minilm-l6 --tokenizer device-carry/tokenizer \
     --backend native --device cuda --docs 100 --queries 50 --warmup 5 --cached
 fi
-# Encoders in bf16 (on request; fp16 is their default): parity only.
-for preset in "${presets[@]}"; do
-  [[ $preset == qwen3-* || ${status[model-$preset]:-} == "no model" ]] && continue
-  dir="/tmp/crossrank-gpu-$preset"
-  step "bf16-$preset" 60 "$ops" "$lib" --model "$dir" --element bf16 --parity-only --dump "$dir/dump-bf16.json"
-  [ -f "$dir/dump-bf16.json" ] && step "torch-bf16-$preset" 60 python3 scripts/device/torch_compare.py "$dir" \
-    "$dir/dump-bf16.json" --parity-only
-done
+
+# Where cuBLASLt opens, the encoders' default runs their linear layers on it (above: model-*,
+# js), so the own kernels run again here for comparison (own-*, js-own: CROSSRANK_CUDA_GEMM=
+# pipelined); the decoder runs on its own kernels by default, so here with cuBLASLt
+# (lt-*: on request) — against the CPU reference and timed, the same prompts.
+if grep -q '^-- cuBLASLt: cuBLASLt [0-9]' "$logs/ops.log" 2>/dev/null; then
+  # The decoder first: whether its batch-invariant plans keep shared = unshared decides whether
+  # it can take cuBLASLt; the encoders' own-kernel timings repeat the first run's.
+  for preset in "${presets[@]}"; do
+    [[ $preset != qwen3-* || ${status[make-$preset]:-} != 0 ]] && continue  # no model written
+    step "lt-$preset" 150 env CROSSRANK_CUDA_GEMM=cublaslt "$ops" "$lib" --qwen3 "/tmp/crossrank-gpu-$preset" \
+      --prompts "$prompts" --dump "/tmp/crossrank-gpu-$preset/dump-lt.json" --cpu-docs 10
+  done
+  for preset in "${presets[@]}"; do
+    [[ $preset == qwen3-* || ${status[make-$preset]:-} != 0 ]] && continue
+    step "own-$preset" 90 env CROSSRANK_CUDA_GEMM=pipelined "$ops" "$lib" --model "/tmp/crossrank-gpu-$preset"
+  done
+  if [ -x /tmp/crossrank-node ]; then
+    step js-own 90 env CROSSRANK_CUDA_GEMM=pipelined CROSSRANK_NATIVE="$PWD/build/Release/crossrank.node" \
+      CROSSRANK_CUDA_LIBRARY="$PWD/$lib" /tmp/crossrank-node device-carry/dist/cli/main.js bench \
+      --preset minilm-l6 --tokenizer device-carry/tokenizer --backend native --device cuda --docs 100 --queries 50 \
+      --warmup 5 --cached
+  fi
+fi
 
 # What bounds the own kernels (the linear kernel ran at 20-25% of the card's rate on the first
 # run, attention at 23-47 TFLOP/s): Nsight Compute's speed-of-light, occupancy and warp-stall
@@ -206,6 +201,15 @@ if [ -n "$ncu" ]; then
     --section WarpStateStats --section ComputeWorkloadAnalysis -k 'regex:Linear|Attention|LayerNorm' \
     "$ops" "$lib" --profile-kernels
 fi
+
+# Encoders in bf16 (on request; fp16 is their default): parity only.
+for preset in "${presets[@]}"; do
+  [[ $preset == qwen3-* || ${status[model-$preset]:-} == "no model" ]] && continue
+  dir="/tmp/crossrank-gpu-$preset"
+  step "bf16-$preset" 60 "$ops" "$lib" --model "$dir" --element bf16 --parity-only --dump "$dir/dump-bf16.json"
+  [ -f "$dir/dump-bf16.json" ] && step "torch-bf16-$preset" 60 python3 scripts/device/torch_compare.py "$dir" \
+    "$dir/dump-bf16.json" --parity-only
+done
 
 sanitizer=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || true)
 # --no-grid-limits: the 65,537-sequence cases would take most of a step's time under the
