@@ -151,21 +151,20 @@ void BenchOps(crossrank_cuda_op_bench_fn bench, bool quick, const std::vector<co
                      label.c_str(), kernel, ms, flops / (ms * 1e-3) / 1e12);
   };
   const int linear[][4] = {{768, 768, 0}, {3072, 768, 1}, {768, 3072, 0}, {384, 384, 0}, {1536, 384, 1}, {384, 1536, 0}};
+  auto linear_row = [&](const int (&l)[4], const char* kernel) {
+    const std::string label = std::to_string(rows) + "x" + std::to_string(l[1]) + " -> " + std::to_string(l[0]) +
+                              (l[2] ? " +gelu" : "");
+    row(0, {rows, l[0], l[1], l[2]}, kernel, label, 2.0 * rows * l[0] * l[1]);
+  };
   for (const char* gemm : gemms) {
     setenv("CROSSRANK_CUDA_GEMM", gemm, 1);
-    for (const auto& l : linear) {
-      const std::string label = std::to_string(rows) + "x" + std::to_string(l[1]) + " -> " + std::to_string(l[0]) +
-                                (l[2] ? " +gelu" : "");
-      row(0, {rows, l[0], l[1], l[2]}, gemm, label, 2.0 * rows * l[0] * l[1]);
-    }
+    for (const auto& l : linear) linear_row(l, gemm);
     // cuBLASLt's own GELU epilogue (tanh approximation, CROSSRANK_CUDA_GELU=tanh) instead of the
     // exact GELU's pass after the product: what the pass costs.
     if (std::strcmp(gemm, "cublaslt") != 0) continue;
     setenv("CROSSRANK_CUDA_GELU", "tanh", 1);
     for (const auto& l : linear) {
-      if (!l[2]) continue;
-      const std::string label = std::to_string(rows) + "x" + std::to_string(l[1]) + " -> " + std::to_string(l[0]) + " +gelu";
-      row(0, {rows, l[0], l[1], l[2]}, "cublaslt, tanh gelu", label, 2.0 * rows * l[0] * l[1]);
+      if (l[2]) linear_row(l, "cublaslt, tanh gelu");
     }
     unsetenv("CROSSRANK_CUDA_GELU");
   }

@@ -14,13 +14,18 @@ export type CudaLinearEngine = 'cublaslt' | 'pipelined' | 'wide' | 'wmma64';
 const SETTINGS = ['auto', 'cublaslt', 'pipelined', 'wide', 'wmma64'] as const;
 type Setting = (typeof SETTINGS)[number];
 
-/** The variable's value, checked: a typo would otherwise pick the default without a word. */
-export function cudaGemmSetting(value = process.env.CROSSRANK_CUDA_GEMM): Setting {
-  if (value === undefined || value === '') return 'auto';
-  if (!(SETTINGS as readonly string[]).includes(value)) {
-    throw new InvalidArgumentError(`CROSSRANK_CUDA_GEMM must be one of ${SETTINGS.join(', ')}; got ${JSON.stringify(value)}`);
+/** A variable's value among `choices` (unset or empty: the first), checked: a typo would otherwise pick the default without a word. */
+function envChoice<T extends string>(name: string, choices: readonly T[], value: string | undefined): T {
+  if (value === undefined || value === '') return choices[0];
+  if (!(choices as readonly string[]).includes(value)) {
+    throw new InvalidArgumentError(`${name} must be one of ${choices.join(', ')}; got ${JSON.stringify(value)}`);
   }
-  return value as Setting;
+  return value as T;
+}
+
+/** CROSSRANK_CUDA_GEMM, checked. */
+export function cudaGemmSetting(value = process.env.CROSSRANK_CUDA_GEMM): Setting {
+  return envChoice('CROSSRANK_CUDA_GEMM', SETTINGS, value);
 }
 
 const GELU_SETTINGS = ['exact', 'tanh'] as const;
@@ -34,11 +39,7 @@ export type CudaGelu = (typeof GELU_SETTINGS)[number];
  * `exact`: exact GELU, as the models were trained with.
  */
 export function cudaGeluSetting(value = process.env.CROSSRANK_CUDA_GELU): CudaGelu {
-  if (value === undefined || value === '') return 'exact';
-  if (!(GELU_SETTINGS as readonly string[]).includes(value)) {
-    throw new InvalidArgumentError(`CROSSRANK_CUDA_GELU must be one of ${GELU_SETTINGS.join(', ')}; got ${JSON.stringify(value)}`);
-  }
-  return value as CudaGelu;
+  return envChoice('CROSSRANK_CUDA_GELU', GELU_SETTINGS, value);
 }
 
 /** The GELU an encoder computes: the approximation only where cuBLASLt runs its layers (the own kernels fuse the exact one). */

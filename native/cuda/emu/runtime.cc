@@ -514,11 +514,12 @@ void AsyncCommit() {
 
 void AsyncWait(int pending_groups) {
   Fiber& f = Self();
-  if (f.group_ends.size() <= size_t(std::max(0, pending_groups))) return;
-  const size_t done = f.group_ends[f.group_ends.size() - size_t(std::max(0, pending_groups)) - 1];
+  const size_t keep = size_t(std::max(0, pending_groups));  // the newest groups left in flight
+  if (f.group_ends.size() <= keep) return;
+  const size_t landed_groups = f.group_ends.size() - keep, done = f.group_ends[landed_groups - 1];
   for (size_t i = 0; i < done; ++i) std::memcpy(f.copies[i].shared, f.copies[i].bytes.data(), 16);
   f.copies.erase(f.copies.begin(), f.copies.begin() + std::ptrdiff_t(done));
-  f.group_ends.erase(f.group_ends.begin(), f.group_ends.end() - std::ptrdiff_t(std::max(0, pending_groups)));
+  f.group_ends.erase(f.group_ends.begin(), f.group_ends.begin() + std::ptrdiff_t(landed_groups));
   for (size_t& end : f.group_ends) end -= done;
 }
 
