@@ -234,6 +234,9 @@ int RunDecoder(const std::string& dir, const std::string& prompts, const std::st
                const std::string& element, int max_queries, bool quick);
 
 int main(int argc, char** argv) {
+  // Line by line even into a pipe (the device check tees every step): a step stopped at its
+  // time limit keeps what it printed instead of losing its last buffer.
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
   std::string path = "libcrossrank_cuda.so", model, dump, qwen3, prompts, element;  // element: each mode's default
   int cpu_docs = 10, max_queries = 0;
   bool bench = false, quick = false, parity_only = false, grid_limits = true, profile_kernels = false;
