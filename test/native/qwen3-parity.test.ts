@@ -88,8 +88,8 @@ describe('make-model --preset qwen3-tiny', () => {
   });
 });
 
-function reference(seqs: number[][]): { logits: number[][]; onnx_check: string } {
-  const run = spawnSync(PYTHON, [join(repoRoot, 'scripts', 'reference', 'qwen3_logits.py'), model], {
+function reference(seqs: number[][], flags: string[] = []): { logits: number[][]; onnx_check: string } {
+  const run = spawnSync(PYTHON, [join(repoRoot, 'scripts', 'reference', 'qwen3_logits.py'), model, ...flags], {
     input: JSON.stringify({ sequences: seqs, token_ids: answer }),
     encoding: 'utf8',
     maxBuffer: 1 << 26,
@@ -304,5 +304,17 @@ describe.skipIf(!hasTorch)('synthetic Qwen3 reranker: ONNX graph vs PyTorch', ()
     // Not a degenerate model: the yes-no margins differ between documents.
     const margins = reference.map(([y, n]) => y - n);
     expect(Math.max(...margins) - Math.min(...margins)).toBeGreaterThan(0.1);
+  });
+});
+
+describe.skipIf(!hasTorch)("the reference's bf16 estimate (qwen3_logits.py --bf16: the format's own error)", () => {
+  it('rounds as bf16 does: off the float64 logits by more than fp32 rounding, by less than the model\'s spread', () => {
+    const exact = reference(sequences).logits;
+    const bf16 = reference(sequences, ['--bf16']).logits;
+    let maxDiff = 0;
+    bf16.forEach((row, i) => row.forEach((v, j) => (maxDiff = Math.max(maxDiff, Math.abs(v - exact[i][j])))));
+    // bf16 keeps 8 bits of mantissa: logits of size ~1-4 move by ~1e-3-1e-1 over two layers.
+    expect(maxDiff).toBeGreaterThan(1e-3);
+    expect(maxDiff).toBeLessThan(0.25);
   });
 });
