@@ -26,76 +26,39 @@ import torch
 from encoder_logits import onnx_check, read_safetensors  # same folder: shared file reading and checks
 
 
-def rms_norm(x, w, eps):
-    return x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps) * w
-
-
 def rotate_half(x):
     a, b = x.chunk(2, dim=-1)
     return torch.cat((-b, a), dim=-1)
 
 
-def forward(c, w, ids, wanted):
-    S = len(ids)
-    H, nH, nKV = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"]
-    hd = c.get("head_dim") or H // nH
-    eps = c["rms_norm_eps"]
-    x = w["model.embed_tokens.weight"][torch.tensor(ids)]
-    pos = torch.arange(S, dtype=torch.float64)
-    inv = 1.0 / (c["rope_theta"] ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
-    freqs = torch.outer(pos, inv)
-    emb = torch.cat((freqs, freqs), dim=-1)
-    cos, sin = emb.cos(), emb.sin()
-    causal = torch.triu(torch.ones(S, S, dtype=torch.bool), diagonal=1)
-    for l in range(c["num_hidden_layers"]):
-        p = f"model.layers.{l}."
-        h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
-        q = (h @ w[p + "self_attn.q_proj.weight"].T).view(S, nH, hd)
-        k = (h @ w[p + "self_attn.k_proj.weight"].T).view(S, nKV, hd)
-        v = (h @ w[p + "self_attn.v_proj.weight"].T).view(S, nKV, hd)
-        q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
-        k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
-        q = q * cos[:, None, :] + rotate_half(q) * sin[:, None, :]
-        k = k * cos[:, None, :] + rotate_half(k) * sin[:, None, :]
-        group = nH // nKV
-        k = k.repeat_interleave(group, dim=1)
-        v = v.repeat_interleave(group, dim=1)
-        scores = torch.einsum("shd,thd->hst", q, k) / (hd ** 0.5)
-        scores = scores.masked_fill(causal[None], float("-inf"))
-        ctx = torch.einsum("hst,thd->shd", torch.softmax(scores, dim=-1), v).reshape(S, nH * hd)
-        x = x + ctx @ w[p + "self_attn.o_proj.weight"].T
-        h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
-        gate = h @ w[p + "mlp.gate_proj.weight"].T
-        up = h @ w[p + "mlp.up_proj.weight"].T
-        x = x + (torch.nn.functional.silu(gate) * up) @ w[p + "mlp.down_proj.weight"].T
-    last = rms_norm(x[-1], w["model.norm.weight"], eps)
-    head = w["model.embed_tokens.weight"] if c.get("tie_word_embeddings") else w["lm_head.weight"]
-    return (head[torch.tensor(wanted)] @ last).tolist()
-
-
 BF16 = torch.bfloat16
 
 
-def forward_bf16(c, w, ids, wanted):
-    """transformers' Qwen3 modules in bf16 (Qwen3RMSNorm, rotary, SDPA, Qwen3MLP), step by step.
-    w: the weights rounded to bf16 and held in fp32 (exact), so products need no conversion."""
+def forward(c, w, ids, wanted, bf16=False):
+    """The decoder in float64; with bf16, as transformers' Qwen3 modules run it in bf16
+    (Qwen3RMSNorm, rotary, SDPA, Qwen3MLP): w then holds the weights rounded to bf16, in fp32
+    (exact), so products need no conversion."""
     S = len(ids)
     H, nH, nKV = c["hidden_size"], c["num_attention_heads"], c["num_key_value_heads"]
     hd = c.get("head_dim") or H // nH
     eps = c["rms_norm_eps"]
+    # stored: a tensor as the model keeps it between steps; wide: as sums and statistics read it.
+    stored = (lambda t: t.to(BF16)) if bf16 else (lambda t: t)
+    wide = (lambda t: t.float()) if bf16 else (lambda t: t)
 
-    def linear(x, name):  # fp32 sums, the result rounded to bf16 (tensor cores)
-        return (x.float() @ w[name].T).to(BF16)
+    def linear(x, name):  # in bf16: fp32 sums, the result rounded (tensor cores)
+        return stored(wide(x) @ w[name].T)
 
-    def norm(x, name):  # Qwen3RMSNorm: fp32 statistics, cast back, then the weight in bf16
-        x32 = x.float()
-        return w[name].to(BF16) * (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps)).to(BF16)
+    def norm(x, name):  # in bf16 (Qwen3RMSNorm): fp32 statistics, cast back, then the weight in bf16
+        x = wide(x)
+        return stored(w[name]) * stored(x * torch.rsqrt((x * x).mean(-1, keepdim=True) + eps))
 
-    x = w["model.embed_tokens.weight"][torch.tensor(ids)].to(BF16)
-    inv = 1.0 / (c["rope_theta"] ** (torch.arange(0, hd, 2, dtype=torch.float32) / hd))
-    freqs = torch.outer(torch.arange(S, dtype=torch.float32), inv)
+    x = stored(w["model.embed_tokens.weight"][torch.tensor(ids)])
+    angles = torch.float32 if bf16 else torch.float64
+    inv = 1.0 / (c["rope_theta"] ** (torch.arange(0, hd, 2, dtype=angles) / hd))
+    freqs = torch.outer(torch.arange(S, dtype=angles), inv)
     emb = torch.cat((freqs, freqs), dim=-1)
-    cos, sin = emb.cos().to(BF16), emb.sin().to(BF16)
+    cos, sin = stored(emb.cos()), stored(emb.sin())
     causal = torch.triu(torch.ones(S, S, dtype=torch.bool), diagonal=1)
     for l in range(c["num_hidden_layers"]):
         p = f"model.layers.{l}."
@@ -108,10 +71,10 @@ def forward_bf16(c, w, ids, wanted):
         group = nH // nKV
         k = k.repeat_interleave(group, dim=1)
         v = v.repeat_interleave(group, dim=1)
-        # Flash-style SDPA: fp32 scores and softmax, probabilities rounded to bf16 for P·V.
-        scores = torch.einsum("shd,thd->hst", q.float(), k.float()) / (hd ** 0.5)
-        probs = torch.softmax(scores.masked_fill(causal[None], float("-inf")), dim=-1).to(BF16)
-        ctx = torch.einsum("hst,thd->shd", probs.float(), v.float()).to(BF16).reshape(S, nH * hd)
+        # In bf16 as flash-style SDPA: fp32 scores and softmax, probabilities rounded for P V.
+        scores = torch.einsum("shd,thd->hst", wide(q), wide(k)) / (hd ** 0.5)
+        probs = stored(torch.softmax(scores.masked_fill(causal[None], float("-inf")), dim=-1))
+        ctx = stored(torch.einsum("hst,thd->shd", wide(probs), wide(v))).reshape(S, nH * hd)
         x = x + linear(ctx, p + "self_attn.o_proj.weight")
         h = norm(x, p + "post_attention_layernorm.weight")
         gate = linear(h, p + "mlp.gate_proj.weight")
@@ -119,7 +82,7 @@ def forward_bf16(c, w, ids, wanted):
         x = x + linear(torch.nn.functional.silu(gate) * up, p + "mlp.down_proj.weight")
     last = norm(x[-1], "model.norm.weight")
     head = w["model.embed_tokens.weight"] if c.get("tie_word_embeddings") else w["lm_head.weight"]
-    return (head[torch.tensor(wanted)] @ last.float()).tolist()
+    return (head[torch.tensor(wanted)] @ wide(last)).tolist()
 
 
 def main():
@@ -129,11 +92,10 @@ def main():
     w = read_safetensors(d + "/model.safetensors")
     batch = json.load(sys.stdin)
     with torch.no_grad():
-        run = forward
-        if "--bf16" in sys.argv[2:]:
-            run = forward_bf16
+        bf16 = "--bf16" in sys.argv[2:]
+        if bf16:
             w = {name: t.to(BF16).float() for name, t in w.items()}  # rounded once, exact in fp32
-        logits = [run(c, w, seq, batch["token_ids"]) for seq in batch["sequences"]]
+        logits = [forward(c, w, seq, batch["token_ids"], bf16) for seq in batch["sequences"]]
     json.dump({"logits": logits, "onnx_check": onnx_check(d)}, sys.stdout)
 
 
